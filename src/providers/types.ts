@@ -1,0 +1,52 @@
+/**
+ * One interface for every place machines come from. The CLI uses it to start
+ * managers, the leader manager uses it to start and stop workers. Everything a
+ * provider creates is labelled with the cluster and role, so `list` finds it
+ * again from a new process, after a restart, and without the CLI's state file.
+ */
+export type Role = 'manager' | 'worker';
+
+export interface LaunchSpec {
+  cluster: string;
+  /** Manager number (1..999); managers only. */
+  index?: number;
+  /** How many to start (workers). @default 1 */
+  count?: number;
+  /**
+   * The role's JSON config (ManagerConfig or WorkerConfig). The provider
+   * delivers it to the machine privately (local: a 0600 file; aws: user-data
+   * reading a root-only file) and starts `dynwork <role> --config FILE`.
+   */
+  config: Record<string, unknown>;
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped';
+
+export interface Instance {
+  /** Provider's id: local "<role>-<index or n>-<pid>"-style id, aws instance id. */
+  id: string;
+  cluster: string;
+  role: Role;
+  index?: number;
+  state: InstanceState;
+  launchedAt: string;
+  /** local only */
+  pid?: number;
+  /** Address peers and workers use (aws: private IP; local: 127.0.0.1). */
+  address?: string;
+}
+
+export interface ListFilter {
+  cluster: string;
+  role?: Role;
+  /** Include stopped/terminated instances. @default false */
+  includeStopped?: boolean;
+}
+
+export interface Provider {
+  readonly name: 'local' | 'aws';
+  launch(role: Role, spec: LaunchSpec): Promise<Instance[]>;
+  list(filter: ListFilter): Promise<Instance[]>;
+  /** Stops these instances; ids already gone are not an error. Resolves once they are gone. */
+  terminate(ids: string[]): Promise<void>;
+}

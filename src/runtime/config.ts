@@ -1,0 +1,131 @@
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { DynworkError } from '../errors.js';
+
+const endpoint = z.object({
+  index: z.number().int().min(1).max(999),
+  /** Base URL, e.g. http://127.0.0.1:5000. */
+  url: z.string().url(),
+  /**
+   * Where that manager writes the address it really bound (it moves to the next
+   * free port when its port is taken). Read again when `url` stops answering.
+   */
+  endpointFile: z.string().optional(),
+});
+export type Endpoint = z.infer<typeof endpoint>;
+
+const token = z.string().min(16, 'tokens must be at least 16 characters');
+
+export const limitsSchema = z.object({
+  /** @default 1048576 (1 MiB) */
+  maxDataBytes: z.number().int().positive().default(1024 * 1024),
+  /** @default 10000000 */
+  maxIterations: z.number().int().positive().default(10_000_000),
+  /** @default 10000 */
+  maxTop: z.number().int().positive().default(10_000),
+  /** Jobs in one batch enqueue. @default 10000 */
+  maxBatch: z.number().int().positive().default(10_000),
+  /** Whole request body. @default 16777216 (16 MiB) */
+  maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
+});
+export type Limits = z.infer<typeof limitsSchema>;
+
+export const managerConfigSchema = z.object({
+  cluster: z.string().min(1).default('default'),
+  index: z.number().int().min(1).max(999),
+  /** @default "127.0.0.1" */
+  host: z.string().default('127.0.0.1'),
+  /** Host name workers and peers use to reach this manager. @default host */
+  advertiseHost: z.string().optional(),
+  /** @default 5000 */
+  port: z.number().int().min(0).max(65535).default(5000),
+  /** How many following ports to try when `port` is taken. @default 100 */
+  portTries: z.number().int().min(1).max(1000).default(100),
+  dataDir: z.string().min(1),
+  peers: z.array(endpoint).default([]),
+  clientToken: token,
+  workerToken: token,
+  limits: limitsSchema.default(limitsSchema.parse({})),
+  /** @default 30000 */
+  leaseMs: z.number().int().positive().default(30_000),
+  /** A job whose lease expired this many times is failed (poison job). @default 5 */
+  maxAttempts: z.number().int().positive().default(5),
+  /** How long pulled results stay readable at GET /jobs/:id. @default 86400000 (24 h) */
+  retentionMs: z.number().int().nonnegative().default(24 * 3600_000),
+  /** Timeout of every call to a peer manager. @default 2000 */
+  peerTimeoutMs: z.number().int().positive().default(2_000),
+  /** Longest a lease long-poll is held open. @default 20000 */
+  longPollMaxMs: z.number().int().positive().default(20_000),
+  /** How often leases are checked for expiry and old results purged. @default 1000 */
+  sweepIntervalMs: z.number().int().positive().default(1_000),
+  /** Autoscaler policy and provider settings; read by the autoscaler. */
+  autoscale: z.record(z.string(), z.unknown()).optional(),
+  /** @default "info" */
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+export type ManagerConfig = z.infer<typeof managerConfigSchema>;
+
+export const workerConfigSchema = z.object({
+  cluster: z.string().min(1).default('default'),
+  /** @default "<hostname>-<pid>" */
+  workerId: z.string().min(1).optional(),
+  /** The provider's id for this worker (local: pid; aws: instance id). */
+  instanceId: z.string().optional(),
+  managers: z.array(endpoint).min(1),
+  workerToken: token,
+  /** Hashing threads. @default all cores */
+  threads: z.number().int().positive().default(availableParallelism()),
+  /** Exit after this long with nothing to do. @default 300000 (5 min) */
+  idleTimeoutMs: z.number().int().positive().default(300_000),
+  /** Exit when no manager has answered for this long. @default 600000 (10 min) */
+  noManagerTimeoutMs: z.number().int().positive().default(600_000),
+  /** Drain and exit after this long; 0 = never. @default 86400000 (24 h) */
+  maxLifetimeMs: z.number().int().nonnegative().default(24 * 3600_000),
+  /** Long-poll length asked of managers. @default 20000 */
+  leaseWaitMs: z.number().int().positive().default(20_000),
+  /** Timeout of each call to a manager (long-polls get leaseWaitMs on top). @default 5000 */
+  requestTimeoutMs: z.number().int().positive().default(5_000),
+  /** @default "info" */
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+/** Every problem in one message, one per line, each naming its field. */
+export function formatIssues(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+export function parseConfig<T extends z.ZodTypeAny>(schema: T, value: unknown, source: string): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    throw new DynworkError('config_invalid', `invalid config ${source}: ${formatIssues(r.error)}`, {
+      hint: 'fix the listed fields and start again',
+    });
+  }
+  return Object.freeze(r.data) as z.infer<T>;
+}
+
+/** Reads a role's JSON config. It holds tokens, so it must not be readable by others. */
+export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string): z.infer<T> {
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new DynworkError('config_invalid', `config ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, {
+        hint: `chmod 600 ${file}`,
+      });
+    }
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof DynworkError) throw err;
+    throw new DynworkError('config_invalid', `cannot read config ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new DynworkError('config_invalid', `config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(schema, json, file);
+}
