@@ -55,6 +55,8 @@ export const managerConfigSchema = z.object({
   retentionMs: z.number().int().nonnegative().default(24 * 3600_000),
   /** Timeout of every call to a peer manager. @default 2000 */
   peerTimeoutMs: z.number().int().positive().default(2_000),
+  /** Longest a client may take to send a whole request (slow bodies are cut off). @default 30000 */
+  requestTimeoutMs: z.number().int().positive().default(30_000),
   /** Longest a lease long-poll is held open. @default 20000 */
   longPollMaxMs: z.number().int().positive().default(20_000),
   /** How often leases are checked for expiry and old results purged. @default 1000 */

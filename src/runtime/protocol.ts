@@ -20,6 +20,12 @@
  * Errors everywhere: {"error": {"code": string, "message": string}}.
  */
 
+/** A job as submitted: data (UTF-8 text) and how many times to hash it. */
+export interface NewJob {
+  data: string;
+  iterations: number;
+}
+
 export interface PulledJob {
   id: number;
   result: string;

@@ -1,0 +1,12 @@
+import { loadConfigFile, managerConfigSchema } from '../runtime/config.js';
+import { createLogger } from '../runtime/log.js';
+import { startManager } from '../runtime/manager/server.js';
+import { onShutdown } from './shutdown.js';
+
+/** `dynwork manager --config FILE`: what providers start on a manager machine. */
+export async function runManagerRole(file: string): Promise<void> {
+  const config = loadConfigFile(managerConfigSchema, file);
+  const logger = createLogger({ cluster: config.cluster }, { level: config.logLevel });
+  const manager = await startManager(config, { logger });
+  await onShutdown(() => manager.close(), logger);
+}

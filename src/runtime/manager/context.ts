@@ -1,0 +1,30 @@
+import type { ManagerConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { JobStore } from '../store/job-store.js';
+import type { EnqueueBatcher } from './enqueue-batcher.js';
+import type { LeaseWaiters } from './lease-waiters.js';
+import type { ManagerMetrics } from './metrics.js';
+import type { Peers } from './peers.js';
+import type { Throughput } from './throughput.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+/** Everything the HTTP handlers share; built once by startManager. */
+export interface ManagerContext {
+  config: ManagerConfig;
+  store: JobStore;
+  batcher: EnqueueBatcher;
+  waiters: LeaseWaiters;
+  workers: WorkerRegistry;
+  metrics: ManagerMetrics;
+  throughput: Throughput;
+  peers: Peers;
+  logger: Logger;
+  now: () => number;
+  startedAt: number;
+  version: string;
+  /** The URL this manager really listens on (set once bound). */
+  url: () => string;
+  isLeader: () => boolean;
+  /** Aborted when the manager starts shutting down: long-polls answer at once. */
+  closing: AbortSignal;
+}

@@ -1,0 +1,30 @@
+/**
+ * Parked long-poll lease requests. Anything that may make jobs available
+ * (enqueue, expired leases) wakes them all; each then tries to lease again.
+ */
+export class LeaseWaiters {
+  private waiting = new Set<() => void>();
+
+  /** Resolves on the next wake-up, after `ms`, or when `signal` aborts, whichever is first. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal.addEventListener('abort', done, { once: true });
+      this.waiting.add(done);
+    });
+  }
+
+  wakeAll(): void {
+    for (const w of [...this.waiting]) w();
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+}

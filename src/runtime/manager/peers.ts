@@ -1,0 +1,77 @@
+import { ManagerClient } from '../../client/manager-client.js';
+import type { Endpoint } from '../config.js';
+import type { Logger } from '../log.js';
+import type { JobView, ManagerStatus, PulledJob } from '../protocol.js';
+
+/**
+ * The other managers, seen from this one. Every call is bounded by the peer
+ * timeout and a failure degrades to "nothing from that peer", never an error.
+ */
+export class Peers {
+  /** Internal calls (peer pull, status) use the worker token. */
+  private readonly clients: Map<number, ManagerClient>;
+  /** Job look-ups go through the public API, with the client token. */
+  private readonly publicClients: Map<number, ManagerClient>;
+
+  constructor(
+    endpoints: readonly Endpoint[],
+    tokens: { clientToken: string; workerToken: string },
+    timeoutMs: number,
+    private readonly logger: Logger,
+  ) {
+    const make = (token: string) => new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs })]));
+    this.clients = make(tokens.workerToken);
+    this.publicClients = make(tokens.clientToken);
+  }
+
+  get indexes(): number[] {
+    return [...this.clients.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Fills up to `top` results from the peers, one after another so no peer
+   * hands out more than is still wanted (a result handed out is gone).
+   */
+  async pull(top: number): Promise<PulledJob[]> {
+    const out: PulledJob[] = [];
+    for (const [index, client] of this.clients) {
+      const want = top - out.length;
+      if (want <= 0) break;
+      try {
+        out.push(...(await client.peerPull(want)));
+      } catch (err) {
+        this.logger.warn('peer pull failed; answering without it', { peer: index, err: err as Error });
+      }
+    }
+    return out;
+  }
+
+  async getJob(index: number, id: number): Promise<JobView | null | undefined> {
+    const client = this.publicClients.get(index);
+    if (!client) return undefined;
+    try {
+      return await client.getJob(id);
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return null;
+      this.logger.warn('peer job lookup failed', { peer: index, jobId: id, err: err as Error });
+      return undefined;
+    }
+  }
+
+  /** Each peer's status, or null for a peer that did not answer in time. */
+  async statuses(): Promise<{ index: number; status: ManagerStatus | null }[]> {
+    return Promise.all(
+      [...this.clients].map(async ([index, client]) => {
+        try {
+          return { index, status: await client.status() };
+        } catch {
+          return { index, status: null };
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values(), ...this.publicClients.values()].map((c) => c.close()));
+  }
+}

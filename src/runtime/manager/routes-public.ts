@@ -1,0 +1,104 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { parseCountParam } from '../../job/validate.js';
+import { ownerOf, type ManagerStatus } from '../protocol.js';
+import type { ManagerContext } from './context.js';
+import { parseEnqueueBody } from './enqueue-body.js';
+import { HttpError } from './http-error.js';
+import type { createAuth } from './auth.js';
+
+/** The seed's API and what DESIGN §1 adds to it. */
+export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof createAuth>): Router {
+  const r = express.Router();
+  const { limits } = ctx.config;
+  const rawBody = express.raw({ type: () => true, limit: limits.maxBodyBytes });
+
+  r.put('/enqueue', auth('client'), rawBody, async (req: Request, res: Response) => {
+    const q = req.query as Record<string, unknown>;
+    const iterations = q.iterations === undefined ? undefined : parseCountParam('iterations', q.iterations, limits.maxIterations);
+    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const { jobs, batch } = parseEnqueueBody(req.headers['content-type'], body, iterations, limits);
+    const ids = await ctx.batcher.enqueue(jobs);
+    if (batch) ctx.logger.debug('enqueued batch', { count: ids.length, firstJobId: ids[0] });
+    else ctx.logger.debug('enqueued', { jobId: ids[0] });
+    res.json(batch ? { ids } : { id: ids[0] });
+  });
+
+  r.post('/pullCompleted', auth('client'), async (req: Request, res: Response) => {
+    const top = parseCountParam('top', (req.query as Record<string, unknown>).top, limits.maxTop);
+    const local = ctx.store.pull(top, ctx.now());
+    const fromPeers = local.length < top ? await ctx.peers.pull(top - local.length) : [];
+    const all = local.concat(fromPeers);
+    ctx.metrics.count('pulled', local.length);
+    if (all.length > 0) ctx.logger.debug('pulled', { count: all.length, local: local.length, jobIds: all.map((j) => j.id) });
+    res.json(all);
+  });
+
+  r.get('/jobs/:id', auth('client'), async (req: Request, res: Response) => {
+    const raw = String(req.params.id);
+    const id = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(id) || id < 1) throw new HttpError(400, 'invalid_id', `job id must be a positive integer, got ${JSON.stringify(raw.slice(0, 40))}`);
+    const owner = ownerOf(id);
+    const job = owner === ctx.config.index ? ctx.store.get(id) : await ctx.peers.getJob(owner, id);
+    if (job === undefined) throw new HttpError(503, 'owner_unreachable', `job ${id} belongs to manager ${owner}, which did not answer`);
+    if (job === null) throw new HttpError(404, 'job_not_found', `no job ${id} (unknown, or pulled longer ago than the retention window)`);
+    res.json(job);
+  });
+
+  r.get('/status', auth('client', 'worker'), (_req: Request, res: Response) => {
+    res.json(managerStatus(ctx));
+  });
+
+  r.get('/metrics', auth('client', 'worker'), async (_req: Request, res: Response) => {
+    res.type(ctx.metrics.register.contentType).send(await ctx.metrics.register.metrics());
+  });
+
+  r.get('/healthz', (_req: Request, res: Response) => {
+    try {
+      ctx.store.check();
+      res.json({ ok: true, index: ctx.config.index, leader: ctx.isLeader() });
+    } catch (err) {
+      res.status(503).json({ ok: false, index: ctx.config.index, error: { code: 'store_unavailable', message: (err as Error).message } });
+    }
+  });
+
+  return r;
+}
+
+export function managerStatus(ctx: ManagerContext): ManagerStatus {
+  const now = ctx.now();
+  const c = ctx.store.counts();
+  const oldest = ctx.store.oldestQueuedAt();
+  let healthy = true;
+  try {
+    ctx.store.check();
+  } catch {
+    healthy = false;
+  }
+  return {
+    manager: {
+      index: ctx.config.index,
+      url: ctx.url(),
+      leader: ctx.isLeader(),
+      startedAt: new Date(ctx.startedAt).toISOString(),
+      version: ctx.version,
+    },
+    queue: {
+      queued: c.queued,
+      running: c.running,
+      completed: c.completed,
+      failed: c.failed,
+      oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      queuedIterations: c.queuedIterations,
+    },
+    totals: {
+      enqueued: ctx.metrics.totals.enqueued,
+      completed: ctx.metrics.totals.completed,
+      pulled: ctx.metrics.totals.pulled,
+      leaseExpiries: ctx.metrics.totals.leaseExpiries,
+      failed: ctx.metrics.totals.failed,
+    },
+    throughput: ctx.throughput.perSecond(now),
+    workers: ctx.workers.list(now),
+    healthy,
+  };
+}

@@ -1,0 +1,164 @@
+import { once } from 'node:events';
+import { renameSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ManagerConfig } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { JobStore } from '../store/job-store.js';
+import { VERSION } from '../../version.js';
+import { createApp } from './app.js';
+import type { ManagerContext } from './context.js';
+import { EnqueueBatcher } from './enqueue-batcher.js';
+import { LeaseWaiters } from './lease-waiters.js';
+import { createMetrics } from './metrics.js';
+import { Peers } from './peers.js';
+import { Throughput } from './throughput.js';
+import { WorkerRegistry } from './worker-registry.js';
+
+export interface RunningManager {
+  url: string;
+  port: number;
+  ctx: ManagerContext;
+  /** Graceful stop: no new requests, in-flight ones finish, the database closes cleanly. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ManagerOptions {
+  logger?: Logger;
+  now?: () => number;
+  /** Longest close() waits for in-flight requests before cutting connections. @default 10000 */
+  closeTimeoutMs?: number;
+}
+
+/** The endpoint file peers and workers read to find a manager that moved to another port. */
+export function endpointFile(dataDir: string): string {
+  return join(dataDir, 'endpoint.json');
+}
+
+export async function startManager(config: ManagerConfig, opts: ManagerOptions = {}): Promise<RunningManager> {
+  const now = opts.now ?? Date.now;
+  const logger = (opts.logger ?? createLogger({}, { level: config.logLevel })).child({ role: 'manager', manager: config.index });
+  const store = JobStore.open(join(config.dataDir, 'queue.db'), config.index);
+  const workers = new WorkerRegistry();
+  const closing = new AbortController();
+  let url = '';
+  let leader = false;
+
+  const metrics = createMetrics(store, { workers: () => workers.activeCount(now(), 60_000), now });
+  const waiters = new LeaseWaiters();
+  const ctx: ManagerContext = {
+    config,
+    store,
+    batcher: new EnqueueBatcher(store, now, (n) => {
+      metrics.count('enqueued', n);
+      waiters.wakeAll();
+    }),
+    waiters,
+    workers,
+    metrics,
+    throughput: new Throughput(),
+    peers: new Peers(config.peers, config, config.peerTimeoutMs, logger),
+    logger,
+    now,
+    startedAt: now(),
+    version: VERSION,
+    url: () => url,
+    isLeader: () => leader,
+    closing: closing.signal,
+  };
+
+  const server = createServer(createApp(ctx));
+  server.requestTimeout = config.requestTimeoutMs;
+  server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000);
+  server.keepAliveTimeout = 10_000;
+  let port: number;
+  try {
+    port = await listen(server, config.host, config.port, config.portTries, logger);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  url = `http://${formatHost(config.advertiseHost ?? config.host)}:${port}`;
+  writeEndpointFile(config.dataDir, { url, port, pid: process.pid });
+  logger.info('manager listening', { url, port, requestedPort: config.port });
+
+  const sweeper = setInterval(() => sweep(ctx), config.sweepIntervalMs);
+  sweeper.unref();
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      clearInterval(sweeper);
+      closing.abort();
+      const done = once(server, 'close');
+      server.close();
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), opts.closeTimeoutMs ?? 10_000);
+      await done;
+      clearTimeout(force);
+      ctx.batcher.flush();
+      await ctx.peers.close();
+      store.close();
+      logger.info('manager stopped');
+    })());
+
+  return {
+    url,
+    port,
+    ctx,
+    close,
+    // The autoscaler (when wired) flips leadership through this.
+    ...{ setLeader: (v: boolean) => (leader = v) },
+  };
+}
+
+/** Expired leases back to the queue (or failed), then old pulled results out. */
+function sweep(ctx: ManagerContext): void {
+  const now = ctx.now();
+  try {
+    const { requeued, failed } = ctx.store.expireLeases(ctx.config.maxAttempts, now);
+    if (requeued.length + failed.length > 0) {
+      ctx.metrics.count('leaseExpiries', requeued.length + failed.length);
+      ctx.metrics.count('failed', failed.length);
+      for (const id of requeued) ctx.logger.info('lease expired; job requeued', { jobId: id });
+      for (const id of failed) ctx.logger.warn('lease expired too often; job failed', { jobId: id, maxAttempts: ctx.config.maxAttempts });
+      if (requeued.length > 0) ctx.waiters.wakeAll();
+    }
+    if (ctx.config.retentionMs > 0) ctx.store.purge(now - ctx.config.retentionMs);
+  } catch (err) {
+    ctx.logger.error('sweep failed', { err: err as Error });
+  }
+}
+
+async function listen(server: Server, host: string, port: number, tries: number, logger: Logger): Promise<number> {
+  for (let i = 0; ; i++) {
+    const p = port === 0 ? 0 : port + i;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(p, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return (server.address() as AddressInfo).port;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' || port === 0 || i + 1 >= tries || p >= 65535) throw err;
+      logger.warn('port taken; trying the next one', { port: p });
+    }
+  }
+}
+
+function writeEndpointFile(dataDir: string, info: { url: string; port: number; pid: number }): void {
+  const file = endpointFile(dataDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+function formatHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,29 @@
+/**
+ * Numbered, append-only schema migrations: never edit one that has shipped,
+ * add the next. `user_version` records how many have run.
+ *
+ * Job states: 0 queued, 1 leased (running), 2 completed, 3 pulled, 4 failed.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: a purged id is never handed out again
+    state INTEGER NOT NULL DEFAULT 0,
+    iterations INTEGER NOT NULL,
+    data TEXT,                              -- dropped once the job completes
+    enqueued_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_expires_at INTEGER,
+    result TEXT,
+    completed_at INTEGER,                   -- completion time, or failure time for failed jobs
+    pulled_at INTEGER,
+    error TEXT
+  );
+  CREATE INDEX jobs_queued ON jobs(seq) WHERE state = 0;
+  CREATE INDEX jobs_leased ON jobs(lease_expires_at) WHERE state = 1;
+  CREATE INDEX jobs_completed ON jobs(completed_at, seq) WHERE state = 2;
+  CREATE INDEX jobs_done ON jobs(pulled_at) WHERE state = 3;
+  CREATE INDEX jobs_failed ON jobs(completed_at) WHERE state = 4;
+  `,
+];

@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { managerConfigSchema, type ManagerConfig } from '../src/runtime/config.js';
+import { createLogger, type Logger } from '../src/runtime/log.js';
+import type { RunningManager } from '../src/runtime/manager/server.js';
+
+export const CLIENT_TOKEN = 'client-token-0123456789abcdef';
+export const WORKER_TOKEN = 'worker-token-0123456789abcdef';
+
+export interface Vector {
+  data: string;
+  iterations: number;
+  result: string;
+}
+
+/** Independently computed results (shared/ sits beside the repository). */
+export function vectors(): Vector[] {
+  const file = new URL('../../../shared/vectors.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { vectors: Vector[] }).vectors;
+}
+
+export function tempDir(prefix = 'dynwork-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Logs kept in memory, so tests can assert what was (and was not) logged. */
+export function memoryLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: createLogger({}, { level: 'debug', write: (l) => void lines.push(l) }), lines };
+}
+
+export function managerConfig(dataDir: string, over: Partial<ManagerConfig> & { index?: number } = {}): ManagerConfig {
+  return managerConfigSchema.parse({
+    index: 1,
+    port: 0,
+    dataDir,
+    clientToken: CLIENT_TOKEN,
+    workerToken: WORKER_TOKEN,
+    ...over,
+  });
+}
+
+export async function startTestManager(
+  dataDir: string,
+  over: Partial<ManagerConfig> = {},
+  opts: { logger?: Logger; now?: () => number } = {},
+): Promise<RunningManager> {
+  // Imported here so tests of lower layers do not load the whole manager.
+  const { startManager } = await import('../src/runtime/manager/server.js');
+  return startManager(managerConfig(dataDir, over), { logger: opts.logger ?? memoryLogger().logger, ...(opts.now ? { now: opts.now } : {}) });
+}
+
+export function auth(token = CLIENT_TOKEN): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

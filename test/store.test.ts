@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { JobStore } from '../src/runtime/store/job-store.js';
+import { ownerOf } from '../src/runtime/protocol.js';
+import { tempDir } from './helpers.js';
+
+const R = (c: string) => c.repeat(128);
+
+describe('JobStore', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let file: string;
+  let store: JobStore;
+  beforeEach(() => {
+    tmp = tempDir();
+    file = join(tmp.dir, 'queue.db');
+    store = JobStore.open(file, 3);
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  test('ids are unique, increasing and name their manager', () => {
+    const ids = store.enqueue([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 2 }], 1000);
+    const more = store.enqueue([{ data: 'c', iterations: 1 }], 1001);
+    assert.equal(new Set([...ids, ...more]).size, 3);
+    assert.ok(ids[0]! < ids[1]! && ids[1]! < more[0]!);
+    for (const id of [...ids, ...more]) assert.equal(ownerOf(id), 3);
+    assert.deepEqual(store.counts(), { queued: 3, running: 0, completed: 0, failed: 0, queuedIterations: 4 });
+  });
+
+  test('lease hands out oldest first, at most max, within the iterations budget', () => {
+    const ids = store.enqueue(
+      [
+        { data: 'a', iterations: 10 },
+        { data: 'b', iterations: 10 },
+        { data: 'c', iterations: 10 },
+      ],
+      0,
+    );
+    assert.deepEqual(store.lease('w1', 10, 15, 1000, 1).map((j) => j.id), [ids[0]]);
+    // The first job is always given, even over the budget.
+    assert.deepEqual(store.lease('w1', 10, 5, 1000, 1).map((j) => j.id), [ids[1]]);
+    const last = store.lease('w2', 10, Infinity, 1000, 1);
+    assert.deepEqual(last, [{ id: ids[2], data: 'c', iterations: 10 }]);
+    assert.deepEqual(store.lease('w2', 10, Infinity, 1000, 1), []);
+    assert.equal(store.counts().running, 3);
+  });
+
+  test('an expired lease puts the job back; a live one does not (controlled clock)', () => {
+    const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
+    store.lease('w1', 1, Infinity, 30_000, 1_000);
+    assert.deepEqual(store.expireLeases(5, 30_999), { requeued: [], failed: [] });
+    assert.deepEqual(store.expireLeases(5, 31_000), { requeued: [id], failed: [] });
+    assert.equal(store.get(id!)?.status, 'queued');
+    const again = store.lease('w2', 1, Infinity, 30_000, 31_001);
+    assert.equal(again[0]?.id, id);
+    assert.equal(store.get(id!)?.attempts, 2);
+  });
+
+  test('heartbeat extends only leases the worker still holds', () => {
+    const [a, b] = store.enqueue([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 1 }], 0);
+    store.lease('w1', 1, Infinity, 1000, 0);
+    store.lease('w2', 1, Infinity, 1000, 0);
+    assert.deepEqual(store.extend('w1', [a!, b!], 1000, 900), { extended: [a], lost: [b] });
+    assert.deepEqual(store.expireLeases(5, 1500), { requeued: [b], failed: [] });
+    assert.equal(store.get(a!)?.status, 'running');
+  });
+
+  test('completion is idempotent: first completion wins, late and foreign results are rejected', () => {
+    const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
+    store.lease('w1', 1, Infinity, 1000, 0);
+    assert.deepEqual(store.complete('w2', [{ id: id!, result: R('b') }], 1), { accepted: [], rejected: [id] });
+    assert.deepEqual(store.complete('w1', [{ id: id!, result: R('a') }], 2), { accepted: [id], rejected: [] });
+    assert.deepEqual(store.complete('w1', [{ id: id!, result: R('c') }], 3), { accepted: [], rejected: [id] });
+    assert.deepEqual(store.complete('w1', [{ id: 999_001, result: R('c') }, { id: 5_004, result: R('c') }], 3), {
+      accepted: [],
+      rejected: [999_001, 5_004],
+    });
+    assert.equal(store.get(id!)?.result, R('a'));
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, queuedIterations: 0 });
+  });
+
+  test('a worker that comes back after its lease expired cannot complete the job', () => {
+    const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
+    store.lease('frozen', 1, Infinity, 1000, 0);
+    store.expireLeases(5, 2000);
+    store.lease('other', 1, Infinity, 1000, 2001);
+    assert.deepEqual(store.complete('frozen', [{ id: id!, result: R('f') }], 2500).rejected, [id]);
+    assert.deepEqual(store.complete('other', [{ id: id!, result: R('a') }], 2600).accepted, [id]);
+  });
+
+  test('pull hands each result out once, oldest completion first', () => {
+    const ids = store.enqueue([1, 2, 3].map((i) => ({ data: String(i), iterations: 1 })), 0);
+    store.lease('w', 3, Infinity, 1000, 0);
+    store.complete('w', [{ id: ids[2]!, result: R('c') }], 10);
+    store.complete('w', [{ id: ids[0]!, result: R('a') }], 20);
+    store.complete('w', [{ id: ids[1]!, result: R('b') }], 30);
+    assert.deepEqual(store.pull(2, 40), [
+      { id: ids[2], result: R('c') },
+      { id: ids[0], result: R('a') },
+    ]);
+    assert.deepEqual(store.pull(5, 41), [{ id: ids[1], result: R('b') }]);
+    assert.deepEqual(store.pull(5, 42), []);
+    assert.equal(store.get(ids[0]!)?.status, 'pulled');
+    assert.equal(store.get(ids[0]!)?.result, R('a'));
+  });
+
+  test('pulled results stay readable for the retention window, then are purged', () => {
+    const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
+    store.lease('w', 1, Infinity, 1000, 0);
+    store.complete('w', [{ id: id!, result: R('a') }], 1);
+    store.pull(1, 100);
+    assert.equal(store.purge(100), 0);
+    assert.equal(store.get(id!)?.status, 'pulled');
+    assert.equal(store.purge(101), 1);
+    assert.equal(store.get(id!), null);
+    // A purged id is never handed out again.
+    const [next] = store.enqueue([{ data: 'y', iterations: 1 }], 200);
+    assert.ok(next! > id!);
+  });
+
+  test('a poison job is failed after maxAttempts expired leases and never handed out again', () => {
+    const [id] = store.enqueue([{ data: 'poison', iterations: 1 }], 0);
+    let t = 0;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      assert.equal(store.lease(`w${attempt}`, 1, Infinity, 100, t).length, 1);
+      t += 200;
+      const r = store.expireLeases(3, t);
+      assert.deepEqual(r, attempt < 3 ? { requeued: [id], failed: [] } : { requeued: [], failed: [id] });
+    }
+    assert.equal(store.get(id!)?.status, 'failed');
+    assert.deepEqual(store.lease('w9', 1, Infinity, 100, t + 1), []);
+    assert.equal(store.counts().failed, 1);
+  });
+
+  test('state and counts survive reopening the file', () => {
+    const ids = store.enqueue([{ data: 'a', iterations: 5 }, { data: 'b', iterations: 7 }], 0);
+    store.lease('w', 1, Infinity, 1000, 0);
+    store.close();
+    store = JobStore.open(file, 3);
+    assert.deepEqual(store.counts(), { queued: 1, running: 1, completed: 0, failed: 0, queuedIterations: 7 });
+    assert.equal(store.get(ids[1]!)?.status, 'queued');
+  });
+
+  test('a database newer than the code is refused', () => {
+    store.close();
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    assert.throws(() => JobStore.open(file, 3), /schema version 99, newer than this dynwork/);
+    store = JobStore.open(join(tmp.dir, 'other.db'), 3);
+  });
+
+  test('a batch enqueue is all or nothing', () => {
+    assert.throws(() => store.enqueue([{ data: 'ok', iterations: 1 }, { data: 'bad', iterations: null as unknown as number }], 0));
+    assert.deepEqual(store.counts().queued, 0);
+    assert.equal(store.lease('w', 10, Infinity, 1000, 0).length, 0);
+  });
+});
