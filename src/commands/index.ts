@@ -1,7 +1,71 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { intOption, secondsOption } from './ui.js';
 
-/** Every command, each in its own module, imported only when it runs. */
+const clusterOption = () => new Option('--cluster <name>', 'cluster name').default('default');
+const jsonOption = () => new Option('--json', 'print JSON for scripts (no spinners)').default(false);
+
+/**
+ * Every command: options here, the work in its own module, imported only
+ * when that command runs so `dynwork --help` loads nothing heavy.
+ */
 export function registerCommands(program: Command): void {
+  program
+    .command('deploy')
+    .description('start a cluster, or bring it back to what it should be (idempotent: a re-run replaces dead managers and changes nothing else)')
+    .addOption(new Option('--provider <name>', 'where machines come from').choices(['local']).default('local'))
+    .addOption(clusterOption())
+    .option('--managers <n>', 'manager servers (default: 2)', intOption('--managers', 1, 9))
+    .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally)', intOption('--max-workers', 0, 1000))
+    .option('--scale-up-after <seconds>', 'start workers when the oldest queued job has waited this long (default: 20)', secondsOption('--scale-up-after'))
+    .option('--idle-timeout <seconds>', 'workers stop after this long with nothing to do (default: 300)', secondsOption('--idle-timeout'))
+    .option('--port <port>', "first manager's port; the next ones follow, a taken port moves to the next free one (default: 5000)", intOption('--port', 1024, 65000))
+    .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30)', secondsOption('--wait'))
+    .addOption(jsonOption())
+    .action(async (o) => (await import('./deploy.js')).deployCommand(o));
+
+  program
+    .command('enqueue')
+    .description('submit jobs; prints one id per line, in order')
+    .argument('[data...]', 'one job per argument (all sent as one batch)')
+    .requiredOption('--iterations <n>', 'SHA-512 iterations per job (1 to 10000000)', intOption('--iterations', 1, 10_000_000))
+    .option('--file <path>', "one job per line of this file ('-' for standard input)")
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .action(async (data: string[], o) => (await import('./enqueue.js')).enqueueCommand(data, o));
+
+  program
+    .command('pull')
+    .description('take up to N completed results (each is handed out once); prints "id result" lines')
+    .requiredOption('--top <n>', 'most results to take (1 to 10000)', intOption('--top', 1, 10_000))
+    .option('--wait', 'keep pulling until N results arrived (or --timeout)', false)
+    .option('--timeout <seconds>', 'with --wait: give up after this long (default: 300)', secondsOption('--timeout'))
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .action(async (o) => (await import('./pull.js')).pullCommand(o));
+
+  program
+    .command('status')
+    .description('managers (URL, health, queue), workers (age, state) and throughput')
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .option('--watch', 'refresh every 2 seconds until interrupted', false)
+    .action(async (o) => (await import('./status.js')).statusCommand(o));
+
+  program
+    .command('teardown')
+    .description('stop every process the cluster started and remove its state; waits until they are gone')
+    .addOption(clusterOption())
+    .addOption(new Option('--provider <name>', 'provider, when the state file is gone').choices(['local']).default('local'))
+    .option('--keep-data', 'keep the managers\' queues on disk for the next deploy', false)
+    .addOption(jsonOption())
+    .action(async (o) => (await import('./teardown.js')).teardownCommand(o));
+
+  program
+    .command('token')
+    .description("print the cluster's client token (for Authorization: Bearer)")
+    .addOption(clusterOption())
+    .action(async (o) => (await import('./token.js')).tokenCommand(o));
+
   program
     .command('manager', { hidden: true })
     .description('run a manager server (started by providers on manager machines)')

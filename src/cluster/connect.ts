@@ -1,0 +1,68 @@
+import { ManagerClient } from '../client/manager-client.js';
+import { DynworkError } from '../errors.js';
+import { readClusterState, type ClusterState } from '../state/cluster-state.js';
+import type { NewJob, PulledJob } from '../runtime/protocol.js';
+
+export interface ConnectedCluster {
+  state: ClusterState;
+  clients: { index: number; client: ManagerClient }[];
+  close(): Promise<void>;
+}
+
+/** The deployed cluster's state, or a clear error saying how to deploy it. */
+export function requireCluster(name: string): ClusterState {
+  const state = readClusterState(name);
+  if (!state) {
+    throw new DynworkError('not_deployed', `cluster "${name}" is not deployed`, {
+      hint: name === 'default' ? 'run: dynwork deploy' : `run: dynwork deploy --cluster ${name}`,
+    });
+  }
+  return state;
+}
+
+export function connect(name: string, opts: { timeoutMs?: number } = {}): ConnectedCluster {
+  const state = requireCluster(name);
+  const clients = state.managers.map((m) => ({
+    index: m.index,
+    client: new ManagerClient({
+      endpoint: { index: m.index, url: m.url, ...(m.endpointFile ? { endpointFile: m.endpointFile } : {}) },
+      token: state.clientToken,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+    }),
+  }));
+  return { state, clients, close: async () => void (await Promise.all(clients.map((c) => c.client.close()))) };
+}
+
+/**
+ * Tries each manager in turn, moving on only when one cannot be reached at all
+ * (a refused connection cannot have enqueued anything, so no job is doubled).
+ */
+async function failover<T>(c: ConnectedCluster, call: (client: ManagerClient) => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (const { client } of c.clients) {
+    try {
+      return await call(client);
+    } catch (err) {
+      if (!(err instanceof DynworkError) || err.code !== 'unreachable') throw err;
+      last = err;
+    }
+  }
+  throw new DynworkError('unreachable', `no manager of cluster "${c.state.name}" answered`, {
+    cause: last,
+    hint: `check with: dynwork status --cluster ${c.state.name}; bring managers back with: dynwork deploy --cluster ${c.state.name}`,
+  });
+}
+
+export async function enqueueJobs(c: ConnectedCluster, jobs: NewJob[]): Promise<number[]> {
+  if (jobs.length === 1) return [await failover(c, (m) => m.enqueue(jobs[0]!.data, jobs[0]!.iterations))];
+  const ids: number[] = [];
+  for (let i = 0; i < jobs.length; i += 10_000) {
+    const chunk = jobs.slice(i, i + 10_000);
+    ids.push(...(await failover(c, (m) => m.enqueueBatch(chunk))));
+  }
+  return ids;
+}
+
+export function pullResults(c: ConnectedCluster, top: number): Promise<PulledJob[]> {
+  return failover(c, (m) => m.pullCompleted(top));
+}

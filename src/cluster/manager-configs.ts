@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import type { ManagerConfig } from '../runtime/config.js';
+
+/** What every manager of a cluster knows about all of them (to find peers and to relaunch one). */
+export interface MemberSpec {
+  index: number;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Where the manager writes the port it really bound. */
+  endpointFile: string;
+}
+
+/** Settings the leader's autoscaler and worker launches need; carried in ManagerConfig.autoscale. */
+export interface AutoscaleSettings {
+  provider: 'local' | 'aws';
+  /** local: the state root the local provider records processes under. */
+  root?: string;
+  members: MemberSpec[];
+  maxWorkers: number;
+  scaleUpAfterMs: number;
+  intervalMs: number;
+  /** Workers exit after this long idle. */
+  workerIdleTimeoutMs: number;
+  /** Hash threads per worker (local: 1, each worker process is one core). */
+  workerThreads: number;
+  launchDeadlineMs: number;
+  heartbeatTimeoutMs: number;
+  managerDeadAfterMs: number;
+  workerNoManagerTimeoutMs: number;
+  workerMaxLifetimeMs: number;
+}
+
+/**
+ * The config of manager `index`: `base` holds what all managers share (cluster,
+ * tokens, limits, autoscale with the member list). Used for a first launch, a
+ * deploy re-run, and by the leader relaunching a dead peer, so all three agree.
+ */
+export function managerConfigFor(base: Record<string, unknown> & { autoscale: AutoscaleSettings }, index: number): Record<string, unknown> {
+  const members = base.autoscale.members;
+  const self = members.find((m) => m.index === index);
+  if (!self) throw new Error(`cluster has no manager ${index}`);
+  return {
+    ...base,
+    index,
+    host: self.host,
+    port: self.port,
+    dataDir: self.dataDir,
+    peers: members
+      .filter((m) => m.index !== index)
+      .map((m) => ({ index: m.index, url: `http://${m.host}:${m.port}`, endpointFile: m.endpointFile })),
+  };
+}
+
+export function localMembers(clusterDir: string, count: number, basePort: number): MemberSpec[] {
+  return Array.from({ length: count }, (_, i) => {
+    const dataDir = join(clusterDir, 'managers', String(i + 1));
+    return { index: i + 1, host: '127.0.0.1', port: basePort + i, dataDir, endpointFile: join(dataDir, 'endpoint.json') };
+  });
+}

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { dynwork, isAlive, killAll } from './cli.js';
+import { tempDir, vectors, waitFor } from './helpers.js';
+
+interface StatusJson {
+  managers: { index: number; url: string; pid: number | null; up: boolean; leader: boolean; queued: number | null }[];
+  workers: { id: string; pid: number | null; state: string }[];
+}
+
+/** Written here, apart from src/, so results are checked against an independent computation. */
+function expected(data: string, iterations: number): string {
+  let h = createHash('sha512').update(Buffer.from(data, 'utf8')).digest('hex');
+  for (let i = 1; i < iterations; i++) h = createHash('sha512').update(h, 'latin1').digest('hex');
+  return h;
+}
+
+describe('dynwork CLI, end to end on 127.0.0.1', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  const seen = new Set<number>();
+  const cli = (args: string[], opts?: { input?: string; timeoutMs?: number }) => dynwork(tmp.dir, args, opts);
+  const status = async (cluster: string): Promise<StatusJson> => {
+    const r = await cli(['status', '--json', '--cluster', cluster]);
+    const s = JSON.parse(r.stdout) as StatusJson;
+    for (const p of [...s.managers, ...s.workers]) if (p.pid) seen.add(p.pid);
+    return s;
+  };
+
+  before(() => {
+    tmp = tempDir();
+  });
+  afterEach(async () => {
+    for (const cluster of ['e2e', 'converge', 'leader']) await cli(['teardown', '--cluster', cluster]);
+    const left = [...seen].filter(isAlive);
+    killAll(left);
+    assert.deepEqual(left, [], 'processes left running after teardown');
+  });
+  after(() => tmp.cleanup());
+
+  test('deploy → enqueue 300 → scale 0 → more than 1 → pull all, correct → idle back to 0 → teardown leaves nothing', async () => {
+    const d = await cli(['deploy', '--cluster', 'e2e', '--port', '15100', '--scale-up-after', '1', '--idle-timeout', '3', '--max-workers', '3', '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    let s = await status('e2e');
+    assert.equal(s.managers.length, 2);
+    assert.ok(s.managers.every((m) => m.up));
+    assert.equal(s.workers.length, 0);
+
+    const jobs = vectors().filter((v) => v.iterations <= 1000);
+    const input = Array.from({ length: 300 - jobs.length }, (_, i) => `job-${i}`);
+    const heavy = await cli(['enqueue', '--cluster', 'e2e', '--iterations', '20000', '--file', '-'], { input: input.join('\n') + '\n' });
+    assert.equal(heavy.code, 0, heavy.stderr);
+    const ids = heavy.stdout.trim().split('\n').map(Number);
+    assert.equal(ids.length, input.length);
+    const want = new Map<number, string>(ids.map((id, i) => [id, expected(input[i]!, 20000)]));
+    for (const v of jobs) {
+      const r = await cli(['enqueue', '--cluster', 'e2e', '--iterations', String(v.iterations), '--', v.data]);
+      assert.equal(r.code, 0, r.stderr);
+      want.set(Number(r.stdout.trim()), v.result);
+    }
+    assert.equal(want.size, 300);
+
+    let maxWorkers = 0;
+    const got = new Map<number, string>();
+    await waitFor(
+      'all 300 results',
+      async () => {
+        s = await status('e2e');
+        maxWorkers = Math.max(maxWorkers, s.workers.filter((w) => w.state === 'running').length);
+        const p = await cli(['pull', '--cluster', 'e2e', '--top', '100', '--json']);
+        assert.equal(p.code, 0, p.stderr);
+        for (const j of JSON.parse(p.stdout) as { id: number; result: string }[]) {
+          assert.ok(!got.has(j.id), `job ${j.id} delivered twice`);
+          got.set(j.id, j.result);
+        }
+        return got.size >= 300;
+      },
+      120_000,
+      250,
+    );
+    assert.ok(maxWorkers > 1, `workers scaled to ${maxWorkers}, expected more than 1`);
+    assert.deepEqual(new Map([...got].sort()), new Map([...want].sort()));
+
+    await waitFor('workers to stop after the idle timeout', async () => (await status('e2e')).workers.length === 0, 60_000, 250);
+    const pids = [...seen];
+    const t = await cli(['teardown', '--cluster', 'e2e']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.deepEqual(pids.filter(isAlive), []);
+    const again = await cli(['teardown', '--cluster', 'e2e']);
+    assert.match(again.stdout, /nothing to do/);
+  });
+
+  test('deploy is idempotent, and a re-run brings a killed manager back on its data', async () => {
+    const first = await cli(['deploy', '--cluster', 'converge', '--port', '15200', '--max-workers', '0', '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const before = await status('converge');
+    const second = await cli(['deploy', '--cluster', 'converge', '--json']);
+    assert.equal(second.code, 0, second.stderr);
+    const r2 = JSON.parse(second.stdout) as { changed: boolean; managers: { action: string }[] };
+    assert.equal(r2.changed, false);
+    assert.deepEqual(r2.managers.map((m) => m.action), ['unchanged', 'unchanged']);
+    assert.deepEqual((await status('converge')).managers.map((m) => m.pid), before.managers.map((m) => m.pid));
+
+    // With no workers allowed, jobs stay queued wherever they land.
+    const e = await cli(['enqueue', '--cluster', 'converge', '--iterations', '5', 'a', 'b', 'c']);
+    assert.equal(e.code, 0, e.stderr);
+    const queued = await status('converge');
+    const victim = queued.managers.find((m) => (m.queued ?? 0) > 0)!;
+    process.kill(victim.pid!, 'SIGKILL');
+    await waitFor('the killed manager to be seen down', async () => !(await status('converge')).managers.find((m) => m.index === victim.index)!.up);
+
+    const third = await cli(['deploy', '--cluster', 'converge', '--json']);
+    assert.equal(third.code, 0, third.stderr);
+    const r3 = JSON.parse(third.stdout) as { managers: { index: number; action: string }[] };
+    assert.equal(r3.managers.find((m) => m.index === victim.index)!.action, 'replaced');
+    const after = await status('converge');
+    const back = after.managers.find((m) => m.index === victim.index)!;
+    assert.ok(back.up);
+    assert.notEqual(back.pid, victim.pid);
+    assert.equal(back.queued, victim.queued);
+  });
+
+  test('with the leader killed, the other manager keeps scaling workers for the backlog', async () => {
+    const d = await cli(['deploy', '--cluster', 'leader', '--port', '15300', '--scale-up-after', '1', '--idle-timeout', '2', '--max-workers', '2', '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    const s = await status('leader');
+    const leader = s.managers.find((m) => m.leader) ?? s.managers[0]!;
+    process.kill(leader.pid!, 'SIGKILL');
+    await waitFor('manager 2 to lead', async () => (await status('leader')).managers.find((m) => m.index !== leader.index)?.leader === true, 30_000);
+    const e = await cli(['enqueue', '--cluster', 'leader', '--iterations', '20000', ...Array.from({ length: 50 }, (_, i) => `x${i}`)]);
+    assert.equal(e.code, 0, e.stderr);
+    await waitFor('a worker started by the surviving manager', async () => (await status('leader')).workers.length > 0, 30_000, 250);
+    const p = await cli(['pull', '--cluster', 'leader', '--top', '50', '--wait', '--timeout', '60', '--json']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((JSON.parse(p.stdout) as unknown[]).length, 50);
+  });
+
+  test('commands on a cluster that is not deployed fail with one line and a hint', async () => {
+    for (const args of [['enqueue', '--iterations', '1', 'x'], ['pull', '--top', '1'], ['status'], ['token']]) {
+      const r = await cli([...args, '--cluster', 'nope']);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, 'dynwork: cluster "nope" is not deployed\nhint: run: dynwork deploy --cluster nope\n');
+    }
+  });
+
+  test('bad options fail with a one-line reason and exit code 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['enqueue', '--iterations', '0', 'x'], /--iterations must be an integer from 1 to 10000000, got "0"/],
+      [['enqueue', '--iterations', 'ten', 'x'], /--iterations must be an integer/],
+      [['enqueue', 'x'], /required option '--iterations <n>' not specified/],
+      [['pull', '--top', '-1'], /--top must be an integer|unknown option '-1'/],
+      [['pull'], /required option '--top <n>' not specified/],
+      [['deploy', '--managers', '0'], /--managers must be an integer from 1 to 9/],
+      [['deploy', '--provider', 'gcp'], /argument 'gcp' is invalid/],
+      [['deploy', '--cluster', 'bad name!'], /cluster name/i],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+    }
+  });
+});
