@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningManager } from '../src/runtime/manager/server.js';
 import { auth, CLIENT_TOKEN, memoryLogger, startTestManager, tempDir, WORKER_TOKEN } from './helpers.js';
@@ -184,6 +186,29 @@ describe('manager HTTP API', () => {
     }
     for (const line of log.lines) {
       assert.ok(!line.includes('secret-payload-42') && !line.includes(CLIENT_TOKEN) && !line.includes(WORKER_TOKEN), `log leaks: ${line}`);
+    }
+  });
+});
+
+describe('manager with its queue file gone', () => {
+  test('enqueue answers 503 with a clear error, /healthz reports unhealthy, nothing crashes', async () => {
+    const tmp = tempDir();
+    const m = await startTestManager(tmp.dir);
+    try {
+      const ok = await fetch(`${m.url}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), ...FORM }, body: 'data=x' });
+      assert.equal(ok.status, 200);
+      for (const f of ['queue.db', 'queue.db-wal', 'queue.db-shm']) rmSync(join(tmp.dir, f), { force: true });
+      const res = await fetch(`${m.url}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), ...FORM }, body: 'data=y' });
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'store_unavailable');
+      assert.match(body.error.message, /queue database .* is unavailable.*nothing was written/);
+      const health = await fetch(`${m.url}/healthz`);
+      assert.equal(health.status, 503);
+      assert.equal(((await health.json()) as { ok: boolean }).ok, false);
+    } finally {
+      await m.close();
+      tmp.cleanup();
     }
   });
 });

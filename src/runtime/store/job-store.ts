@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DynworkError } from '../../errors.js';
 import { makeJobId, ownerOf, seqOf } from '../protocol.js';
@@ -52,11 +52,14 @@ export class JobStore {
   private readonly db: Database.Database;
   private readonly tally: StoreCounts;
   private readonly stmt;
+  /** The inode opened: a database file deleted under us keeps working on the orphan, so compare. */
+  private readonly ino: number;
 
   private constructor(file: string, managerIndex: number, db: Database.Database) {
     this.file = file;
     this.managerIndex = managerIndex;
     this.db = db;
+    this.ino = statSync(file).ino;
     this.stmt = {
       insert: db.prepare<[number, string, number]>('INSERT INTO jobs (iterations, data, enqueued_at) VALUES (?, ?, ?)'),
       queuedHead: db.prepare<[number], { seq: number; iterations: number }>(
@@ -144,6 +147,7 @@ export class JobStore {
 
   /** Enqueues all jobs in one transaction (all or nothing); returns their ids in order. */
   enqueue(jobs: readonly NewJob[], now: number): number[] {
+    this.assertFileIntact();
     return this.tx(() => {
       const ids: number[] = [];
       let iters = 0;
@@ -289,6 +293,7 @@ export class JobStore {
 
   /** Checks the database file is still there and writable (health). */
   check(): void {
+    this.assertFileIntact();
     try {
       this.db.prepare('BEGIN IMMEDIATE').run();
       this.db.prepare('ROLLBACK').run();
@@ -303,6 +308,16 @@ export class JobStore {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
+    }
+  }
+
+  /** Throws when the database file was removed, replaced or made read-only since it was opened. */
+  private assertFileIntact(): void {
+    try {
+      if (statSync(this.file).ino !== this.ino) throw new Error('the file was replaced');
+      accessSync(this.file, constants.W_OK);
+    } catch (err) {
+      throw new DynworkError('store_error', `queue database ${this.file} is unavailable: ${(err as Error).message}`, { cause: err });
     }
   }
 
