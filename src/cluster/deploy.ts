@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
-import { clusterDir, readClusterState, writeClusterState, type ClusterState } from '../state/cluster-state.js';
+import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
 import { localMembers, managerConfigFor, type AutoscaleSettings } from './manager-configs.js';
 import { withStep, type Progress } from './progress.js';
 
@@ -54,6 +54,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
   const members = localMembers(dir, settings.managers, settings.port);
   const autoscale: AutoscaleSettings = {
     provider: opts.provider,
+    root: stateRoot(),
     members,
     maxWorkers: settings.maxWorkers,
     scaleUpAfterMs: settings.scaleUpAfterS * 1000,
