@@ -1,8 +1,28 @@
+/**
+ * One typed HTTP client for the manager API (protocol.ts), used by the CLI,
+ * the workers and the peer managers.
+ *
+ * - Keep-alive connections (one undici Agent per client), a timeout on every
+ *   call (long-polls get their wait on top).
+ * - Non-2xx → ApiError (status, apiCode, the manager's message); no answer →
+ *   TransportError with code `unreachable` or `timeout`.
+ * - Retries with exponential backoff and jitter (p-retry) only for idempotent
+ *   calls: GET status/job/healthz, heartbeat, complete (results are
+ *   idempotent by id). Never enqueue, pullCompleted, peerPull or lease.
+ * - When a connection is refused and the endpoint has an `endpointFile`, the
+ *   file is read again (the manager records there the port it really bound)
+ *   and the call goes to the new address. A refused connection never reached
+ *   the manager, so this is safe for every call, idempotent or not.
+ *
+ * Never logs tokens, job data or results.
+ */
 import { readFileSync } from 'node:fs';
-import pRetry, { AbortError } from 'p-retry';
-import { Agent } from 'undici';
+import pRetry from 'p-retry';
+import { Agent, request } from 'undici';
+import { z } from 'zod';
 import { DynworkError } from '../errors.js';
 import type { Endpoint } from '../runtime/config.js';
+import { silentLogger, type Logger } from '../runtime/log.js';
 import type {
   CompleteRequest,
   CompleteResponse,
@@ -15,164 +35,309 @@ import type {
   NewJob,
   PulledJob,
 } from '../runtime/protocol.js';
+import { VERSION } from '../version.js';
+import { ApiError, TransportError } from './errors.js';
 
-/** A non-2xx answer from a manager, with its status and the API's error code. */
-export class ApiError extends DynworkError {
-  readonly status: number;
-  readonly apiCode: string;
+export { ApiError, TransportError } from './errors.js';
 
-  constructor(status: number, apiCode: string, message: string) {
-    super('http_error', `${message} (HTTP ${status} ${apiCode})`);
-    this.status = status;
-    this.apiCode = apiCode;
-  }
+export interface RetryPolicy {
+  /** Retries after the first attempt (idempotent calls only). @default 2 */
+  retries?: number;
+  /** First delay; doubles each retry, randomised ×1–2. @default 100 */
+  minTimeoutMs?: number;
+  /** @default 2000 */
+  maxTimeoutMs?: number;
 }
 
 export interface ManagerClientOptions {
+  /** The manager: an Endpoint (with its endpointFile when known) or a base URL. */
   endpoint: Endpoint | string;
+  /** Client token for the public API, worker token for /internal/*. */
   token: string;
-  /** Timeout of each call (a long-poll gets its wait on top). @default 10000 */
+  /** Timeout of each call, from sending to the whole body read. @default 10000 */
   timeoutMs?: number;
-  /** Attempts for idempotent calls. @default 3 */
-  retries?: number;
+  logger?: Logger;
+  /** Backoff for idempotent calls; `{ retries: 0 }` turns retries off. */
+  retry?: RetryPolicy;
 }
 
-interface Call {
-  method: 'GET' | 'PUT' | 'POST';
-  path: string;
-  body?: unknown;
-  timeoutMs?: number;
+export interface Health {
+  ok: boolean;
+  index?: number;
+  leader?: boolean;
+  [key: string]: unknown;
+}
+
+export interface CallOptions {
+  /** Aborts the call (and any retry wait); the promise rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Safe to repeat: retried with backoff on network errors and 5xx. */
-  idempotent?: boolean;
-  /** Return the body of these statuses instead of throwing. */
-  accept?: number[];
 }
 
-/**
- * The one typed client of the manager API, used by the CLI, workers and peer
- * managers. Keep-alive connections; every call has a timeout; only idempotent
- * calls are retried (exponential backoff with jitter).
- */
+// --- Response shapes: checked, so a wrong answer is a clear error, not a crash later ---
+
+const safeInt = z.number().int().refine(Number.isSafeInteger, 'must be a safe integer');
+const pulledJobs = z.array(z.object({ id: safeInt, result: z.string() }));
+const enqueued = z.object({ id: safeInt });
+const enqueuedBatch = z.object({ ids: z.array(safeInt) });
+const leaseResponse = z.object({
+  jobs: z.array(z.object({ id: safeInt, data: z.string(), iterations: safeInt.min(1) })),
+  leaseMs: z.number().positive(),
+});
+const completeResponse = z.object({ accepted: z.array(safeInt), rejected: z.array(safeInt) });
+const heartbeatResponse = z.object({ extended: z.array(safeInt), lost: z.array(safeInt), leaseMs: z.number().positive() });
+const health = z.looseObject({ ok: z.boolean() });
+const jobView = z.looseObject({
+  id: safeInt,
+  status: z.enum(['queued', 'running', 'completed', 'pulled', 'failed']),
+  iterations: z.number(),
+  attempts: z.number(),
+  enqueuedAt: z.string(),
+  completedAt: z.string().nullable(),
+  pulledAt: z.string().nullable(),
+  result: z.string().nullable(),
+});
+const managerStatus = z.looseObject({
+  manager: z.looseObject({ index: z.number(), url: z.string(), leader: z.boolean(), startedAt: z.string(), version: z.string() }),
+  queue: z.looseObject({
+    queued: z.number(),
+    running: z.number(),
+    completed: z.number(),
+    failed: z.number(),
+    oldestQueuedAgeMs: z.number().nullable(),
+    queuedIterations: z.number(),
+  }),
+  totals: z.looseObject({
+    enqueued: z.number(),
+    completed: z.number(),
+    pulled: z.number(),
+    leaseExpiries: z.number(),
+    failed: z.number(),
+  }),
+  throughput: z.number(),
+  workers: z.array(
+    z.looseObject({
+      workerId: z.string(),
+      instanceId: z.string().nullable(),
+      lastSeenAt: z.string(),
+      busy: z.number(),
+      threads: z.number(),
+      hashRate: z.number().nullable(),
+    }),
+  ),
+  healthy: z.boolean(),
+});
+const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const endpointFileShape = z.object({ url: z.string().url() });
+
+/** Connection errors that prove the request never reached a server. */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Statuses worth another try of an idempotent call. */
+const TRANSIENT_STATUS = new Set([429, 502, 503, 504]);
+
+interface Call<T> {
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  body?: string;
+  schema: z.ZodType<T>;
+  idempotent: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+  /** Send no token (GET /healthz). */
+  anonymous?: boolean;
+  /** Statuses whose JSON body is an answer, not an error (healthz 503). */
+  acceptStatus?: readonly number[];
+}
+
 export class ManagerClient {
-  private url: string;
+  /** The manager's index when the endpoint names it. */
+  readonly index: number | undefined;
+  private base: string;
   private readonly endpointFile: string | undefined;
   private readonly token: string;
   private readonly timeoutMs: number;
-  private readonly retries: number;
+  private readonly logger: Logger;
+  private readonly retry: Required<RetryPolicy>;
   private readonly agent: Agent;
+  private closed = false;
 
   constructor(opts: ManagerClientOptions) {
     const ep = typeof opts.endpoint === 'string' ? { url: opts.endpoint } : opts.endpoint;
-    this.url = ep.url.replace(/\/+$/, '');
+    this.index = 'index' in ep ? ep.index : undefined;
+    this.base = normalizeBase(ep.url);
     this.endpointFile = 'endpointFile' in ep ? ep.endpointFile : undefined;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-    this.retries = opts.retries ?? 3;
-    this.agent = new Agent({ keepAliveTimeout: 4_000, connections: 16 });
-  }
-
-  /** Where calls go now (it follows the manager's endpoint file when the manager moved). */
-  get baseUrl(): string {
-    return this.url;
-  }
-
-  async enqueue(data: string, iterations: number): Promise<number> {
-    const r = await this.call<{ id: number }>({ method: 'PUT', path: `/enqueue?iterations=${iterations}`, body: { data } });
-    return r.id;
-  }
-
-  async enqueueBatch(jobs: readonly NewJob[]): Promise<number[]> {
-    const r = await this.call<{ ids: number[] }>({ method: 'PUT', path: '/enqueue', body: jobs });
-    return r.ids;
-  }
-
-  pullCompleted(top: number): Promise<PulledJob[]> {
-    return this.call({ method: 'POST', path: `/pullCompleted?top=${top}` });
-  }
-
-  getJob(id: number): Promise<JobView> {
-    return this.call({ method: 'GET', path: `/jobs/${id}`, idempotent: true });
-  }
-
-  status(): Promise<ManagerStatus> {
-    return this.call({ method: 'GET', path: '/status', idempotent: true });
-  }
-
-  healthz(): Promise<{ ok: boolean; index?: number; leader?: boolean }> {
-    return this.call({ method: 'GET', path: '/healthz', accept: [503] });
-  }
-
-  lease(req: LeaseRequest, opts: { signal?: AbortSignal } = {}): Promise<LeaseResponse> {
-    return this.call({
-      method: 'POST',
-      path: '/internal/lease',
-      body: req,
-      timeoutMs: this.timeoutMs + (req.waitMs ?? 0),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+    if (!(this.timeoutMs > 0)) throw new DynworkError('usage', `timeoutMs must be positive, got ${this.timeoutMs}`);
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'manager-client', ...(this.index === undefined ? {} : { manager: this.index }) });
+    this.retry = {
+      retries: opts.retry?.retries ?? 2,
+      minTimeoutMs: opts.retry?.minTimeoutMs ?? 100,
+      maxTimeoutMs: opts.retry?.maxTimeoutMs ?? 2_000,
+    };
+    this.agent = new Agent({
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout: Math.min(this.timeoutMs, 10_000) },
     });
   }
 
-  complete(req: CompleteRequest): Promise<CompleteResponse> {
-    return this.call({ method: 'POST', path: '/internal/complete', body: req, idempotent: true });
+  /** The base URL calls go to now (it changes when the endpoint file says the manager moved). */
+  get url(): string {
+    return this.base;
   }
 
-  heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
-    return this.call({ method: 'POST', path: '/internal/heartbeat', body: req, idempotent: true });
+  /** Same as `url`. */
+  get baseUrl(): string {
+    return this.base;
   }
 
-  /** A peer's own completed results (no fan-out). Not retried: results handed out are gone. */
+  // --- Public API (client token) ---
+
+  /** PUT /enqueue?iterations=N with a JSON body → the job id. Never retried. */
+  async enqueue(data: string, iterations: number): Promise<number> {
+    const r = await this.call({
+      method: 'PUT',
+      path: `/enqueue?iterations=${encodeURIComponent(String(iterations))}`,
+      body: JSON.stringify({ data }),
+      schema: enqueued,
+      idempotent: false,
+    });
+    return r.id;
+  }
+
+  /** PUT /enqueue with a JSON array → the ids, in order (all or nothing). Never retried. */
+  async enqueueBatch(jobs: readonly NewJob[]): Promise<number[]> {
+    const r = await this.call({
+      method: 'PUT',
+      path: '/enqueue',
+      body: JSON.stringify(jobs.map((j) => ({ data: j.data, iterations: j.iterations }))),
+      schema: enqueuedBatch,
+      idempotent: false,
+    });
+    if (r.ids.length !== jobs.length) {
+      throw new ApiError(200, 'invalid_response', `manager answered ${r.ids.length} ids for ${jobs.length} jobs`);
+    }
+    return r.ids;
+  }
+
+  /** POST /pullCompleted?top=N. Never retried: a result handed out is gone from the queue. */
+  pullCompleted(top: number): Promise<PulledJob[]> {
+    return this.call({ method: 'POST', path: `/pullCompleted?top=${encodeURIComponent(String(top))}`, schema: pulledJobs, idempotent: false });
+  }
+
+  /** GET /jobs/:id. A 404 is an ApiError with status 404. */
+  getJob(id: number, opts: CallOptions = {}): Promise<JobView> {
+    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal }) as Promise<JobView>;
+  }
+
+  status(opts: CallOptions = {}): Promise<ManagerStatus> {
+    return this.call({ method: 'GET', path: '/status', schema: managerStatus, idempotent: true, signal: opts.signal }) as Promise<ManagerStatus>;
+  }
+
+  /** GET /healthz (no token). A 503 with a health body is an answer (`ok: false`), not an error. */
+  healthz(opts: CallOptions = {}): Promise<Health> {
+    return this.call({
+      method: 'GET',
+      path: '/healthz',
+      schema: health,
+      idempotent: true,
+      anonymous: true,
+      acceptStatus: [503],
+      signal: opts.signal,
+    }) as Promise<Health>;
+  }
+
+  // --- Internal API (worker token) ---
+
+  /** Long-poll for jobs: the timeout is `waitMs` + timeoutMs. Never retried (a lost answer would strand leased jobs until they expire). */
+  lease(req: LeaseRequest, opts: CallOptions = {}): Promise<LeaseResponse> {
+    return this.call({
+      method: 'POST',
+      path: '/internal/lease',
+      body: JSON.stringify(req),
+      schema: leaseResponse,
+      idempotent: false,
+      timeoutMs: this.timeoutMs + Math.max(0, req.waitMs ?? 0),
+      signal: opts.signal,
+    });
+  }
+
+  /** Results are idempotent by id (the first completion wins), so this is retried. */
+  complete(req: CompleteRequest, opts: CallOptions = {}): Promise<CompleteResponse> {
+    return this.call({ method: 'POST', path: '/internal/complete', body: JSON.stringify(req), schema: completeResponse, idempotent: true, signal: opts.signal });
+  }
+
+  heartbeat(req: HeartbeatRequest, opts: CallOptions = {}): Promise<HeartbeatResponse> {
+    return this.call({ method: 'POST', path: '/internal/heartbeat', body: JSON.stringify(req), schema: heartbeatResponse, idempotent: true, signal: opts.signal });
+  }
+
+  /** POST /internal/pull?top=N: this manager's own completed jobs only. Never retried. */
   peerPull(top: number): Promise<PulledJob[]> {
-    return this.call({ method: 'POST', path: `/internal/pull?top=${top}` });
+    return this.call({ method: 'POST', path: `/internal/pull?top=${encodeURIComponent(String(top))}`, schema: pulledJobs, idempotent: false });
   }
 
+  /** Closes the connections: in-flight calls get a short grace, then are cut. Idempotent. */
   async close(): Promise<void> {
-    await this.agent.close();
-  }
-
-  private call<T>(c: Call): Promise<T> {
-    if (!c.idempotent) return this.once<T>(c);
-    return pRetry(
-      async () => {
-        try {
-          return await this.once<T>(c);
-        } catch (err) {
-          // 4xx will not change by asking again.
-          if (err instanceof ApiError && err.status < 500) throw new AbortError(err);
-          throw err;
-        }
-      },
-      { retries: this.retries - 1, minTimeout: 100, maxTimeout: 2_000, factor: 2, randomize: true },
-    );
-  }
-
-  private async once<T>(c: Call): Promise<T> {
+    if (this.closed) return;
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), 1_000);
+      timer.unref();
+    });
     try {
-      return await this.send<T>(c);
-    } catch (err) {
-      // The manager may have moved to another port: look where it says it is now.
-      if (err instanceof DynworkError && err.code === 'unreachable' && this.refreshUrl()) return this.send<T>(c);
-      throw err;
+      if ((await Promise.race([this.agent.close().then(() => 'closed' as const), grace])) === 'late') await this.agent.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  private async send<T>(c: Call): Promise<T> {
+  // --- Plumbing ---
+
+  private async call<T>(c: Call<T>): Promise<T> {
+    if (this.closed) throw new DynworkError('internal', 'manager client used after close()');
+    if (!c.idempotent || this.retry.retries === 0) return this.attempt(c, false);
+    return pRetry(() => this.attempt(c, false), {
+      retries: this.retry.retries,
+      factor: 2,
+      minTimeout: this.retry.minTimeoutMs,
+      maxTimeout: this.retry.maxTimeoutMs,
+      randomize: true,
+      signal: c.signal,
+      shouldRetry: ({ error }) => !this.closed && isTransient(error),
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft > 0 && isTransient(error)) {
+          this.logger.debug('call failed; retrying', { call: label(c), attempt: attemptNumber, code: codeOf(error) });
+        }
+      },
+    });
+  }
+
+  private async attempt<T>(c: Call<T>, afterMove: boolean): Promise<T> {
     const timeoutMs = c.timeoutMs ?? this.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = c.signal ? AbortSignal.any([timeout, c.signal]) : timeout;
-    const origin = new URL(this.url);
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': `dynwork/${VERSION}` };
+    if (!c.anonymous) headers.authorization = `Bearer ${this.token}`;
+    if (c.body !== undefined) headers['content-type'] = 'application/json';
+    const base = this.base;
     let status: number;
     let text: string;
     try {
-      const res = await this.agent.request({
-        origin: origin.origin,
-        path: origin.pathname.replace(/\/$/, '') + c.path,
+      const res = await request(base + c.path, {
+        dispatcher: this.agent,
         method: c.method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(c.body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
+        headers,
+        ...(c.body === undefined ? {} : { body: c.body }),
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -180,44 +345,90 @@ export class ManagerClient {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      if (c.signal?.aborted) throw new DynworkError('unreachable', `${c.method} ${c.path} cancelled`, { cause: err });
-      if (timeout.aborted || isTimeout(err)) {
-        throw new DynworkError('timeout', `${this.url} did not answer ${c.method} ${pathOnly(c.path)} within ${timeoutMs} ms`, { cause: err });
+      if (c.signal?.aborted) throw c.signal.reason ?? err;
+      const code = codeOf(err);
+      if (timeout.aborted || TIMEOUT_CODES.has(code ?? '')) {
+        throw new TransportError('timeout', `${label(c)} to ${base} timed out after ${timeoutMs} ms`, true, {
+          cause: err,
+          hint: 'the manager is overloaded or the network is slow; try again, or check with: dynwork status',
+        });
       }
-      throw new DynworkError('unreachable', `cannot reach ${this.url}: ${(err as Error).message}`, { cause: err });
+      const connected = !NOT_CONNECTED.has(code ?? '');
+      if (!connected && !afterMove && this.moved()) return this.attempt(c, true);
+      throw new TransportError('unreachable', `cannot reach the manager at ${base} (${code ?? (err as Error).message})`, connected, {
+        cause: err,
+        hint: 'is the manager running? check with: dynwork status',
+      });
     }
-    let json: unknown;
-    try {
-      json = text.length > 0 ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
+    if ((status >= 200 && status < 300) || c.acceptStatus?.includes(status)) {
+      const parsed = c.schema.safeParse(parseJson(text));
+      if (parsed.success) return parsed.data;
+      if (status >= 200 && status < 300) {
+        throw new ApiError(status, 'invalid_response', `unexpected answer from the manager to ${label(c)}: ${parsed.error.issues[0]?.message ?? 'bad shape'}`);
+      }
     }
-    if ((status >= 200 && status < 300) || c.accept?.includes(status)) return json as T;
-    const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new ApiError(status, e?.code ?? 'http_error', e?.message ?? `${c.method} ${pathOnly(c.path)} failed`);
+    const e = errorBody.safeParse(parseJson(text));
+    const apiCode = e.success ? e.data.error.code : `http_${status}`;
+    const message = e.success ? e.data.error.message : `the manager answered HTTP ${status} to ${label(c)}`;
+    throw new ApiError(status, apiCode, message, { ...(hintFor(status) ? { hint: hintFor(status) } : {}) });
   }
 
-  private refreshUrl(): boolean {
+  /** Re-reads the endpoint file; true when it names another address (now in use). */
+  private moved(): boolean {
     if (!this.endpointFile) return false;
+    let url: string;
     try {
-      const e = JSON.parse(readFileSync(this.endpointFile, 'utf8')) as { url?: unknown };
-      if (typeof e.url === 'string' && e.url !== this.url) {
-        this.url = e.url.replace(/\/+$/, '');
-        return true;
-      }
+      const parsed = endpointFileShape.safeParse(JSON.parse(readFileSync(this.endpointFile, 'utf8')));
+      if (!parsed.success) return false;
+      url = normalizeBase(parsed.data.url);
     } catch {
-      // no file (yet): nothing better to try
+      return false;
     }
-    return false;
+    if (url === this.base) return false;
+    this.logger.info('manager moved; using the address from its endpoint file', { from: this.base, to: url });
+    this.base = url;
+    return true;
   }
 }
 
-function isTimeout(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  const name = (err as { name?: string }).name;
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || name === 'TimeoutError';
+function normalizeBase(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DynworkError('config_invalid', `not a manager URL: ${JSON.stringify(url)}`, { hint: 'use a URL like http://127.0.0.1:5000' });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new DynworkError('config_invalid', `manager URL must be http(s): ${u.protocol}`, { hint: 'use a URL like http://127.0.0.1:5000' });
+  }
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
 }
 
-function pathOnly(p: string): string {
-  return p.split('?')[0] ?? p;
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function label(c: { method: string; path: string }): string {
+  return `${c.method} ${c.path.split('?')[0]}`;
+}
+
+function codeOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown }; errors?: { code?: unknown }[] } | null;
+  for (const c of [e?.code, e?.cause?.code, e?.errors?.[0]?.code]) if (typeof c === 'string') return c;
+  return undefined;
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof TransportError) return true;
+  return err instanceof ApiError && TRANSIENT_STATUS.has(err.status);
+}
+
+function hintFor(status: number): string | undefined {
+  if (status === 401) return 'check the token: dynwork token prints the client token';
+  if (status === 403) return 'this token may not call this route (client vs worker token)';
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { ManagerClient } from '../client/manager-client.js';
+import { ManagerClient, TransportError } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import { readClusterState, type ClusterState } from '../state/cluster-state.js';
 import type { NewJob, PulledJob } from '../runtime/protocol.js';
@@ -34,8 +34,8 @@ export function connect(name: string, opts: { timeoutMs?: number } = {}): Connec
 }
 
 /**
- * Tries each manager in turn, moving on only when one cannot be reached at all
- * (a refused connection cannot have enqueued anything, so no job is doubled).
+ * Tries each manager in turn, moving on only when no connection could be made
+ * (then the call cannot have acted, so no job is enqueued twice).
  */
 async function failover<T>(c: ConnectedCluster, call: (client: ManagerClient) => Promise<T>): Promise<T> {
   let last: unknown;
@@ -43,7 +43,7 @@ async function failover<T>(c: ConnectedCluster, call: (client: ManagerClient) =>
     try {
       return await call(client);
     } catch (err) {
-      if (!(err instanceof DynworkError) || err.code !== 'unreachable') throw err;
+      if (!(err instanceof TransportError) || err.requestMayHaveArrived) throw err;
       last = err;
     }
   }

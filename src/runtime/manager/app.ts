@@ -27,6 +27,11 @@ export function createApp(ctx: ManagerContext): Express {
   const auth = createAuth({ client: ctx.config.clientToken, worker: ctx.config.workerToken });
 
   app.use(timing(ctx));
+  // While shutting down, close each connection after its answer so keep-alive clients move on.
+  app.use((_req, res, next) => {
+    if (ctx.closing.aborted) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(publicRoutes(ctx, auth));
   app.use(internalRoutes(ctx, auth));
   app.use((req, _res, next) => {

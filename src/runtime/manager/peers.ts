@@ -19,7 +19,7 @@ export class Peers {
     timeoutMs: number,
     private readonly logger: Logger,
   ) {
-    const make = (token: string) => new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs })]));
+    const make = (token: string) => new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs, retry: { retries: 0 } })]));
     this.clients = make(tokens.workerToken);
     this.publicClients = make(tokens.clientToken);
   }

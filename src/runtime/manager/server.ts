@@ -13,6 +13,7 @@ import { EnqueueBatcher } from './enqueue-batcher.js';
 import { LeaseWaiters } from './lease-waiters.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
+import { startScaling } from './scaling.js';
 import { Throughput } from './throughput.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -85,11 +86,13 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
 
   const sweeper = setInterval(() => sweep(ctx), config.sweepIntervalMs);
   sweeper.unref();
+  const autoscaler = await startScaling(ctx, (v) => (leader = v));
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       clearInterval(sweeper);
+      await autoscaler?.close();
       closing.abort();
       const done = once(server, 'close');
       server.close();
@@ -103,14 +106,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
       logger.info('manager stopped');
     })());
 
-  return {
-    url,
-    port,
-    ctx,
-    close,
-    // The autoscaler (when wired) flips leadership through this.
-    ...{ setLeader: (v: boolean) => (leader = v) },
-  };
+  return { url, port, ctx, close };
 }
 
 /** Expired leases back to the queue (or failed), then old pulled results out. */

@@ -11,17 +11,26 @@ export interface ChunkTask {
 }
 
 export interface ChunkResult {
-  results: string[];
+  /** One per job, in order; null for a job that could not be hashed (its error is in `errors`). */
+  results: (string | null)[];
+  errors: { index: number; message: string }[];
   /** Time spent hashing in this thread, in ms (excludes queueing and messaging). */
   ms: number;
 }
 
 export default function runChunk(task: ChunkTask): ChunkResult {
   const start = performance.now();
-  const results = new Array<string>(task.jobs.length);
+  const results = new Array<string | null>(task.jobs.length);
+  const errors: ChunkResult['errors'] = [];
   for (let i = 0; i < task.jobs.length; i++) {
     const j = task.jobs[i]!;
-    results[i] = iteratedSha512(j.data, j.iterations);
+    try {
+      results[i] = iteratedSha512(j.data, j.iterations);
+    } catch (err) {
+      // One bad job must not cost the others in its chunk.
+      results[i] = null;
+      errors.push({ index: i, message: (err as Error).message });
+    }
   }
-  return { results, ms: performance.now() - start };
+  return { results, errors, ms: performance.now() - start };
 }

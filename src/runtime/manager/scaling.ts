@@ -1,0 +1,61 @@
+import { managerConfigFor, type AutoscaleSettings } from '../../cluster/manager-configs.js';
+import type { Provider } from '../../providers/types.js';
+import { startAutoscaler, type Autoscaler } from '../autoscaler/loop.js';
+import { policySchema } from '../autoscaler/policy.js';
+import type { ManagerContext } from './context.js';
+import { managerStatus } from './routes-public.js';
+
+/**
+ * Wires the autoscaler to this manager: its own status, its peers, the
+ * provider named in its config, and the configs of new workers and of a
+ * relaunched peer (built exactly as deploy builds them).
+ */
+export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) => void): Promise<Autoscaler | null> {
+  const settings = ctx.config.autoscale as AutoscaleSettings | undefined;
+  if (!settings) return null;
+  const provider = await providerFor(settings);
+  const policy = policySchema.parse({
+    scaleUpAfterMs: settings.scaleUpAfterMs,
+    intervalMs: settings.intervalMs,
+    maxWorkers: settings.maxWorkers,
+    launchDeadlineMs: settings.launchDeadlineMs,
+    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+    managerDeadAfterMs: settings.managerDeadAfterMs,
+    idleTerminateAfterMs: settings.workerIdleTimeoutMs + 60_000,
+    scaleUpCooldownMs: Math.max(2 * settings.intervalMs, Math.min(10_000, settings.scaleUpAfterMs)),
+    workerThreads: settings.workerThreads,
+  });
+  const base = { ...(ctx.config as unknown as Record<string, unknown>), autoscale: settings };
+  return startAutoscaler({
+    cluster: ctx.config.cluster,
+    selfIndex: ctx.config.index,
+    policy,
+    provider,
+    selfStatus: () => managerStatus(ctx),
+    peerStatuses: () => ctx.peers.statuses(),
+    workerConfig: () => ({
+      cluster: ctx.config.cluster,
+      managers: settings.members.map((m) => ({ index: m.index, url: `http://${m.host}:${m.port}`, endpointFile: m.endpointFile })),
+      workerToken: ctx.config.workerToken,
+      threads: settings.workerThreads,
+      idleTimeoutMs: settings.workerIdleTimeoutMs,
+      noManagerTimeoutMs: settings.workerNoManagerTimeoutMs,
+      maxLifetimeMs: settings.workerMaxLifetimeMs,
+      logLevel: ctx.config.logLevel,
+    }),
+    relaunchManager: async (index) => {
+      await provider.launch('manager', { cluster: ctx.config.cluster, index, config: managerConfigFor(base, index) });
+    },
+    setLeader,
+    now: ctx.now,
+    logger: ctx.logger.child({ component: 'autoscaler' }),
+  });
+}
+
+async function providerFor(settings: AutoscaleSettings): Promise<Provider> {
+  if (settings.provider === 'local') {
+    const { createLocalProvider } = await import('../../providers/local.js');
+    return createLocalProvider(settings.root ? { root: settings.root } : {});
+  }
+  throw new Error(`provider ${settings.provider} is not available in this build`);
+}

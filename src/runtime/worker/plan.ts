@@ -1,0 +1,93 @@
+/**
+ * The worker's sizing decisions, kept pure so they can be read (and tested)
+ * apart from the I/O: how much to ask a manager for, and how to cut the local
+ * queue into messages for the hashing threads.
+ */
+
+/** A worker aims to hold about this much work per thread (leased, not yet done). */
+export const HOLD_SECONDS = 1;
+/** Most jobs asked for in one lease call. */
+export const LEASE_BATCH = 256;
+/** Most jobs held (queued here or running) at once, whatever their size. */
+export const MAX_HELD_JOBS = 2048;
+/** Most finished results waiting for their manager before leasing stops. */
+export const MAX_UNDELIVERED = 20_000;
+/** A message to a thread carries about this much work... */
+export const CHUNK_SECONDS = 0.02;
+/** ...and at most this many jobs, and this much data. */
+export const MAX_CHUNK_JOBS = 512;
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** What a job costs, in iterations: its chain plus the first hash over its data (128 bytes ≈ one iteration, generously). */
+export function workOf(job: { iterations: number; data: string }): number {
+  return job.iterations + Math.ceil(job.data.length / 128);
+}
+
+export interface LeaseState {
+  /** Measured iterations per second per thread. */
+  rate: number;
+  threads: number;
+  /** Jobs queued here or running. */
+  heldJobs: number;
+  /** Their summed work. */
+  heldWork: number;
+  /** Jobs queued here, not yet handed to a thread. */
+  queuedJobs: number;
+  /** Chunks running on threads now. */
+  runningChunks: number;
+  undelivered: number;
+  /** Managers being leased from at the same time (the room is shared between them). */
+  managers: number;
+}
+
+/**
+ * The next lease request's `max` and `maxIterations`, or null when the worker
+ * holds enough. About HOLD_SECONDS of work per thread: small jobs come in
+ * batches, and a heavy job is not hoarded (a manager gives at least one job
+ * per call, so the room is split between the managers and a full worker asks
+ * for nothing). A thread with nothing to do still gets one job, however big.
+ */
+export function leaseAsk(s: LeaseState): { max: number; maxIterations: number } | null {
+  const roomJobs = MAX_HELD_JOBS - s.heldJobs;
+  if (roomJobs <= 0 || s.undelivered >= MAX_UNDELIVERED) return null;
+  const capacity = Math.max(1, Math.round(s.rate * s.threads * HOLD_SECONDS));
+  const roomWork = capacity - s.heldWork;
+  if (roomWork > 0) {
+    return { max: Math.min(LEASE_BATCH, roomJobs), maxIterations: Math.max(1, Math.ceil(roomWork / Math.max(1, s.managers))) };
+  }
+  if (s.queuedJobs === 0 && s.runningChunks < s.threads) return { max: 1, maxIterations: 1 };
+  return null;
+}
+
+/**
+ * How much work the next message to a thread should carry: about
+ * CHUNK_SECONDS, but no more than an even share of what is queued, so every
+ * thread gets some.
+ */
+export function chunkTarget(rate: number, queuedWork: number, threads: number): number {
+  return Math.max(1, Math.min(Math.round(rate * CHUNK_SECONDS), Math.ceil(queuedWork / Math.max(1, threads))));
+}
+
+/**
+ * Takes the next chunk from the head of `queue` (removing it): tiny jobs
+ * together up to `target` work, MAX_CHUNK_JOBS jobs and MAX_CHUNK_BYTES of
+ * data; a job bigger than `target` goes alone. `skip` entries (jobs dropped
+ * while queued) are removed and not returned.
+ */
+export function takeChunk<T extends { iterations: number; data: string }>(queue: T[], target: number, skip: (job: T) => boolean): T[] {
+  const chunk: T[] = [];
+  let work = 0;
+  let bytes = 0;
+  let i = 0;
+  for (; i < queue.length; i++) {
+    const job = queue[i]!;
+    if (skip(job)) continue;
+    const w = workOf(job);
+    if (chunk.length > 0 && (work + w > target || chunk.length >= MAX_CHUNK_JOBS || bytes + job.data.length > MAX_CHUNK_BYTES)) break;
+    chunk.push(job);
+    work += w;
+    bytes += job.data.length;
+  }
+  queue.splice(0, i);
+  return chunk;
+}

@@ -1,0 +1,255 @@
+/**
+ * The worker against real managers (startManager, in this process, on
+ * 127.0.0.1 with their own SQLite files), jobs checked against
+ * shared/vectors.json. Nothing sleeps for a condition: every wait polls with a
+ * bounded deadline.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { ManagerClient } from '../src/client/manager-client.js';
+import { iteratedSha512 } from '../src/job/hash.js';
+import { workerConfigSchema, type WorkerConfig } from '../src/runtime/config.js';
+import { endpointFile, startManager, type RunningManager } from '../src/runtime/manager/server.js';
+import { ownerOf } from '../src/runtime/protocol.js';
+import { LEASE_BATCH, MAX_CHUNK_JOBS, MAX_HELD_JOBS, chunkTarget, leaseAsk, takeChunk } from '../src/runtime/worker/plan.js';
+import { startWorker, type RunningWorker } from '../src/runtime/worker/worker.js';
+import { CLIENT_TOKEN, WORKER_TOKEN, managerConfig, memoryLogger, tempDir, vectors, waitFor } from './helpers.js';
+
+interface M {
+  index: number;
+  dir: string;
+  mgr: RunningManager;
+  client: ManagerClient;
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  // Last started, first stopped: workers before managers before directories.
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+async function manager(index: number, dir?: string): Promise<M> {
+  let d = dir;
+  if (!d) {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    d = tmp.dir;
+  }
+  // A short close bound: a closing manager keeps answering on open keep-alive
+  // connections, so close() would otherwise wait its full 10 s for the worker's.
+  const mgr = await startManager(managerConfig(d, { index }), { logger: memoryLogger().logger, closeTimeoutMs: 1_000 });
+  const client = new ManagerClient({ endpoint: mgr.url, token: CLIENT_TOKEN, timeoutMs: 5_000 });
+  const m = { index, dir: d, mgr, client };
+  cleanups.push(async () => {
+    await m.client.close();
+    await m.mgr.close();
+  });
+  return m;
+}
+
+function worker(ms: M[], over: Partial<WorkerConfig> = {}, logger = memoryLogger().logger): RunningWorker {
+  const config = workerConfigSchema.parse({
+    workerId: `test-worker-${Math.random().toString(36).slice(2, 8)}`,
+    managers: ms.map((m) => ({ index: m.index, url: m.mgr.url, endpointFile: endpointFile(m.dir) })),
+    workerToken: WORKER_TOKEN,
+    threads: 2,
+    idleTimeoutMs: 60_000,
+    noManagerTimeoutMs: 60_000,
+    maxLifetimeMs: 0,
+    leaseWaitMs: 2_000,
+    requestTimeoutMs: 2_000,
+    ...over,
+  });
+  const w = startWorker(config, { logger });
+  cleanups.push(() => w.close());
+  return w;
+}
+
+/** `p`, or an error after `ms` (a bound, not a sleep). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('worker', () => {
+  test('two managers: every job right, each result delivered to its owner, heartbeats to both, then an idle exit', async () => {
+    const m1 = await manager(1);
+    const m2 = await manager(2);
+    const vs = vectors();
+    const expected = new Map<number, string>();
+    // The vectors on both managers, plus many tiny jobs (chunking) and a few heavier ones.
+    for (const m of [m1, m2]) {
+      const ids = await m.client.enqueueBatch(vs.map((v) => ({ data: v.data, iterations: v.iterations })));
+      ids.forEach((id, i) => expected.set(id, vs[i]!.result));
+    }
+    const tiny = Array.from({ length: 600 }, (_, i) => ({ data: `tiny-secret-data-${i}`, iterations: 1 + (i % 3) }));
+    const tinyIds = await m2.client.enqueueBatch(tiny);
+    tinyIds.forEach((id, i) => expected.set(id, iteratedSha512(tiny[i]!.data, tiny[i]!.iterations)));
+    const heavy = [
+      { data: 'heavy-a', iterations: 200_000 },
+      { data: 'heavy-b', iterations: 150_000 },
+    ];
+    const heavyIds = await m1.client.enqueueBatch(heavy);
+    heavyIds.forEach((id, i) => expected.set(id, iteratedSha512(heavy[i]!.data, heavy[i]!.iterations)));
+
+    const { logger, lines } = memoryLogger();
+    const w = worker([m1, m2], { idleTimeoutMs: 1_500 }, logger);
+    const { reason } = await within(w.done, 60_000, 'the worker to go idle and exit');
+    assert.equal(reason, 'idle');
+    assert.equal(w.stats().delivered, expected.size);
+
+    for (const [id, result] of expected) {
+      const owner = ownerOf(id) === 1 ? m1 : m2;
+      const job = await owner.client.getJob(id);
+      assert.equal(job.status, 'completed', `job ${id}`);
+      assert.equal(job.result, result, `job ${id}`);
+    }
+    // Heartbeats reached both managers, with the measured rate.
+    for (const m of [m1, m2]) {
+      const seen = (await m.client.status()).workers.find((x) => x.workerId === w.workerId);
+      assert.ok(seen, `manager ${m.index} saw the worker`);
+      assert.equal(seen.threads, 2);
+      assert.ok((seen.hashRate ?? 0) > 0);
+    }
+    // Structured logs, with job ids, and never data, results or the token.
+    assert.ok(lines.length > 0);
+    for (const l of lines) JSON.parse(l);
+    assert.ok(lines.some((l) => l.includes('"jobId"')));
+    const text = lines.join('');
+    assert.ok(!text.includes(WORKER_TOKEN), 'token logged');
+    assert.ok(!text.includes('tiny-secret-data'), 'job data logged');
+    for (const r of expected.values()) assert.ok(!text.includes(r), 'a result was logged');
+  });
+
+  test('heavy jobs are not hoarded: a second worker gets some', async () => {
+    const m1 = await manager(1);
+    const jobs = Array.from({ length: 6 }, (_, i) => ({ data: `big ${i}`, iterations: 600_000 }));
+    const ids = await m1.client.enqueueBatch(jobs);
+    const a = worker([m1], { threads: 1, idleTimeoutMs: 800 });
+    await waitFor('the first worker to lease', async () => (await m1.client.status()).queue.running > 0);
+    const b = worker([m1], { threads: 1, idleTimeoutMs: 800 });
+    const [ra, rb] = await within(Promise.all([a.done, b.done]), 60_000, 'both workers to finish');
+    assert.equal(ra.reason, 'idle');
+    assert.equal(rb.reason, 'idle');
+    assert.equal(a.stats().delivered + b.stats().delivered, jobs.length);
+    assert.ok(b.stats().delivered >= 1, `the second worker got ${b.stats().delivered} jobs`);
+    for (const [i, id] of ids.entries()) assert.equal((await m1.client.getJob(id)).result, iteratedSha512(jobs[i]!.data, jobs[i]!.iterations));
+  });
+
+  test('no manager answering: exits with no-manager after the timeout', async () => {
+    const m1 = await manager(1);
+    const m2 = await manager(2);
+    const w = worker([m1, m2], { noManagerTimeoutMs: 800 });
+    await waitFor('heartbeats to reach both managers', async () => {
+      const [s1, s2] = await Promise.all([m1.client.status(), m2.client.status()]);
+      return s1.workers.length > 0 && s2.workers.length > 0;
+    });
+    let exitedAt = 0;
+    void w.done.then(() => (exitedAt = Date.now()));
+    const closingAt = Date.now();
+    await m1.mgr.close();
+    await m2.mgr.close();
+    const { reason } = await within(w.done, 15_000, 'the no-manager exit');
+    assert.equal(reason, 'no-manager');
+    // The worker was answered at least until the managers began closing (its long-polls end then).
+    assert.ok(exitedAt - closingAt >= 700, `exited ${exitedAt - closingAt} ms after the managers began closing`);
+  });
+
+  test('close() finishes what it holds (running and waiting) and delivers it', async () => {
+    const m1 = await manager(1);
+    // One thread: the small job, leased with the big one, waits its turn in the worker.
+    const [big, small] = await m1.client.enqueueBatch([
+      { data: 'drain me', iterations: 400_000 },
+      { data: 'waiting', iterations: 3 },
+    ]);
+    const w = worker([m1], { threads: 1 });
+    await waitFor('the big job to run', async () => (await m1.client.getJob(big!)).status === 'running');
+    const smallWasLeased = (await m1.client.getJob(small!)).status === 'running';
+    await within(w.close(), 30_000, 'close()');
+    assert.equal((await w.done).reason, 'signal');
+    const [j1, j2] = await Promise.all([m1.client.getJob(big!), m1.client.getJob(small!)]);
+    assert.equal(j1.status, 'completed');
+    assert.equal(j1.result, iteratedSha512('drain me', 400_000));
+    // Both come in one lease unless this machine hashes under 0.4 M/s (then the worker holds only the big one).
+    if (smallWasLeased) {
+      assert.equal(j2.status, 'completed');
+      assert.equal(j2.result, iteratedSha512('waiting', 3));
+    }
+    // Nothing the worker leased is left stranded.
+    assert.equal((await m1.client.status()).queue.running, 0);
+  });
+
+  test('lifetime: stops leasing, delivers what it holds, exits', async () => {
+    const m1 = await manager(1);
+    const [id] = await m1.client.enqueueBatch([{ data: 'lifetime', iterations: 1_500_000 }]);
+    const w = worker([m1], { threads: 1, maxLifetimeMs: 400 });
+    const { reason } = await within(w.done, 30_000, 'the lifetime exit');
+    assert.equal(reason, 'lifetime');
+    const job = await m1.client.getJob(id!);
+    assert.equal(job.status, 'completed');
+    assert.equal(job.result, iteratedSha512('lifetime', 1_500_000));
+  });
+
+  test('an owner that restarts on another port still gets its result (endpoint file, retries)', async () => {
+    const m1 = await manager(1);
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    let m2 = await manager(2, tmp.dir);
+    const iterations = 2_500_000;
+    const [id] = await m2.client.enqueueBatch([{ data: 'moving owner', iterations }]);
+    const { logger, lines } = memoryLogger();
+    worker([m1, m2], { threads: 1 }, logger);
+    await waitFor('the job to run', async () => (await m2.client.getJob(id!)).status === 'running');
+    const oldUrl = m2.mgr.url;
+    await m2.mgr.close();
+    m2 = await manager(2, tmp.dir);
+    assert.equal(ownerOf(id!), 2);
+    const job = await waitFor('the result at the restarted owner', async () => {
+      const j = await m2.client.getJob(id!);
+      return j.status === 'completed' ? j : null;
+    }, 30_000);
+    assert.equal(job.result, iteratedSha512('moving owner', iterations));
+    if (m2.mgr.url !== oldUrl) assert.ok(lines.some((l) => l.includes('manager moved')), 'the worker followed the endpoint file');
+  });
+});
+
+describe('worker planning', () => {
+  const base = { rate: 1_000_000, threads: 2, heldJobs: 0, heldWork: 0, queuedJobs: 0, runningChunks: 0, undelivered: 0, managers: 1 };
+
+  test('an empty worker asks for about a second of work per thread, small jobs in a batch', () => {
+    assert.deepEqual(leaseAsk(base), { max: LEASE_BATCH, maxIterations: 2_000_000 });
+    // Shared between the managers it long-polls at once.
+    assert.deepEqual(leaseAsk({ ...base, managers: 2 }), { max: LEASE_BATCH, maxIterations: 1_000_000 });
+  });
+
+  test('a full worker asks for nothing, unless a thread would idle: then one job', () => {
+    assert.equal(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 1, runningChunks: 2 }), null);
+    assert.deepEqual(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 0, runningChunks: 1 }), { max: 1, maxIterations: 1 });
+    assert.equal(leaseAsk({ ...base, heldJobs: MAX_HELD_JOBS, heldWork: 10 }), null);
+    assert.equal(leaseAsk({ ...base, undelivered: 1_000_000 }), null);
+  });
+
+  test('chunks: tiny jobs together, a big job alone, dropped jobs skipped', () => {
+    type J = { iterations: number; data: string; gone?: boolean };
+    const tiny = (n: number): J[] => Array.from({ length: n }, () => ({ iterations: 1, data: 'x' }));
+    const q: J[] = [...tiny(3), { iterations: 1_000_000, data: 'big' }, ...tiny(2)];
+    q[1]!.gone = true;
+    const target = chunkTarget(1_000_000, 1_000_008, 2);
+    assert.equal(target, 20_000);
+    assert.equal(takeChunk(q, target, (j) => !!j.gone).length, 2);
+    assert.deepEqual(takeChunk(q, target, (j) => !!j.gone), [{ iterations: 1_000_000, data: 'big' }]);
+    assert.equal(takeChunk(q, target, (j) => !!j.gone).length, 2);
+    assert.equal(q.length, 0);
+    const many = tiny(5_000);
+    assert.equal(takeChunk(many, 1e9, () => false).length, MAX_CHUNK_JOBS);
+    // A small queue is split evenly between the threads.
+    assert.equal(chunkTarget(1_000_000, 10, 2), 5);
+  });
+});
