@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningManager } from '../src/runtime/manager/server.js';
-import { auth, CLIENT_TOKEN, memoryLogger, startTestManager, tempDir, WORKER_TOKEN } from './helpers.js';
+import { auth, CLIENT_TOKEN, memoryLogger, startTestManager, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
 
 interface Case {
   name: string;
@@ -210,5 +212,48 @@ describe('manager with its queue file gone', () => {
       await m.close();
       tmp.cleanup();
     }
+  });
+});
+
+describe('manager start-up and shutdown', () => {
+  test('a taken port: it binds the next free one, logs it and writes it to endpoint.json', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as AddressInfo).port;
+    const tmp = tempDir();
+    const log = memoryLogger();
+    const m = await startTestManager(tmp.dir, { port: taken }, { logger: log.logger });
+    try {
+      assert.notEqual(m.port, taken);
+      assert.ok(m.port > taken && m.port <= taken + 100);
+      const file = JSON.parse(readFileSync(join(tmp.dir, 'endpoint.json'), 'utf8')) as { url: string; port: number; pid: number };
+      assert.deepEqual(file, { url: `http://127.0.0.1:${m.port}`, port: m.port, pid: process.pid });
+      assert.ok(log.lines.some((l) => l.includes('"port taken; trying the next one"') && l.includes(`"port":${taken}`)));
+      assert.ok(log.lines.some((l) => l.includes('"manager listening"') && l.includes(`"port":${m.port}`)));
+      assert.equal((await fetch(`${m.url}/healthz`)).status, 200);
+    } finally {
+      await m.close();
+      blocker.close();
+      tmp.cleanup();
+    }
+  });
+
+  test('close() lets an in-flight long-poll answer, refuses new connections, and closes the database cleanly', async () => {
+    const tmp = tempDir();
+    const m = await startTestManager(tmp.dir);
+    const poll = fetch(`${m.url}/internal/lease`, {
+      method: 'POST',
+      headers: { ...auth(WORKER_TOKEN), 'content-type': 'application/json' },
+      body: JSON.stringify({ workerId: 'w', max: 1, waitMs: 20_000 }),
+    });
+    await waitFor('the long-poll to be parked', () => m.ctx.waiters.size === 1);
+    await m.close();
+    const res = await poll;
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { jobs: [], leaseMs: 30_000 });
+    await assert.rejects(fetch(`${m.url}/healthz`));
+    // A clean close checkpoints the WAL into the database file.
+    assert.equal(statSync(join(tmp.dir, 'queue.db-wal'), { throwIfNoEntry: false })?.size ?? 0, 0);
+    tmp.cleanup();
   });
 });
