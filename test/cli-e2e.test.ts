@@ -137,6 +137,12 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     const p = await cli(['pull', '--cluster', 'leader', '--top', '50', '--wait', '--timeout', '60', '--json']);
     assert.equal(p.code, 0, p.stderr);
     assert.equal((JSON.parse(p.stdout) as unknown[]).length, 50);
+    // And it brings the dead manager back on its data.
+    const back = await waitFor('the killed manager relaunched by its peer', async () => {
+      const m = (await status('leader')).managers.find((x) => x.index === leader.index)!;
+      return m.up && m.pid !== leader.pid ? m : null;
+    }, 60_000, 500);
+    assert.ok(isAlive(back.pid!));
   });
 
   test('commands on a cluster that is not deployed fail with one line and a hint', async () => {
