@@ -1,0 +1,116 @@
+/**
+ * DESIGN §5's failure modes, each under load with real processes on
+ * 127.0.0.1. Every scenario prints one summary line (jobs, faults injected,
+ * lost, duplicated, wrong) and asserts the last three are 0.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, test, type TestContext } from 'node:test';
+import { isAlive } from './cli.js';
+import { jobSet, TestCluster } from './process-cluster.js';
+import { auth, memoryLogger, startTestManager, tempDir, waitFor } from './helpers.js';
+
+function report(t: TestContext, c: TestCluster, name: string, faults: number): void {
+  const s = c.summary(name, faults);
+  t.diagnostic(s.line);
+  assert.deepEqual({ lost: s.lost, duplicated: s.duplicated, wrong: s.wrong }, { lost: 0, duplicated: 0, wrong: 0 }, s.line);
+}
+
+describe('faults under load', () => {
+  let c: TestCluster | undefined;
+  afterEach(async () => {
+    await c?.stop();
+    c = undefined;
+  });
+
+  test('workers killed with SIGKILL about once a second: every job completes right, none twice', async (t) => {
+    c = new TestCluster({ basePort: 15710, leaseMs: 1_500 });
+    await c.start();
+    const workers = [await c.launch('worker'), await c.launch('worker')];
+    const { jobs, results } = jobSet('chaos', 3_000, 1_500);
+    await c.enqueue(1, jobs.slice(0, 1_500), results);
+    await c.enqueue(2, jobs.slice(1_500), results);
+    let kills = 0;
+    let lastKill = Date.now();
+    await c.pullAll(180_000, async () => {
+      if (Date.now() - lastKill < 1_000 || kills >= 15 || c!.got.size >= c!.want.size) return;
+      lastKill = Date.now();
+      const i = kills % workers.length;
+      process.kill(workers[i]!.pid!, 'SIGKILL');
+      kills++;
+      workers[i] = await c!.launch('worker');
+    });
+    assert.ok(kills >= 3, `only ${kills} kills happened during the run`);
+    report(t, c, 'worker SIGKILL', kills);
+  });
+
+  test('a worker frozen with SIGSTOP: its jobs are redone elsewhere, the leader stops it, its late results are dropped', async (t) => {
+    c = new TestCluster({ basePort: 15720, leaseMs: 1_500, autoscale: { maxWorkers: 2, heartbeatTimeoutMs: 3_000, scaleUpAfterMs: 60_000 } });
+    await c.start();
+    const frozen = await c.launch('worker');
+    const { jobs, results } = jobSet('stop', 400, 20_000);
+    await c.enqueue(1, jobs, results);
+    await waitFor('the worker to hold leases', async () => (await c!.status(1)).queue.running > 0);
+    process.kill(frozen.pid!, 'SIGSTOP');
+    const other = await c.launch('worker');
+    await waitFor('leases of the frozen worker to expire', async () => (await c!.status(1)).totals.leaseExpiries > 0, 30_000);
+    await waitFor('the leader to stop the frozen worker', () => !isAlive(frozen.pid!), 30_000, 200);
+    await c.pullAll(120_000);
+    assert.ok(isAlive(other.pid!));
+    report(t, c, 'worker SIGSTOP', 1);
+  });
+
+  test('each manager killed once and brought back by its peer: nothing acknowledged is lost, the survivor serves', async (t) => {
+    c = new TestCluster({ basePort: 15730, leaseMs: 2_000, autoscale: { maxWorkers: 2, managerDeadAfterMs: 1_500 } });
+    const managers = await c.start();
+    await c.launch('worker');
+    await c.launch('worker');
+    const { jobs, results } = jobSet('mgr', 2_000, 2_000);
+    await c.enqueue(1, jobs.slice(0, 1_000), results);
+    await c.enqueue(2, jobs.slice(1_000), results);
+    let faults = 0;
+    for (const victim of [2, 1]) {
+      const pid = managers[victim - 1]!.pid!;
+      process.kill(pid, 'SIGKILL');
+      faults++;
+      await waitFor(`manager ${victim} gone`, () => !isAlive(pid));
+      // During the outage the survivor answers pulls.
+      const survivor = victim === 1 ? 2 : 1;
+      await c.pullOnce(survivor);
+      const back = await waitFor(`manager ${victim} relaunched by its peer`, async () => {
+        const list = await c!.provider.list({ cluster: c!.cluster, role: 'manager' });
+        const m = list.find((i) => i.index === victim);
+        return m && (await c!.clients[victim - 1]!.healthz()).ok ? m : null;
+      }, 60_000, 200);
+      c.pids.add(back.pid!);
+      managers[victim - 1] = back;
+    }
+    await c.pullAll(120_000);
+    report(t, c, 'manager SIGKILL', faults);
+  });
+});
+
+describe('a peer that accepts connections but never answers', () => {
+  test('/pullCompleted and /enqueue on the other manager answer within the peer timeout with what they have', async () => {
+    const hung: Server = createServer((s: Socket) => void s.on('error', () => undefined));
+    const sockets = new Set<Socket>();
+    hung.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const port = (hung.address() as { port: number }).port;
+    const tmp = tempDir();
+    const m = await startTestManager(tmp.dir, { peers: [{ index: 2, url: `http://127.0.0.1:${port}` }], peerTimeoutMs: 500 }, { logger: memoryLogger().logger });
+    try {
+      const enq = await fetch(`${m.url}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'x', signal: AbortSignal.timeout(5_000) });
+      assert.equal(enq.status, 200);
+      const pull = await fetch(`${m.url}/pullCompleted?top=5`, { method: 'POST', headers: auth(), signal: AbortSignal.timeout(5_000) });
+      assert.equal(pull.status, 200);
+      assert.deepEqual(await pull.json(), []);
+      assert.ok(sockets.size > 0, 'the hung peer was asked');
+    } finally {
+      await m.close();
+      for (const s of sockets) s.destroy();
+      hung.close();
+      tmp.cleanup();
+    }
+  });
+});
