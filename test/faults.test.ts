@@ -27,7 +27,7 @@ describe('faults under load', () => {
     c = new TestCluster({ basePort: 15710, leaseMs: 1_500 });
     await c.start();
     const workers = [await c.launch('worker'), await c.launch('worker')];
-    const { jobs, results } = jobSet('chaos', 3_000, 1_500);
+    const { jobs, results } = jobSet('chaos', 3_000, 5_000);
     await c.enqueue(1, jobs.slice(0, 1_500), results);
     await c.enqueue(2, jobs.slice(1_500), results);
     let kills = 0;
@@ -40,24 +40,31 @@ describe('faults under load', () => {
       kills++;
       workers[i] = await c!.launch('worker');
     });
-    assert.ok(kills >= 3, `only ${kills} kills happened during the run`);
+    assert.ok(kills >= 5, `only ${kills} kills happened during the run`);
     report(t, c, 'worker SIGKILL', kills);
   });
 
-  test('a worker frozen with SIGSTOP: its jobs are redone elsewhere, the leader stops it, its late results are dropped', async (t) => {
-    c = new TestCluster({ basePort: 15720, leaseMs: 1_500, autoscale: { maxWorkers: 2, heartbeatTimeoutMs: 3_000, scaleUpAfterMs: 60_000 } });
+  test('frozen workers (SIGSTOP): their jobs are redone elsewhere; one resumed drops its late results, one left frozen is stopped by the leader', async (t) => {
+    c = new TestCluster({ basePort: 15720, leaseMs: 1_500, autoscale: { maxWorkers: 3, heartbeatTimeoutMs: 8_000, scaleUpAfterMs: 60_000 } });
     await c.start();
-    const frozen = await c.launch('worker');
-    const { jobs, results } = jobSet('stop', 400, 20_000);
+    const resumed = await c.launch('worker');
+    const { jobs, results } = jobSet('stop', 600, 20_000);
     await c.enqueue(1, jobs, results);
-    await waitFor('the worker to hold leases', async () => (await c!.status(1)).queue.running > 0);
-    process.kill(frozen.pid!, 'SIGSTOP');
+    await waitFor('the first worker to hold leases', async () => (await c!.status(1)).queue.running > 0);
+    process.kill(resumed.pid!, 'SIGSTOP');
     const other = await c.launch('worker');
-    await waitFor('leases of the frozen worker to expire', async () => (await c!.status(1)).totals.leaseExpiries > 0, 30_000);
-    await waitFor('the leader to stop the frozen worker', () => !isAlive(frozen.pid!), 30_000, 200);
+    await waitFor('its leases to expire', async () => (await c!.status(1)).totals.leaseExpiries > 0, 30_000);
+    process.kill(resumed.pid!, 'SIGCONT');
+
+    const left = await c.launch('worker');
+    await waitFor('the third worker to hold leases', async () => (await c!.status(1)).workers.some((w) => w.instanceId === left.id && w.busy > 0), 30_000);
+    process.kill(left.pid!, 'SIGSTOP');
+    await waitFor('the leader to stop the worker left frozen', () => !isAlive(left.pid!), 60_000, 200);
+
     await c.pullAll(120_000);
+    assert.ok(isAlive(resumed.pid!), 'the resumed worker carried on');
     assert.ok(isAlive(other.pid!));
-    report(t, c, 'worker SIGSTOP', 1);
+    report(t, c, 'worker SIGSTOP', 2);
   });
 
   test('each manager killed once and brought back by its peer: nothing acknowledged is lost, the survivor serves', async (t) => {
