@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { tempDir, vectors, waitFor } from './helpers.js';
@@ -31,7 +32,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     tmp = tempDir();
   });
   afterEach(async () => {
-    for (const cluster of ['e2e', 'converge', 'leader']) await cli(['teardown', '--cluster', cluster]);
+    for (const cluster of ['e2e', 'converge', 'leader', 'keep', 'moved']) await cli(['teardown', '--cluster', cluster]);
     const left = [...seen].filter(isAlive);
     killAll(left);
     assert.deepEqual(left, [], 'processes left running after teardown');
@@ -143,6 +144,49 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
       return m.up && m.pid !== leader.pid ? m : null;
     }, 60_000, 500);
     assert.ok(isAlive(back.pid!));
+  });
+
+  test('teardown while jobs run leaves nothing running; with --keep-data the jobs are there after the next deploy', async () => {
+    const d = await cli(['deploy', '--cluster', 'keep', '--port', '15400', '--scale-up-after', '0.5', '--max-workers', '2', '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    const e = await cli(['enqueue', '--cluster', 'keep', '--iterations', '2000000', ...Array.from({ length: 20 }, (_, i) => `k${i}`)]);
+    assert.equal(e.code, 0, e.stderr);
+    const ids = e.stdout.trim().split('\n').map(Number);
+    await waitFor('workers running jobs', async () => {
+      const s = await status('keep');
+      return s.workers.length > 0 && s.managers.some((m) => (m as { running?: number }).running);
+    }, 30_000, 250);
+    const pids = [...seen];
+    const t = await cli(['teardown', '--cluster', 'keep', '--keep-data', '--json']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.deepEqual(pids.filter(isAlive), [], 'nothing left running');
+    const again = await cli(['deploy', '--cluster', 'keep', '--port', '15400', '--max-workers', '0', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    const token = (await cli(['token', '--cluster', 'keep'])).stdout.trim();
+    const s = await status('keep');
+    for (const id of ids) {
+      const m = s.managers.find((x) => x.index === id % 1000)!;
+      const res = await fetch(`${m.url}/jobs/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200, `job ${id} survived the teardown`);
+      assert.match(((await res.json()) as { status: string }).status, /^(queued|running|completed)$/);
+    }
+  });
+
+  test('a taken port: the manager binds the next free one and status shows the real one', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(15500, '127.0.0.1', r));
+    try {
+      const d = await cli(['deploy', '--cluster', 'moved', '--port', '15500', '--managers', '1', '--max-workers', '0', '--json']);
+      assert.equal(d.code, 0, d.stderr);
+      const s = await status('moved');
+      assert.equal(s.managers[0]!.up, true);
+      assert.notEqual(s.managers[0]!.url, 'http://127.0.0.1:15500');
+      assert.match(s.managers[0]!.url, /^http:\/\/127\.0\.0\.1:155\d\d$/);
+      const e = await cli(['enqueue', '--cluster', 'moved', '--iterations', '1', 'x']);
+      assert.equal(e.code, 0, e.stderr);
+    } finally {
+      blocker.close();
+    }
   });
 
   test('commands on a cluster that is not deployed fail with one line and a hint', async () => {
