@@ -144,6 +144,10 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
       return m.up && m.pid !== leader.pid ? m : null;
     }, 60_000, 500);
     assert.ok(isAlive(back.pid!));
+    const text = await cli(['status', '--cluster', 'leader']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`manager \\d: relaunched manager ${leader.index}: manager ${leader.index} down for`));
+    assert.match(text.stdout, /launched \d worker\(s\)/);
   });
 
   test('teardown while jobs run leaves nothing running; with --keep-data the jobs are there after the next deploy', async () => {

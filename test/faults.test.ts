@@ -62,6 +62,9 @@ describe('faults under load', () => {
     await waitFor('the leader to stop the worker left frozen', () => !isAlive(left.pid!), 60_000, 200);
 
     await c.pullAll(120_000);
+    const events = [...(await c.status(1)).events, ...(await c.status(2)).events].map((e) => e.message).join('\n');
+    assert.match(events, /lease\(s\) expired; job\(s\) requeued for retry/);
+    assert.match(events, new RegExp(`terminated ${left.id}: no heartbeat`));
     assert.ok(isAlive(resumed.pid!), 'the resumed worker carried on');
     assert.ok(isAlive(other.pid!));
     report(t, c, 'worker SIGSTOP', 2);
@@ -93,6 +96,9 @@ describe('faults under load', () => {
       managers[victim - 1] = back;
     }
     await c.pullAll(120_000);
+    const events = [...(await c.status(1)).events, ...(await c.status(2)).events].map((e) => e.message).join('\n');
+    // Events live in memory: manager 1 lost its own (it was killed); manager 2 shows relaunching it.
+    assert.match(events, /relaunched manager 1: manager 1 down for/);
     report(t, c, 'manager SIGKILL', faults);
   });
 });

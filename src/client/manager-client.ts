@@ -125,6 +125,7 @@ const managerStatus = z.looseObject({
     }),
   ),
   healthy: z.boolean(),
+  events: z.array(z.object({ at: z.string(), message: z.string() }).loose()).default([]),
 });
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 const endpointFileShape = z.object({ url: z.string().url() });

@@ -22,6 +22,8 @@ export interface ClusterStatus {
   }[];
   workers: { id: string; pid: number | null; state: string; ageMs: number; busy: number | null; lastHeartbeatAgeMs: number | null }[];
   jobsPerSecond: number;
+  /** Recent events from every manager (expired leases, failed jobs, workers launched or replaced, managers relaunched), oldest first. */
+  events: { at: string; manager: number; message: string }[];
 }
 
 /** One look at the whole cluster: every manager's own answer, and the provider's list of processes. */
@@ -82,6 +84,10 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
         };
       }),
       jobsPerSecond: answers.reduce((s, a) => s + (a.status?.throughput ?? 0), 0),
+      events: answers
+        .flatMap((a) => (a.status?.events ?? []).map((e) => ({ at: e.at, manager: a.index, message: e.message })))
+        .sort((a, b) => a.at.localeCompare(b.at))
+        .slice(-10),
     };
   } finally {
     await c.close();

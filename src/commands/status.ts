@@ -40,4 +40,11 @@ function render(s: ClusterStatus): void {
       print(`${w.id.padEnd(23)}${n(w.pid).padEnd(9)}${w.state.padEnd(10)}${age(w.ageMs).padEnd(8)}${n(w.busy).padEnd(6)}${w.lastHeartbeatAgeMs === null ? 'none yet' : `${age(w.lastHeartbeatAgeMs)} ago`}`);
     }
   }
+  const down = s.managers.filter((m) => !m.up);
+  if (s.events.length > 0 || down.length > 0) {
+    print('');
+    print('RECENT');
+    for (const m of down) print(`  now          manager ${m.index} is DOWN${m.error ? `: ${m.error}` : ''}`);
+    for (const e of s.events) print(`  ${e.at.slice(11, 19)}     manager ${e.manager}: ${e.message}`);
+  }
 }

@@ -122,6 +122,13 @@ export interface ManagerStatus {
   throughput: number;
   workers: WorkerView[];
   healthy: boolean;
+  /** What this manager saw happen lately, newest last: expired leases, failed jobs, autoscaler actions. */
+  events: ManagerEvent[];
+}
+
+export interface ManagerEvent {
+  at: string;
+  message: string;
 }
 
 /**

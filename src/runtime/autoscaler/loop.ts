@@ -18,6 +18,8 @@ export interface AutoscalerDeps {
   /** Starts manager `index` again on its own data. */
   relaunchManager(index: number): Promise<void>;
   setLeader(leader: boolean): void;
+  /** Records what the autoscaler did, for /status. */
+  event(message: string): void;
   now(): number;
   logger: Logger;
 }
@@ -101,16 +103,20 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
         memory.lastLaunchAt = now;
         const started = await provider.launch('worker', { cluster: deps.cluster, count: a.count, config: deps.workerConfig() });
         logger.info('launched workers', { count: started.length, instanceIds: started.map((i) => i.id), reason: a.reason });
+        deps.event(`launched ${started.length} worker(s): ${a.reason}`);
       } else if (a.kind === 'terminate') {
         logger.info('terminating', { instanceIds: a.instanceIds, reason: a.reason });
         await provider.terminate(a.instanceIds);
+        deps.event(`terminated ${a.instanceIds.join(', ')}: ${a.reason}`);
       } else {
         memory.lastRelaunchAt[a.index] = now;
         logger.warn('relaunching manager', { peer: a.index, reason: a.reason });
         await deps.relaunchManager(a.index);
+        deps.event(`relaunched manager ${a.index}: ${a.reason}`);
       }
     } catch (err) {
       logger.error('autoscaler action failed; retrying next tick', { action: a.kind, reason: a.reason, err: err as Error });
+      deps.event(`${a.kind} failed (${(err as Error).message}); retrying next tick`);
     }
   };
 

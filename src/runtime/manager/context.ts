@@ -2,6 +2,7 @@ import type { ManagerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';
+import type { EventLog } from './event-log.js';
 import type { LeaseWaiters } from './lease-waiters.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { Peers } from './peers.js';
@@ -25,6 +26,8 @@ export interface ManagerContext {
   /** The URL this manager really listens on (set once bound). */
   url: () => string;
   isLeader: () => boolean;
+  /** Recent notable events for /status (bounded). */
+  events: EventLog;
   /** Aborted when the manager starts shutting down: long-polls answer at once. */
   closing: AbortSignal;
 }

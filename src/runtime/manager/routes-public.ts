@@ -100,5 +100,6 @@ export function managerStatus(ctx: ManagerContext): ManagerStatus {
     throughput: ctx.throughput.perSecond(now),
     workers: ctx.workers.list(now),
     healthy,
+    events: ctx.events.list(),
   };
 }

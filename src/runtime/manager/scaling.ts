@@ -47,6 +47,7 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
       await provider.launch('manager', { cluster: ctx.config.cluster, index, config: managerConfigFor(base, index) });
     },
     setLeader,
+    event: (m) => ctx.events.add(m),
     now: ctx.now,
     logger: ctx.logger.child({ component: 'autoscaler' }),
   });

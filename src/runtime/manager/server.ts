@@ -10,6 +10,7 @@ import { VERSION } from '../../version.js';
 import { createApp } from './app.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
+import { EventLog } from './event-log.js';
 import { LeaseWaiters } from './lease-waiters.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
@@ -66,6 +67,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     version: VERSION,
     url: () => url,
     isLeader: () => leader,
+    events: new EventLog(now),
     closing: closing.signal,
   };
 
@@ -119,7 +121,11 @@ function sweep(ctx: ManagerContext): void {
       ctx.metrics.count('failed', failed.length);
       for (const id of requeued) ctx.logger.info('lease expired; job requeued', { jobId: id });
       for (const id of failed) ctx.logger.warn('lease expired too often; job failed', { jobId: id, maxAttempts: ctx.config.maxAttempts });
-      if (requeued.length > 0) ctx.waiters.wakeAll();
+      if (requeued.length > 0) {
+        ctx.events.add(`${requeued.length} lease(s) expired; job(s) requeued for retry`);
+        ctx.waiters.wakeAll();
+      }
+      if (failed.length > 0) ctx.events.add(`${failed.length} job(s) failed after ${ctx.config.maxAttempts} expired leases: ${failed.slice(0, 5).join(', ')}`);
     }
     if (ctx.config.retentionMs > 0) ctx.store.purge(now - ctx.config.retentionMs);
   } catch (err) {
