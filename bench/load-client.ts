@@ -1,0 +1,56 @@
+/**
+ * The load generator for the small-job benchmark, run as its own process so
+ * its CPU is not the cluster's: enqueues N jobs (iterations=1) either in
+ * batches or as single requests with some concurrency, then pulls until every
+ * result is back. Prints one JSON line of timings.
+ *
+ *   node dist/bench/load-client.js URL1,URL2 TOKEN N batch|single [concurrency]
+ */
+import { ManagerClient } from '../src/client/manager-client.js';
+
+const [urls, token, nRaw, mode, concRaw] = process.argv.slice(2);
+const n = Number(nRaw);
+const concurrency = Number(concRaw ?? 32);
+const clients = urls!.split(',').map((url) => new ManagerClient({ endpoint: url, token: token!, timeoutMs: 30_000 }));
+
+const start = performance.now();
+let enqueued = 0;
+if (mode === 'batch') {
+  const size = 1_000;
+  const batches = Array.from({ length: Math.ceil(n / size) }, (_, b) =>
+    Array.from({ length: Math.min(size, n - b * size) }, (_, i) => ({ data: `small-${b * size + i}`, iterations: 1 })),
+  );
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async (_, lane) => {
+      while (next < batches.length) {
+        const b = batches[next++]!;
+        await clients[lane % clients.length]!.enqueueBatch(b);
+        enqueued += b.length;
+      }
+    }),
+  );
+} else {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, lane) => {
+      while (next < n) {
+        const i = next++;
+        await clients[lane % clients.length]!.enqueue(`small-${i}`, 1);
+        enqueued++;
+      }
+    }),
+  );
+}
+const enqueuedAt = performance.now();
+let pulled = 0;
+let turn = 0;
+while (pulled < n) {
+  const got = await clients[turn++ % clients.length]!.pullCompleted(10_000);
+  pulled += got.length;
+  if (got.length === 0) await new Promise((r) => setTimeout(r, 5));
+}
+const end = performance.now();
+const cpu = process.cpuUsage();
+process.stdout.write(JSON.stringify({ n, mode, enqueued, enqueueMs: enqueuedAt - start, totalMs: end - start, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');
+await Promise.all(clients.map((c) => c.close()));

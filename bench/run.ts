@@ -1,0 +1,205 @@
+/**
+ * `npm run bench`: how much of this machine reaches the jobs. Prints a table
+ * and writes bench/results.json. Never part of `npm test`; asserts nothing
+ * about speed. Everything runs on 127.0.0.1 in a throwaway DYNWORK_HOME.
+ *
+ *   node dist/bench/run.js [--only hash,efficiency,small,depth,scaleup] [--depth-max 1000000]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ManagerClient } from '../src/client/manager-client.js';
+import { deploy } from '../src/cluster/deploy.js';
+import { silentProgress } from '../src/cluster/progress.js';
+import { teardown } from '../src/cluster/teardown.js';
+import { createLocalProvider } from '../src/providers/local.js';
+import { readClusterState } from '../src/state/cluster-state.js';
+import { nativeHashRate } from './native.js';
+
+const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
+const only = new Set((args.only ?? 'hash,efficiency,small,depth,scaleup').split(','));
+const home = mkdtempSync(join(tmpdir(), 'dynwork-bench-'));
+process.env.DYNWORK_HOME = home;
+const provider = createLocalProvider();
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const cores = availableParallelism();
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores };
+const table: [string, string][] = [];
+const row = (k: string, v: string) => {
+  table.push([k, v]);
+  process.stderr.write(`  ${k.padEnd(58)} ${v}\n`);
+};
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const now = () => performance.now();
+
+async function cluster(name: string, opts: { maxWorkers: number; scaleUpAfterS: number; managers?: number; port: number }) {
+  await deploy({ cluster: name, provider: 'local', managers: opts.managers ?? 2, maxWorkers: opts.maxWorkers, scaleUpAfterS: opts.scaleUpAfterS, idleTimeoutS: 600, port: opts.port }, provider, silentProgress);
+  const state = readClusterState(name)!;
+  const clients = state.managers.map((m) => new ManagerClient({ endpoint: { index: m.index, url: m.url }, token: state.clientToken, timeoutMs: 60_000 }));
+  return { state, clients, close: async () => { await Promise.all(clients.map((c) => c.close())); await teardown(name, provider, silentProgress); } };
+}
+
+async function drain(clients: ManagerClient[], n: number): Promise<void> {
+  let got = 0;
+  for (let turn = 0; got < n; turn++) {
+    const r = await clients[turn % clients.length]!.pullCompleted(10_000);
+    got += r.length;
+    if (r.length === 0) await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+/** CPU seconds a process has used, from /proc (utime + stime). */
+function cpuSeconds(pid: number): number {
+  try {
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function pids(name: string, role: 'manager' | 'worker'): Promise<number[]> {
+  return (await provider.list({ cluster: name, role })).map((i) => i.pid!);
+}
+
+function percentile(xs: number[], p: number): number {
+  const a = [...xs].sort((x, y) => x - y);
+  return a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))]!;
+}
+
+try {
+  let perCore = 0;
+  if (only.has('hash')) {
+    process.stderr.write('1. hash rate per core\n');
+    const js = JSON.parse(execFileSync(process.execPath, [here('./hash.js'), '--json', '--rounds', '5'], { encoding: 'utf8' })) as { hash: { name: string; perSec: number }[] };
+    const native = nativeHashRate();
+    const used = js.hash[0]!;
+    const plain = js.hash.find((h) => h.name.includes('baseline'))!;
+    perCore = used.perSec;
+    row('hash/s per core, worker code path (' + used.name + ')', fmt(used.perSec));
+    row('hash/s per core, plain createHash loop', fmt(plain.perSec));
+    row('hash/s per core, native C loop', native.perSec ? fmt(native.perSec) : native.note);
+    if (native.perSec) {
+      row('  worker path ÷ native', fmt(used.perSec / native.perSec, 2));
+      row('  plain loop ÷ native', fmt(plain.perSec / native.perSec, 2));
+    }
+    results.hash = { implementations: js.hash, native };
+  }
+
+  if (only.has('efficiency') || only.has('small')) {
+    const c = await cluster('bench-eff', { maxWorkers: cores, scaleUpAfterS: 0.5, port: 16000 });
+    try {
+      // Warm-up: enough heavy work that the autoscaler starts one worker per core.
+      await c.clients[0]!.enqueueBatch(Array.from({ length: cores * 2 }, (_, i) => ({ data: `warm-${i}`, iterations: 2_000_000 })));
+      await drain(c.clients, cores * 2);
+      const workers = await pids('bench-eff', 'worker');
+      if (only.has('efficiency')) {
+        process.stderr.write(`2. compute efficiency (${workers.length} workers)\n`);
+        const jobs = 200;
+        const iterations = 200_000;
+        const t0 = now();
+        await Promise.all(c.clients.map((cl, i) => cl.enqueueBatch(Array.from({ length: jobs / c.clients.length }, (_, k) => ({ data: `eff-${i}-${k}`, iterations })))));
+        await drain(c.clients, jobs);
+        const seconds = (now() - t0) / 1000;
+        const rate = (jobs * iterations) / seconds;
+        row(`cluster hash/s (${jobs} jobs × ${fmt(iterations)} iterations, ${workers.length} workers)`, fmt(rate));
+        if (perCore) row(`  efficiency = cluster ÷ (per-core × ${cores} cores)`, fmt(rate / (perCore * cores), 2));
+        results.efficiency = { jobs, iterations, workers: workers.length, seconds, clusterHashesPerSec: rate, efficiency: perCore ? rate / (perCore * cores) : null };
+      }
+      if (only.has('small')) {
+        process.stderr.write('3. small-job throughput, end to end\n');
+        const urls = c.state.managers.map((m) => m.url).join(',');
+        const small: Record<string, unknown> = {};
+        for (const mode of ['batch', 'single'] as const) {
+          const managerPids = await pids('bench-eff', 'manager');
+          const workerPids = await pids('bench-eff', 'worker');
+          const before = [...managerPids, ...workerPids].map(cpuSeconds);
+          const out = await new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, [here('./load-client.js'), urls, c.state.clientToken, '20000', mode, '32'], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let s = '';
+            child.stdout.on('data', (d: Buffer) => (s += d.toString()));
+            child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load client exited ${code}`))));
+          });
+          const r = JSON.parse(out) as { n: number; totalMs: number; enqueueMs: number; cpuMs: number };
+          const after = [...managerPids, ...workerPids].map(cpuSeconds);
+          const managerCpu = managerPids.reduce((s, _, i) => s + after[i]! - before[i]!, 0);
+          const workerCpu = workerPids.reduce((s, _, i) => s + after[managerPids.length + i]! - before[managerPids.length + i]!, 0);
+          const jps = r.n / (r.totalMs / 1000);
+          row(`jobs/s, 20,000 × iterations=1, ${mode === 'batch' ? 'batches of 1,000' : 'single requests, 32 in flight'}`, fmt(jps));
+          row(`  CPU s: managers ${fmt(managerCpu, 1)}, workers ${fmt(workerCpu, 1)}, client ${fmt(r.cpuMs / 1000, 1)}`, `wall ${fmt(r.totalMs / 1000, 1)} s`);
+          small[mode] = { jobsPerSec: jps, wallSeconds: r.totalMs / 1000, enqueueSeconds: r.enqueueMs / 1000, cpuSeconds: { managers: managerCpu, workers: workerCpu, client: r.cpuMs / 1000 } };
+        }
+        results.smallJobs = small;
+      }
+    } finally {
+      await c.close();
+    }
+  }
+
+  if (only.has('depth')) {
+    process.stderr.write('4–5. enqueue latency vs queue depth; memory and disk\n');
+    const c = await cluster('bench-depth', { maxWorkers: 0, scaleUpAfterS: 3600, managers: 1, port: 16100 });
+    try {
+      const [client] = c.clients;
+      const [pid] = await pids('bench-depth', 'manager');
+      const depthMax = Number(args['depth-max']);
+      const out: Record<string, unknown>[] = [];
+      let depth = 0;
+      for (const target of [0, 100_000, depthMax]) {
+        while (depth < target) {
+          const n = Math.min(10_000, target - depth);
+          await client!.enqueueBatch(Array.from({ length: n }, (_, i) => ({ data: `fill-${depth + i}`, iterations: 1 })));
+          depth += n;
+        }
+        const lat: number[] = [];
+        for (let i = 0; i < 2_000; i++) {
+          const t = now();
+          await client!.enqueue(`probe-${i}`, 1);
+          lat.push(now() - t);
+        }
+        depth += 2_000;
+        const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+        const db = join(c.state.managers[0]!.dataDir!, 'queue.db');
+        const dbMb = (statSync(db).size + (statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0)) / 1024 / 1024;
+        row(`enqueue p50 / p99 ms at depth ${fmt(target)}`, `${fmt(percentile(lat, 50), 2)} / ${fmt(percentile(lat, 99), 2)}`);
+        row(`  manager RSS MB, database MB at depth ${fmt(depth)}`, `${fmt(rssMb, 0)}, ${fmt(dbMb, 0)}`);
+        out.push({ depth: target, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), rssMb, dbMb });
+      }
+      results.depth = out;
+    } finally {
+      await c.close();
+    }
+  }
+
+  if (only.has('scaleup')) {
+    process.stderr.write('6. scale-up reaction (idle cluster → first result from a new worker)\n');
+    const out: Record<string, unknown>[] = [];
+    for (const threshold of [1, 20]) {
+      const c = await cluster(`bench-scale-${threshold}`, { maxWorkers: cores, scaleUpAfterS: threshold, port: 16200 + threshold });
+      try {
+        const t0 = now();
+        await c.clients[0]!.enqueueBatch(Array.from({ length: 20 }, (_, i) => ({ data: `burst-${i}`, iterations: 10_000 })));
+        for (;;) {
+          const s = await c.clients[0]!.status();
+          if (s.totals.completed > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        const seconds = (now() - t0) / 1000;
+        row(`first result after a burst, threshold ${threshold} s`, `${fmt(seconds, 2)} s (${fmt(seconds - threshold, 2)} s over)`);
+        out.push({ thresholdS: threshold, firstResultS: seconds, overS: seconds - threshold });
+      } finally {
+        await c.close();
+      }
+    }
+    results.scaleUp = out;
+  }
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}
+
+const file = here('../../bench/results.json');
+writeFileSync(file, JSON.stringify({ ...results, table }, null, 2) + '\n');
+process.stdout.write('\n' + table.map(([k, v]) => `${k.padEnd(60)} ${v}`).join('\n') + `\n\nwritten to bench/results.json\n`);
