@@ -39,6 +39,7 @@ test('the implementation in use and the baseline are the ones the table names', 
 test('implementations agree beyond the vectors (odd data, longer chains)', () => {
   const cases: [string, number][] = [
     ['\u0000', 2],
+    ['lone \ud800 surrogate \udc00', 3],
     ['😀 surrogate pairs 😀', 5],
     ['x'.repeat(200_000), 2],
     ['Hello', 2_500],
