@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { dynwork, isAlive, killAll } from './cli.js';
+import { expected } from './process-cluster.js';
 import { tempDir, vectors, waitFor } from './helpers.js';
 
 interface StatusJson {
   managers: { index: number; url: string; pid: number | null; up: boolean; leader: boolean; queued: number | null }[];
   workers: { id: string; pid: number | null; state: string }[];
-}
-
-/** Written here, apart from src/, so results are checked against an independent computation. */
-function expected(data: string, iterations: number): string {
-  let h = createHash('sha512').update(Buffer.from(data, 'utf8')).digest('hex');
-  for (let i = 1; i < iterations; i++) h = createHash('sha512').update(h, 'latin1').digest('hex');
-  return h;
 }
 
 describe('dynwork CLI, end to end on 127.0.0.1', () => {
