@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { intOption, secondsOption } from './ui.js';
+import { intOption, secondsOption } from './options.js';
 
 const clusterOption = () => new Option('--cluster <name>', 'cluster name').default('default');
 const jsonOption = () => new Option('--json', 'print JSON for scripts (no spinners)').default(false);

@@ -1,5 +1,4 @@
 import ora from 'ora';
-import { DynworkError } from '../errors.js';
 import type { Progress } from '../cluster/progress.js';
 import { silentProgress } from '../cluster/progress.js';
 
@@ -25,25 +24,4 @@ export function printJson(value: unknown): void {
 
 export function print(line = ''): void {
   process.stdout.write(line + '\n');
-}
-
-/** Parses a whole-number option, with a one-line error naming it. */
-export function intOption(name: string, min: number, max: number) {
-  return (raw: string): number => {
-    if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      throw new DynworkError('usage', `${name} must be an integer from ${min} to ${max}, got "${raw}"`, { hint: `see dynwork --help` });
-    }
-    return Number(raw);
-  };
-}
-
-/** Parses a seconds option (fractions allowed). */
-export function secondsOption(name: string) {
-  return (raw: string): number => {
-    const n = Number(raw);
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(raw) || !(n > 0)) {
-      throw new DynworkError('usage', `${name} must be a positive number of seconds, got "${raw}"`, { hint: 'see dynwork --help' });
-    }
-    return n;
-  };
 }
