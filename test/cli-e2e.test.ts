@@ -25,7 +25,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     tmp = tempDir();
   });
   afterEach(async () => {
-    for (const cluster of ['e2e', 'converge', 'leader', 'keep', 'moved']) await cli(['teardown', '--cluster', cluster]);
+    for (const cluster of ['e2e', 'converge', 'leader', 'keep', 'moved', 'first', 'second']) await cli(['teardown', '--cluster', cluster]);
     const left = [...seen].filter(isAlive);
     killAll(left);
     assert.deepEqual(left, [], 'processes left running after teardown');
@@ -184,6 +184,23 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  test('two clusters asked for the same ports both work: the second moves to free ports and its workers find them', async () => {
+    const a = await cli(['deploy', '--cluster', 'first', '--port', '15800', '--max-workers', '0', '--json']);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await cli(['deploy', '--cluster', 'second', '--port', '15800', '--scale-up-after', '0.5', '--max-workers', '1', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const urls = (JSON.parse(b.stdout) as { managers: { url: string }[] }).managers.map((m) => m.url);
+    assert.ok(!urls.includes('http://127.0.0.1:15800') && !urls.includes('http://127.0.0.1:15801'), urls.join(' '));
+    const e = await cli(['enqueue', '--cluster', 'second', '--iterations', '10', 'Hello', 'Hello']);
+    assert.equal(e.code, 0, e.stderr);
+    const p = await cli(['pull', '--cluster', 'second', '--top', '2', '--wait', '--timeout', '60']);
+    assert.equal(p.code, 0, p.stderr);
+    const want = vectors().find((v) => v.data === 'Hello' && v.iterations === 10)!.result;
+    assert.deepEqual(p.stdout.trim().split('\n').map((l) => l.split(' ')[1]), [want, want]);
+    await status('first');
+    await status('second');
   });
 
   test('commands on a cluster that is not deployed fail with one line and a hint', async () => {

@@ -189,13 +189,14 @@ describe('ManagerClient', () => {
     const tmp = tempDir();
     try {
       const file = join(tmp.dir, 'endpoint.json');
-      writeFileSync(file, JSON.stringify({ url, port: Number(new URL(url).port), pid: process.pid }));
       server.handler = (_req, res) => json(res, 200, { id: 5002 });
       const { logger, lines } = memoryLogger();
       const stale = await deadUrl();
       const c = new ManagerClient({ endpoint: { index: 2, url: stale, endpointFile: file }, token: TOKEN, timeoutMs: 1_000, logger });
       clients.push(c);
-      assert.equal(c.url, stale);
+      assert.equal(c.url, stale, 'no endpoint file yet: the configured address');
+      // The manager comes up on another port and says so.
+      writeFileSync(file, JSON.stringify({ url, port: Number(new URL(url).port), pid: process.pid }));
       // enqueue is not idempotent: safe anyway, the refused connection reached nobody.
       assert.equal(await c.enqueue('x', 1), 5002);
       assert.equal(c.url, url);
@@ -205,6 +206,19 @@ describe('ManagerClient', () => {
       assert.equal(server.seen.length, 2);
       assert.ok(lines.some((l) => l.includes('manager moved')));
       assert.ok(!lines.some((l) => l.includes(TOKEN)), 'the token is never logged');
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test('an endpoint file present at start wins over the configured address (that port may be another manager)', async () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'endpoint.json');
+      writeFileSync(file, JSON.stringify({ url, port: Number(new URL(url).port), pid: process.pid }));
+      const c = new ManagerClient({ endpoint: { index: 2, url: 'http://127.0.0.1:1', endpointFile: file }, token: TOKEN, timeoutMs: 1_000 });
+      clients.push(c);
+      assert.equal(c.url, url);
     } finally {
       tmp.cleanup();
     }

@@ -189,6 +189,9 @@ export class ManagerClient {
       keepAliveMaxTimeout: 60_000,
       connect: { timeout: Math.min(this.timeoutMs, 10_000) },
     });
+    // The endpoint file, when there is one, is where the manager really is now
+    // (its configured port may belong to another cluster's manager).
+    this.moved();
   }
 
   /** The base URL calls go to now (it changes when the endpoint file says the manager moved). */
@@ -368,6 +371,8 @@ export class ManagerClient {
         throw new ApiError(status, 'invalid_response', `unexpected answer from the manager to ${label(c)}: ${parsed.error.issues[0]?.message ?? 'bad shape'}`);
       }
     }
+    // A 401 from the configured address may be another cluster's manager on the port ours wanted.
+    if (status === 401 && !afterMove && this.moved()) return this.attempt(c, true);
     const e = errorBody.safeParse(parseJson(text));
     const apiCode = e.success ? e.data.error.code : `http_${status}`;
     const message = e.success ? e.data.error.message : `the manager answered HTTP ${status} to ${label(c)}`;
