@@ -2,10 +2,13 @@
  * The load generator for the small-job benchmark, run as its own process so
  * its CPU is not the cluster's: enqueues N jobs (iterations=1) either in
  * batches or as single requests with some concurrency, then pulls until every
- * result is back. Prints one JSON line of timings.
+ * result is back. Prints one JSON line of timings. Single requests go out as
+ * plain keep-alive undici calls (what any HTTP load tool sends), so the figure
+ * is the cluster's, not our client library's.
  *
  *   node dist/bench/load-client.js URL1,URL2 TOKEN N batch|single [concurrency]
  */
+import { Agent, request } from 'undici';
 import { ManagerClient } from '../src/client/manager-client.js';
 
 const [urls, token, nRaw, mode, concRaw] = process.argv.slice(2);
@@ -31,16 +34,26 @@ if (mode === 'batch') {
     }),
   );
 } else {
+  const agent = new Agent();
+  const bases = urls!.split(',');
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
       while (next < n) {
         const i = next++;
-        await clients[lane % clients.length]!.enqueue(`small-${i}`, 1);
+        const res = await request(`${bases[lane % bases.length]}/enqueue?iterations=1`, {
+          dispatcher: agent,
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+          body: `small-${i}`,
+        });
+        await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`enqueue answered ${res.statusCode}`);
         enqueued++;
       }
     }),
   );
+  await agent.close();
 }
 const enqueuedAt = performance.now();
 let pulled = 0;
