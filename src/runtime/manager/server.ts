@@ -71,7 +71,12 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     closing: closing.signal,
   };
 
-  const server = createServer(createApp(ctx));
+  // Node enforces requestTimeout only when it checks connections: check often
+  // enough that a slow (slowloris) body is cut off close to the timeout.
+  const server = createServer(
+    { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) },
+    createApp(ctx),
+  );
   server.requestTimeout = config.requestTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000);
   server.keepAliveTimeout = 10_000;
