@@ -49,6 +49,14 @@ describe('JobStore', () => {
     assert.equal(store.counts().running, 3);
   });
 
+  test('one lease answer carries at most maxBytes of data, but always one job', () => {
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const ids = store.enqueue([big, big, big, 'small'].map((data) => ({ data, iterations: 1 })), 0);
+    assert.deepEqual(store.lease('w', 10, Infinity, 1000, 1, 7 * 1024 * 1024).map((j) => j.id), ids.slice(0, 2));
+    assert.deepEqual(store.lease('w', 10, Infinity, 1000, 1, 1024).map((j) => j.id), [ids[2]]);
+    assert.deepEqual(store.lease('w', 10, Infinity, 1000, 1, 1024).map((j) => j.id), [ids[3]]);
+  });
+
   test('an expired lease puts the job back; a live one does not (controlled clock)', () => {
     const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
     store.lease('w1', 1, Infinity, 30_000, 1_000);

@@ -11,6 +11,8 @@ const LEASED = 1;
 const COMPLETED = 2;
 const PULLED = 3;
 const FAILED = 4;
+/** Most job data in one lease answer (at least one job is always given). */
+export const DEFAULT_LEASE_BYTES = 8 * 1024 * 1024;
 const STATUS: readonly JobStatus[] = ['queued', 'running', 'completed', 'pulled', 'failed'];
 
 export interface StoreCounts {
@@ -62,8 +64,8 @@ export class JobStore {
     this.ino = statSync(file).ino;
     this.stmt = {
       insert: db.prepare<[number, string, number]>('INSERT INTO jobs (iterations, data, enqueued_at) VALUES (?, ?, ?)'),
-      queuedHead: db.prepare<[number], { seq: number; iterations: number }>(
-        'SELECT seq, iterations FROM jobs WHERE state = 0 ORDER BY seq LIMIT ?',
+      queuedHead: db.prepare<[number], { seq: number; iterations: number; bytes: number }>(
+        'SELECT seq, iterations, length(CAST(data AS BLOB)) AS bytes FROM jobs WHERE state = 0 ORDER BY seq LIMIT ?',
       ),
       lease: db.prepare<[string, number, number], { seq: number; data: string; iterations: number }>(
         `UPDATE jobs SET state = 1, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
@@ -164,21 +166,21 @@ export class JobStore {
 
   /**
    * Leases the oldest queued jobs to `owner` until `leaseMs` from now: at most
-   * `max` jobs and, past the first, no more than `maxIterations` in sum, so a
-   * worker is not handed more heavy work than it can start soon.
+   * `max` jobs and, past the first, no more than `maxIterations` in sum (a
+   * worker is not handed more heavy work than it can start soon) nor
+   * `maxBytes` of data (one answer stays a sensible size).
    */
-  lease(owner: string, max: number, maxIterations: number, leaseMs: number, now: number): LeasedJob[] {
+  lease(owner: string, max: number, maxIterations: number, leaseMs: number, now: number, maxBytes = DEFAULT_LEASE_BYTES): LeasedJob[] {
     if (this.tally.queued === 0 || max < 1) return [];
     return this.tx(() => {
-      let take = max;
-      if (Number.isFinite(maxIterations)) {
-        take = 0;
-        let sum = 0;
-        for (const row of this.stmt.queuedHead.iterate(max)) {
-          if (take > 0 && sum + row.iterations > maxIterations) break;
-          sum += row.iterations;
-          take++;
-        }
+      let take = 0;
+      let iterations = 0;
+      let bytes = 0;
+      for (const row of this.stmt.queuedHead.iterate(max)) {
+        if (take > 0 && (iterations + row.iterations > maxIterations || bytes + row.bytes > maxBytes)) break;
+        iterations += row.iterations;
+        bytes += row.bytes;
+        take++;
       }
       if (take === 0) return [];
       const rows = this.stmt.lease.all(owner, now + leaseMs, take);
