@@ -134,7 +134,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     // And it brings the dead manager back on its data.
     const back = await waitFor('the killed manager relaunched by its peer', async () => {
       const m = (await status('leader')).managers.find((x) => x.index === leader.index)!;
-      return m.up && m.pid !== leader.pid ? m : null;
+      return m.up && m.pid !== null && m.pid !== leader.pid && isAlive(m.pid) ? m : null;
     }, 60_000, 500);
     assert.ok(isAlive(back.pid!));
     const text = await cli(['status', '--cluster', 'leader']);

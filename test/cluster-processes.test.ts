@@ -38,7 +38,9 @@ describe('a cluster of real processes', () => {
     const { jobs, results } = jobSet('kill', 300, 20_000);
     await c.enqueue(1, jobs.slice(0, 150), results);
     await c.enqueue(2, jobs.slice(150), results);
-    await waitFor('the workers to hold leases', async () => (await c!.status(1)).queue.running + (await c!.status(2)).queue.running > 1);
+    await waitFor('the victim to hold leases', async () =>
+      [...(await c!.status(1)).workers, ...(await c!.status(2)).workers].some((w) => w.instanceId === victim.id && w.busy > 0),
+    );
     process.kill(victim.pid!, 'SIGKILL');
     await c.pullAll(120_000);
     const s = c.summary('worker kill -9', 1);

@@ -88,6 +88,7 @@ describe('local provider', () => {
     assert.ok(isAlive(stranger.pid!), 'the stranger was not killed');
     stranger.kill('SIGKILL');
     process.kill(w!.pid!, 'SIGKILL');
+    await waitFor('both to be gone', () => !isAlive(stranger.pid!) && !isAlive(w!.pid!));
   });
 
   test('cluster state is written whole with mode 0600, and bad cluster names are refused', () => {

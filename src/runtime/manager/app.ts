@@ -71,7 +71,7 @@ function errorHandler(ctx: ManagerContext): ErrorRequestHandler {
   };
 }
 
-function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof DynworkError && err.code === 'store_error') {
     return new HttpError(503, 'store_unavailable', `${err.message}; nothing was written`);

@@ -22,18 +22,23 @@ export function createAuth(tokens: Record<TokenRole, string>) {
     return found;
   };
 
-  /** Admits requests bearing a token of one of `roles`; 401 without a valid token, 403 for the wrong role. */
-  return (...roles: TokenRole[]): RequestHandler =>
+  /** Null when `header` bears a token of one of `roles`, else the error to answer with. */
+  const check = (header: string | undefined, roles: TokenRole[]): HttpError | null => {
+    const role = roleOf(header);
+    if (role === null) {
+      return new HttpError(401, 'unauthorized', 'missing or invalid token: send Authorization: Bearer <token> (see `dynwork token`)', {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+    if (!roles.includes(role)) return new HttpError(403, 'forbidden', `a ${role} token cannot use this endpoint`);
+    return null;
+  };
+
+  /** Express middleware admitting requests bearing a token of one of `roles`; 401 without a valid token, 403 for the wrong role. */
+  const middleware = (...roles: TokenRole[]): RequestHandler =>
     (req, _res, next) => {
-      const role = roleOf(req.headers.authorization);
-      if (role === null) {
-        next(
-          new HttpError(401, 'unauthorized', 'missing or invalid token: send Authorization: Bearer <token> (see `dynwork token`)', {
-            'WWW-Authenticate': 'Bearer',
-          }),
-        );
-      } else if (!roles.includes(role)) {
-        next(new HttpError(403, 'forbidden', `a ${role} token cannot use this endpoint`));
-      } else next();
+      const err = check(req.headers.authorization, roles);
+      next(err ?? undefined);
     };
+  return Object.assign(middleware, { check });
 }

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';
 import { createApp } from './app.js';
+import { fastEnqueue } from './fast-enqueue.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { EventLog } from './event-log.js';
@@ -73,9 +74,13 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
 
   // Node enforces requestTimeout only when it checks connections: check often
   // enough that a slow (slowloris) body is cut off close to the timeout.
+  const app = createApp(ctx);
+  const enqueue = fastEnqueue(ctx);
   const server = createServer(
     { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) },
-    createApp(ctx),
+    (req, res) => {
+      if (!enqueue(req, res)) app(req, res);
+    },
   );
   server.requestTimeout = config.requestTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000);
