@@ -1,14 +1,20 @@
 import { join } from 'node:path';
-import type { ManagerConfig } from '../runtime/config.js';
+import type { AwsClusterSettings } from '../providers/aws/settings.js';
 
 /** What every manager of a cluster knows about all of them (to find peers and to relaunch one). */
 export interface MemberSpec {
   index: number;
+  /** Address peers and workers use. */
   host: string;
+  /** Address the manager listens on. @default host */
+  bindHost?: string;
   port: number;
   dataDir: string;
-  /** Where the manager writes the port it really bound. */
-  endpointFile: string;
+  /**
+   * Where the manager writes the port it really bound, when its peers and
+   * workers share its file system (local); absent on aws.
+   */
+  endpointFile?: string;
 }
 
 /** Settings the leader's autoscaler and worker launches need; carried in ManagerConfig.autoscale. */
@@ -16,6 +22,8 @@ export interface AutoscaleSettings {
   provider: 'local' | 'aws';
   /** local: the state root the local provider records processes under. */
   root?: string;
+  /** aws: where and how machines are launched. */
+  aws?: AwsClusterSettings;
   members: MemberSpec[];
   maxWorkers: number;
   scaleUpAfterMs: number;
@@ -43,18 +51,24 @@ export function managerConfigFor(base: Record<string, unknown> & { autoscale: Au
   return {
     ...base,
     index,
-    host: self.host,
+    host: self.bindHost ?? self.host,
+    ...(self.bindHost ? { advertiseHost: self.host } : {}),
     port: self.port,
     dataDir: self.dataDir,
     peers: members
       .filter((m) => m.index !== index)
-      .map((m) => ({ index: m.index, url: `http://${m.host}:${m.port}`, endpointFile: m.endpointFile })),
+      .map(memberEndpoint),
   };
 }
 
-export function localMembers(clusterDir: string, count: number, basePort: number): MemberSpec[] {
+export function localMembers(clusterDir: string, count: number, basePort: number): (MemberSpec & { endpointFile: string })[] {
   return Array.from({ length: count }, (_, i) => {
     const dataDir = join(clusterDir, 'managers', String(i + 1));
     return { index: i + 1, host: '127.0.0.1', port: basePort + i, dataDir, endpointFile: join(dataDir, 'endpoint.json') };
   });
+}
+
+/** How peers and workers reach a member. */
+export function memberEndpoint(m: MemberSpec): { index: number; url: string; endpointFile?: string } {
+  return { index: m.index, url: `http://${m.host}:${m.port}`, ...(m.endpointFile ? { endpointFile: m.endpointFile } : {}) };
 }

@@ -1,30 +1,52 @@
 import { deploy } from '../cluster/deploy.js';
-import { createLocalProvider } from '../providers/local.js';
+import { DynworkError } from '../errors.js';
+import { readClusterState } from '../state/cluster-state.js';
 import { cliProgress, print, printJson } from './ui.js';
 
 export interface DeployFlags {
-  provider: 'local';
+  provider?: 'local' | 'aws';
   cluster: string;
   managers?: number;
   maxWorkers?: number;
   scaleUpAfter?: number;
   idleTimeout?: number;
   port?: number;
-  wait?: number;
+  /** commander: a number from --wait <s>, false from --no-wait, true by default */
+  wait?: number | boolean;
+  region?: string;
+  profile?: string;
+  instanceType?: string;
+  workerInstanceType?: string;
+  spot?: boolean;
+  subnet?: string;
+  allowCidr?: string[];
+  ssh?: boolean;
+  package?: string;
   json: boolean;
 }
 
+const AWS_ONLY = ['region', 'profile', 'instanceType', 'workerInstanceType', 'spot', 'subnet', 'allowCidr', 'ssh', 'package'] as const;
+const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 export async function deployCommand(o: DeployFlags): Promise<void> {
+  const provider = o.provider ?? readClusterState(o.cluster)?.provider ?? 'local';
+  if (provider === 'aws') return deployAwsCommand(o);
+  const misplaced = AWS_ONLY.filter((k) => o[k] !== undefined).map(flagName);
+  if (o.wait === false) misplaced.push('--no-wait');
+  if (misplaced.length > 0) {
+    throw new DynworkError('usage', `${misplaced.join(', ')} only apply to --provider aws`, { hint: 'drop them, or add --provider aws' });
+  }
+  const { createLocalProvider } = await import('../providers/local.js');
   const result = await deploy(
     {
       cluster: o.cluster,
-      provider: o.provider,
+      provider: 'local',
       ...(o.managers !== undefined && { managers: o.managers }),
       ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
       ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
       ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
       ...(o.port !== undefined && { port: o.port }),
-      ...(o.wait !== undefined && { waitS: o.wait }),
+      ...(typeof o.wait === 'number' && { waitS: o.wait }),
     },
     createLocalProvider(),
     cliProgress(o.json),
@@ -36,9 +58,48 @@ export async function deployCommand(o: DeployFlags): Promise<void> {
   }
   print(`cluster "${result.cluster}" is ${result.changed ? 'up' : 'already up; nothing changed'}`);
   for (const m of result.managers) print(`  manager ${m.index}  ${m.url}  pid ${m.pid ?? '?'}  (${m.action})`);
-  const url = result.managers[0]?.url ?? 'http://127.0.0.1:5000';
+  printTryIt(result.managers[0]?.url ?? 'http://127.0.0.1:5000', o.cluster);
+}
+
+async function deployAwsCommand(o: DeployFlags): Promise<void> {
+  const [{ deployAws }, { createAwsClients }] = await Promise.all([import('../cluster/deploy-aws.js'), import('../providers/aws/clients.js')]);
+  const region = o.region ?? (readClusterState(o.cluster)?.settings.region as string | undefined);
+  const clients = createAwsClients({ ...(region ? { region } : {}), ...(o.profile ? { profile: o.profile } : {}) });
+  try {
+    const r = await deployAws(
+      {
+        cluster: o.cluster,
+        ...(o.managers !== undefined && { managers: o.managers }),
+        ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
+        ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
+        ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
+        ...(o.port !== undefined && { port: o.port }),
+        ...(o.wait === false && { wait: false }),
+        ...(typeof o.wait === 'number' && { waitS: o.wait }),
+        ...(o.instanceType !== undefined && { instanceType: o.instanceType }),
+        ...(o.workerInstanceType !== undefined && { workerInstanceType: o.workerInstanceType }),
+        ...(o.spot !== undefined && { spot: o.spot }),
+        ...(o.subnet !== undefined && { subnet: o.subnet }),
+        ...(o.allowCidr !== undefined && { allowCidr: o.allowCidr }),
+        ...(o.ssh !== undefined && { ssh: o.ssh }),
+        ...(o.package !== undefined && { packageSpec: o.package }),
+      },
+      { clients },
+      cliProgress(o.json),
+    );
+    if (o.json) return printJson(r);
+    print(`cluster "${r.cluster}" on AWS ${r.region} (account ${r.account}) is ${r.changed ? 'up' : 'already up; nothing changed'}`);
+    for (const m of r.managers) print(`  manager ${m.index}  ${m.url}  ${m.instanceId}  ${m.privateAddress}  (${m.action}${m.healthy ? ', answering' : m.healthy === null ? ', health not checked: dynwork status' : ''})`);
+    printTryIt(r.managers[0]?.url ?? '', o.cluster);
+  } finally {
+    clients.destroy();
+  }
+}
+
+function printTryIt(url: string, cluster: string): void {
+  const token = `$(npx dynwork token${cluster === 'default' ? '' : ` --cluster ${cluster}`})`;
   print('');
   print('try it:');
-  print(`  curl -X PUT "${url}/enqueue?iterations=10" -H "Authorization: Bearer $(npx dynwork token${o.cluster === 'default' ? '' : ` --cluster ${o.cluster}`})" -d "data=Hello"`);
-  print(`  curl -X POST "${url}/pullCompleted?top=2" -H "Authorization: Bearer $(npx dynwork token${o.cluster === 'default' ? '' : ` --cluster ${o.cluster}`})"`);
+  print(`  curl -X PUT "${url}/enqueue?iterations=10" -H "Authorization: Bearer ${token}" -d "data=Hello"`);
+  print(`  curl -X POST "${url}/pullCompleted?top=2" -H "Authorization: Bearer ${token}"`);
 }

@@ -12,14 +12,26 @@ export function registerCommands(program: Command): void {
   program
     .command('deploy')
     .description('start a cluster, or bring it back to what it should be (idempotent: a re-run replaces dead managers and changes nothing else)')
-    .addOption(new Option('--provider <name>', 'where machines come from').choices(['local']).default('local'))
+    .addOption(new Option('--provider <name>', 'where machines come from (default: the cluster\'s, else local)').choices(['local', 'aws']))
     .addOption(clusterOption())
     .option('--managers <n>', 'manager servers (default: 2)', intOption('--managers', 1, 9))
-    .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally)', intOption('--max-workers', 0, 1000))
+    .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally, 3 per manager on aws)', intOption('--max-workers', 0, 1000))
     .option('--scale-up-after <seconds>', 'start workers when the oldest queued job has waited this long (default: 20)', secondsOption('--scale-up-after'))
     .option('--idle-timeout <seconds>', 'workers stop after this long with nothing to do (default: 300)', secondsOption('--idle-timeout'))
-    .option('--port <port>', "first manager's port; the next ones follow, a taken port moves to the next free one (default: 5000)", intOption('--port', 1024, 65000))
-    .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30)', secondsOption('--wait'))
+    .option('--port <port>', "API port (local: the first manager's; the next ones follow, a taken port moves to the next free one) (default: 5000)", intOption('--port', 1024, 65000))
+    .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30 local, 900 aws)', secondsOption('--wait'))
+    .option('--no-wait', 'aws: return once the instances run; check health later with dynwork status')
+    .optionsGroup('AWS (with --provider aws):')
+    .option('--region <region>', 'AWS region (default: the SDK\'s chain: AWS_REGION, the profile\'s region)')
+    .option('--profile <name>', 'AWS profile from ~/.aws/config (default: AWS_PROFILE, else default)')
+    .option('--instance-type <type>', 'manager instance type (default: t3.micro)')
+    .option('--worker-instance-type <type>', 'worker instance type (default: the manager type)')
+    .option('--spot', 'run workers on Spot (interruptions are harmless: leases expire and jobs run again)')
+    .option('--subnet <id>', 'subnet for every machine (default: the default VPC\'s first default subnet)')
+    .option('--allow-cidr <cidr...>', 'who may reach the API (and SSH) (default: your public IP /32)')
+    .option('--ssh', 'open SSH (port 22) to --allow-cidr; the key is saved beside the cluster state')
+    .option('--package <spec>', 'what machines npm install (default: dynwork@<this version>)')
+    .optionsGroup('Options:')
     .addOption(jsonOption())
     .action(async (o) => (await import('./deploy.js')).deployCommand(o));
 
@@ -53,10 +65,13 @@ export function registerCommands(program: Command): void {
 
   program
     .command('teardown')
-    .description('stop every process the cluster started and remove its state; waits until they are gone')
+    .description('remove everything the cluster made (processes; on aws instances, security group, key pair, volumes, tokens, IAM) and its state; waits until gone')
     .addOption(clusterOption())
-    .addOption(new Option('--provider <name>', 'provider, when the state file is gone').choices(['local']).default('local'))
-    .option('--keep-data', 'keep the managers\' queues on disk for the next deploy', false)
+    .addOption(new Option('--provider <name>', "where the cluster runs, when its state file is gone (default: the state's, else local)").choices(['local', 'aws']))
+    .option('--region <region>', 'aws: region (default: the state\'s, else the SDK\'s chain)')
+    .option('--profile <name>', 'aws: profile from ~/.aws/config')
+    .option('--keep-data', "keep the managers' queues (local: on disk; aws: the EBS data volumes) for the next deploy", false)
+    .option('--dry-run', 'aws: list what would be removed, remove nothing', false)
     .addOption(jsonOption())
     .action(async (o) => (await import('./teardown.js')).teardownCommand(o));
 

@@ -1,9 +1,10 @@
 import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
-import { createLocalProvider } from '../providers/local.js';
+import type { Provider } from '../providers/types.js';
+import { readClusterState } from '../state/cluster-state.js';
 import { print, printJson } from './ui.js';
 
 export async function statusCommand(o: { cluster: string; json: boolean; watch: boolean }): Promise<void> {
-  const provider = createLocalProvider();
+  const provider = await providerOf(o.cluster);
   for (;;) {
     const s = await clusterStatus(o.cluster, provider);
     if (o.json) printJson(s);
@@ -47,4 +48,17 @@ function render(s: ClusterStatus): void {
     for (const m of down) print(`  now          manager ${m.index} is DOWN${m.error ? `: ${m.error}` : ''}`);
     for (const e of s.events) print(`  ${e.at.slice(11, 19)}     manager ${e.manager}: ${e.message}`);
   }
+}
+
+/** The provider the cluster runs on; the AWS SDK is loaded only for aws clusters. */
+async function providerOf(cluster: string): Promise<Provider> {
+  const state = readClusterState(cluster);
+  if (state?.provider === 'aws') {
+    const [{ createAwsClients }, { createAwsProvider }] = await Promise.all([import('../providers/aws/clients.js'), import('../providers/aws/provider.js')]);
+    const settings = state.settings as { region?: string };
+    // list() needs no launch settings.
+    return createAwsProvider({ clients: createAwsClients(settings.region ? { region: settings.region } : {}), settings: {} as never });
+  }
+  const { createLocalProvider } = await import('../providers/local.js');
+  return createLocalProvider();
 }

@@ -34,6 +34,10 @@ export interface Instance {
   pid?: number;
   /** Address peers and workers use (aws: private IP; local: 127.0.0.1). */
   address?: string;
+  /** aws only: the public address the CLI reaches managers on. */
+  publicAddress?: string;
+  /** aws managers only: hash of the config it was launched with. */
+  configHash?: string;
 }
 
 export interface ListFilter {

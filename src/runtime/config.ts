@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { DynworkError } from '../errors.js';
 
@@ -129,5 +130,30 @@ export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string):
   } catch (err) {
     throw new DynworkError('config_invalid', `config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return parseConfig(schema, json, file);
+  return parseConfig(schema, readTokenFiles(json, file), file);
+}
+
+/**
+ * `clientTokenFile` / `workerTokenFile` name a file holding the token, so a
+ * config can be shipped without secrets (aws: user-data). A relative name is
+ * read from systemd's $CREDENTIALS_DIRECTORY (LoadCredential=), which only the
+ * service can read, else beside the config.
+ */
+function readTokenFiles(json: unknown, configFile: string): unknown {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return json;
+  const out: Record<string, unknown> = { ...(json as Record<string, unknown>) };
+  for (const key of ['clientToken', 'workerToken']) {
+    const ref = out[`${key}File`];
+    if (ref === undefined) continue;
+    delete out[`${key}File`];
+    if (typeof ref !== 'string' || ref === '') throw new DynworkError('config_invalid', `config ${configFile}: ${key}File must be a file name`);
+    const base = process.env.CREDENTIALS_DIRECTORY ?? dirname(configFile);
+    const path = isAbsolute(ref) ? ref : join(base, ref);
+    try {
+      out[key] = readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new DynworkError('config_invalid', `config ${configFile}: cannot read ${key}File ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return out;
 }

@@ -21,6 +21,8 @@ export interface ClusterState {
     dataDir?: string;
     pid?: number | null;
     instanceId?: string;
+    /** aws: the private address peers and workers use. */
+    privateAddress?: string;
     configHash?: string;
   }[];
 }

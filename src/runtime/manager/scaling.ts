@@ -1,4 +1,4 @@
-import { managerConfigFor, type AutoscaleSettings } from '../../cluster/manager-configs.js';
+import { managerConfigFor, memberEndpoint, type AutoscaleSettings } from '../../cluster/manager-configs.js';
 import type { Provider } from '../../providers/types.js';
 import { startAutoscaler, type Autoscaler } from '../autoscaler/loop.js';
 import { policySchema } from '../autoscaler/policy.js';
@@ -35,7 +35,7 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
     peerStatuses: () => ctx.peers.statuses(),
     workerConfig: () => ({
       cluster: ctx.config.cluster,
-      managers: settings.members.map((m) => ({ index: m.index, url: `http://${m.host}:${m.port}`, endpointFile: m.endpointFile })),
+      managers: settings.members.map(memberEndpoint),
       workerToken: ctx.config.workerToken,
       threads: settings.workerThreads,
       idleTimeoutMs: settings.workerIdleTimeoutMs,
@@ -58,5 +58,10 @@ async function providerFor(settings: AutoscaleSettings): Promise<Provider> {
     const { createLocalProvider } = await import('../../providers/local.js');
     return createLocalProvider(settings.root ? { root: settings.root } : {});
   }
-  throw new Error(`provider ${settings.provider} is not available in this build`);
+  if (settings.provider === 'aws' && settings.aws) {
+    const [{ createAwsClients }, { createAwsProvider }] = await Promise.all([import('../../providers/aws/clients.js'), import('../../providers/aws/provider.js')]);
+    // On EC2 the credentials are the instance profile's, from IMDS.
+    return createAwsProvider({ clients: createAwsClients({ region: settings.aws.region }), settings: settings.aws });
+  }
+  throw new Error(`provider ${settings.provider} has no settings in this manager's config`);
 }

@@ -1,0 +1,192 @@
+import {
+  DeleteKeyPairCommand,
+  DeleteSecurityGroupCommand,
+  DeleteVolumeCommand,
+  DescribeKeyPairsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeVolumesCommand,
+  waitUntilInstanceTerminated,
+  type KeyPairInfo,
+  type SecurityGroup,
+  type Volume,
+} from '@aws-sdk/client-ec2';
+import {
+  DeleteInstanceProfileCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  ListRolePoliciesCommand,
+  RemoveRoleFromInstanceProfileCommand,
+  type InstanceProfile,
+} from '@aws-sdk/client-iam';
+import { DeleteParametersCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
+import pRetry from 'p-retry';
+import { call, type AwsClients } from '../providers/aws/clients.js';
+import { isAwsError, toDynworkError } from '../providers/aws/errors.js';
+import { createAwsProvider } from '../providers/aws/provider.js';
+import type { AwsClusterSettings } from '../providers/aws/settings.js';
+import { clusterFilters, resourceNames } from '../providers/aws/tags.js';
+import { readClusterState, removeClusterState } from '../state/cluster-state.js';
+import { withStep, type Progress } from './progress.js';
+
+export interface AwsTeardownOptions {
+  cluster: string;
+  /** Keep the managers' data volumes (their queues) for the next deploy. */
+  keepData?: boolean;
+  /** List what would go, delete nothing. */
+  dryRun?: boolean;
+}
+
+export interface AwsTeardownResult {
+  cluster: string;
+  region: string;
+  /** What was (or, with dryRun, would be) deleted, in order. */
+  removed: { kind: string; id: string }[];
+  kept: { kind: string; id: string }[];
+  dryRun: boolean;
+  nothingToDo: boolean;
+}
+
+export interface AwsTeardownDeps {
+  clients: AwsClients;
+  /** Pause between retries of a delete EC2 refuses while instances are still going. @default 5000 */
+  pollMs?: number;
+  /** How long those retries go on. @default 600000 */
+  retryForMs?: number;
+}
+
+/**
+ * Removes everything a cluster made in one region, found by tag and by its
+ * deterministic names, so it works without the state file. Instances go
+ * first (managers, so no leader launches more, then workers), then what they
+ * depended on. Anything already gone is skipped; a second run finds nothing.
+ */
+export async function teardownAws(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Progress): Promise<AwsTeardownResult> {
+  try {
+    return await run(opts, deps, progress);
+  } catch (err) {
+    throw toDynworkError(err);
+  }
+}
+
+async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Progress): Promise<AwsTeardownResult> {
+  const { clients } = deps;
+  const { ec2, iam, ssm } = clients;
+  const pollMs = deps.pollMs ?? 5000;
+  const region = await clients.region();
+  const names = resourceNames(opts.cluster, region);
+  const removed: AwsTeardownResult['removed'] = [];
+  const kept: AwsTeardownResult['kept'] = [];
+  const dry = opts.dryRun ?? false;
+  // Only list and terminate are used, which need no launch settings.
+  const provider = createAwsProvider({ clients, settings: {} as AwsClusterSettings });
+
+  for (let round = 0; round < 3; round++) {
+    const managers = await provider.list({ cluster: opts.cluster, role: 'manager', includeStopped: true });
+    const workers = await provider.list({ cluster: opts.cluster, role: 'worker', includeStopped: true });
+    const going = [...managers, ...workers].filter((i) => !removed.some((r) => r.id === i.id));
+    if (going.length === 0) break;
+    for (const i of going) removed.push({ kind: `${i.role} instance`, id: i.id });
+    if (dry) break;
+    await withStep(progress, `Terminating ${managers.length} manager(s) and ${workers.length} worker(s)`, async (step) => {
+      await provider.terminate(managers.map((i) => i.id));
+      await provider.terminate(workers.map((i) => i.id));
+      step.update(`Waiting for ${going.length} instance(s) to terminate`);
+      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 900, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: going.map((i) => i.id) });
+    });
+  }
+
+  const groups = await call<{ SecurityGroups?: SecurityGroup[] }>(ec2, new DescribeSecurityGroupsCommand({ Filters: clusterFilters(opts.cluster) }));
+  for (const g of groups.SecurityGroups ?? []) {
+    removed.push({ kind: 'security group', id: g.GroupId! });
+    if (dry) continue;
+    // Network interfaces of terminated instances linger a little: EC2 says DependencyViolation until they go.
+    await withStep(progress, `Deleting security group ${g.GroupId}`, () =>
+      retryWhile(['DependencyViolation'], deps, () => call(ec2, new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })), ['InvalidGroup.NotFound']),
+    );
+  }
+
+  const keys = await call<{ KeyPairs?: KeyPairInfo[] }>(ec2, new DescribeKeyPairsCommand({ Filters: clusterFilters(opts.cluster) }));
+  for (const k of keys.KeyPairs ?? []) {
+    removed.push({ kind: 'key pair', id: k.KeyName ?? k.KeyPairId! });
+    if (!dry) await withStep(progress, `Deleting key pair ${k.KeyName}`, () => call(ec2, new DeleteKeyPairCommand({ KeyPairId: k.KeyPairId! })));
+  }
+
+  const volumes = await call<{ Volumes?: Volume[] }>(ec2, new DescribeVolumesCommand({ Filters: clusterFilters(opts.cluster, 'manager-data') }));
+  for (const v of volumes.Volumes ?? []) {
+    if (opts.keepData) {
+      kept.push({ kind: 'data volume', id: v.VolumeId! });
+      continue;
+    }
+    removed.push({ kind: 'data volume', id: v.VolumeId! });
+    if (!dry) {
+      await withStep(progress, `Deleting data volume ${v.VolumeId}`, () =>
+        retryWhile(['VolumeInUse', 'IncorrectState'], deps, () => call(ec2, new DeleteVolumeCommand({ VolumeId: v.VolumeId! })), ['InvalidVolume.NotFound']),
+      );
+    }
+  }
+
+  const params = await call<{ Parameters?: { Name?: string }[] }>(ssm, new GetParametersCommand({ Names: [names.clientTokenParameter, names.workerTokenParameter] }));
+  const paramNames = (params.Parameters ?? []).map((p) => p.Name!).filter(Boolean);
+  for (const p of paramNames) removed.push({ kind: 'parameter', id: p });
+  if (!dry && paramNames.length > 0) await withStep(progress, 'Deleting the cluster tokens', () => call(ssm, new DeleteParametersCommand({ Names: paramNames })));
+
+  for (const roleName of [names.managerRole, names.workerRole]) {
+    let profile: InstanceProfile | undefined;
+    try {
+      profile = (await call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))).InstanceProfile;
+    } catch (err) {
+      if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
+    }
+    let roleExists = true;
+    try {
+      await call(iam, new GetRoleCommand({ RoleName: roleName }));
+    } catch (err) {
+      if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
+      roleExists = false;
+    }
+    if (profile) removed.push({ kind: 'instance profile', id: roleName });
+    if (roleExists) removed.push({ kind: 'role', id: roleName });
+    if (dry || (!profile && !roleExists)) continue;
+    await withStep(progress, `Deleting IAM role ${roleName}`, async () => {
+      const gone = ['NoSuchEntity', 'NoSuchEntityException'];
+      if (profile) {
+        for (const r of profile.Roles ?? []) await ignore(gone, () => call(iam, new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: r.RoleName! })));
+        await ignore(gone, () => call(iam, new DeleteInstanceProfileCommand({ InstanceProfileName: roleName })));
+      }
+      if (roleExists) {
+        const policies = await call<{ PolicyNames?: string[] }>(iam, new ListRolePoliciesCommand({ RoleName: roleName }));
+        for (const p of policies.PolicyNames ?? []) await ignore(gone, () => call(iam, new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })));
+        await ignore(gone, () => call(iam, new DeleteRoleCommand({ RoleName: roleName })));
+      }
+    });
+  }
+
+  const hadState = readClusterState(opts.cluster) !== null;
+  if (!dry) removeClusterState(opts.cluster, { keepData: false });
+  return { cluster: opts.cluster, region, removed, kept, dryRun: dry, nothingToDo: removed.length === 0 && !hadState };
+}
+
+async function ignore(codes: string[], fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!isAwsError(err, ...codes)) throw err;
+  }
+}
+
+/** Retries `fn` with backoff while EC2 answers one of `busy` (bounded by retryForMs); `gone` means already done. */
+async function retryWhile(busy: string[], deps: AwsTeardownDeps, fn: () => Promise<unknown>, gone: string[]): Promise<void> {
+  const pollMs = deps.pollMs ?? 5000;
+  await pRetry(
+    async () => {
+      try {
+        await fn();
+      } catch (err) {
+        if (!isAwsError(err, ...gone)) throw err;
+      }
+    },
+    { retries: 1000, minTimeout: pollMs, maxTimeout: 4 * pollMs, factor: 1.5, maxRetryTime: deps.retryForMs ?? 600_000, shouldRetry: ({ error }) => isAwsError(error, ...busy) },
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * The AWS clients dynwork uses, built one way: region and credentials from the
+ * SDK's default chain (env, profile, SSO, IMDS) unless given, adaptive retries
+ * with backoff, and a timeout on every request. No `endpoint` is ever set, so
+ * the SDK's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> settings apply and
+ * the whole tool runs against any EC2-compatible endpoint unchanged.
+ *
+ * Imported only on aws code paths: the SDK is heavy and warns on Node 20.
+ */
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AwsCallError } from './errors.js';
+
+export interface AwsClientOptions {
+  /** @default the SDK's chain (AWS_REGION, the profile's region) */
+  region?: string;
+  /** Named profile from ~/.aws/config. @default AWS_PROFILE, else "default" */
+  profile?: string;
+  /** Attempts per call, the first included. @default 6 */
+  maxAttempts?: number;
+  /** Timeout of one HTTP request. @default 15000 */
+  requestTimeoutMs?: number;
+}
+
+export interface AwsClients {
+  ec2: EC2Client;
+  iam: IAMClient;
+  ssm: SSMClient;
+  sts: STSClient;
+  /** The region every regional client uses. */
+  region(): Promise<string>;
+  destroy(): void;
+}
+
+export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
+  const common = {
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    maxAttempts: opts.maxAttempts ?? 6,
+    retryMode: 'adaptive',
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: opts.requestTimeoutMs ?? 15_000 },
+  };
+  const ec2 = new EC2Client(common);
+  const iam = new IAMClient(common);
+  const ssm = new SSMClient(common);
+  const sts = new STSClient(common);
+  return {
+    ec2,
+    iam,
+    ssm,
+    sts,
+    region: async () => {
+      try {
+        return await ec2.config.region();
+      } catch (err) {
+        throw new AwsCallError('config:region', err);
+      }
+    },
+    destroy: () => {
+      for (const c of [ec2, iam, ssm, sts]) c.destroy();
+    },
+  };
+}
+
+/**
+ * Sends one command; a failure becomes an AwsCallError that names the IAM
+ * action (e.g. "ec2:RunInstances"), so a missing permission can be reported
+ * by name.
+ */
+export async function call<O>(client: { send(command: never): Promise<unknown> }, command: { input: object }): Promise<O> {
+  try {
+    return (await client.send(command as never)) as O;
+  } catch (err) {
+    throw new AwsCallError(actionOf(client, command), err);
+  }
+}
+
+const SERVICE_PREFIX: Record<string, string> = { EC2: 'ec2', IAM: 'iam', SSM: 'ssm', STS: 'sts' };
+
+function actionOf(client: object, command: object): string {
+  const serviceId = (client as { config?: { serviceId?: string } }).config?.serviceId ?? '';
+  const prefix = SERVICE_PREFIX[serviceId] ?? serviceId.toLowerCase();
+  return `${prefix}:${command.constructor.name.replace(/Command$/, '')}`;
+}

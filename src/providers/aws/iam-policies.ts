@@ -1,0 +1,74 @@
+/**
+ * The IAM documents dynwork attaches to its instance roles, as pure functions
+ * so tests and docs/aws.md show exactly what is granted. Managers may launch,
+ * tag and terminate only instances tagged with their cluster, attach only
+ * their cluster's volumes, pass only the cluster's two roles, and read only
+ * the cluster's token parameters; workers may read only the worker token.
+ */
+export interface PolicyScope {
+  cluster: string;
+  region: string;
+  account: string;
+  /** "aws", "aws-cn", "aws-us-gov" */
+  partition: string;
+  managerRoleArn: string;
+  workerRoleArn: string;
+  subnetId: string;
+  securityGroupId: string;
+}
+
+export const EC2_TRUST_POLICY = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+};
+
+export function managerPolicy(s: PolicyScope) {
+  const ec2 = (resource: string, account = s.account) => `arn:${s.partition}:ec2:${s.region}:${account}:${resource}`;
+  const tagged = { StringEquals: { 'aws:ResourceTag/dynwork:cluster': s.cluster } };
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'LaunchOnlyClusterTaggedInstances',
+        Effect: 'Allow',
+        Action: 'ec2:RunInstances',
+        Resource: [ec2('instance/*'), ec2('volume/*'), ec2('network-interface/*')],
+        Condition: { StringEquals: { 'aws:RequestTag/dynwork:cluster': s.cluster } },
+      },
+      {
+        Sid: 'LaunchFromTheClusterNetwork',
+        Effect: 'Allow',
+        Action: 'ec2:RunInstances',
+        Resource: [ec2('image/*', ''), ec2(`subnet/${s.subnetId}`), ec2(`security-group/${s.securityGroupId}`), ec2('key-pair/*'), ec2('spot-instances-request/*')],
+      },
+      {
+        Sid: 'TagOnlyAtLaunch',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: [ec2('instance/*'), ec2('volume/*'), ec2('network-interface/*'), ec2('spot-instances-request/*')],
+        Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+      },
+      { Sid: 'TerminateOnlyClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: ec2('instance/*'), Condition: tagged },
+      { Sid: 'AttachOnlyClusterDataVolumes', Effect: 'Allow', Action: 'ec2:AttachVolume', Resource: [ec2('instance/*'), ec2('volume/*')], Condition: tagged },
+      // Describe calls have no resource-level permissions in EC2.
+      { Sid: 'SeeInstances', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
+      {
+        Sid: 'PassOnlyClusterRoles',
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: [s.managerRoleArn, s.workerRoleArn],
+        Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      },
+      { Sid: 'ReadClusterTokens', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: `arn:${s.partition}:ssm:${s.region}:${s.account}:parameter/dynwork/${s.cluster}/*` },
+    ],
+  };
+}
+
+export function workerPolicy(s: Pick<PolicyScope, 'cluster' | 'region' | 'account' | 'partition'>) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'ReadWorkerToken', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: `arn:${s.partition}:ssm:${s.region}:${s.account}:parameter/dynwork/${s.cluster}/worker-token` },
+    ],
+  };
+}

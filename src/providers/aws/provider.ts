@@ -1,0 +1,193 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  DescribeVolumesCommand,
+  paginateDescribeInstances,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type Instance as Ec2Instance,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import pRetry from 'p-retry';
+import { DynworkError } from '../../errors.js';
+import { managerConfigSchema } from '../../runtime/config.js';
+import type { Instance, InstanceState, LaunchSpec, ListFilter, Provider, Role } from '../types.js';
+import { call, type AwsClients } from './clients.js';
+import { AwsCallError, isAwsError } from './errors.js';
+import type { AwsClusterSettings } from './settings.js';
+import { clusterFilters, clusterTags, TAG, tagSpec, tagValue } from './tags.js';
+import { renderUserData } from './userdata.js';
+
+export interface AwsProviderOptions {
+  clients: AwsClients;
+  settings: AwsClusterSettings;
+  /**
+   * Retries of a launch refused because a just-created instance profile is not
+   * visible to EC2 yet (IAM is eventually consistent). @default 10
+   */
+  profileRetries?: number;
+  /** @default 3000 */
+  profileRetryMs?: number;
+}
+
+const LIVE = ['pending', 'running'];
+const ALL = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
+
+/**
+ * EC2 machines for one cluster. Every instance is tagged with the cluster,
+ * role and (managers) index; tokens never travel in user-data: the config
+ * names credential files that the boot script fills from SSM.
+ */
+export function createAwsProvider(opts: AwsProviderOptions): Provider & { managerConfigHash(config: Record<string, unknown>): string } {
+  const { clients, settings: s } = opts;
+
+  async function launch(role: Role, spec: LaunchSpec): Promise<Instance[]> {
+    const count = spec.count ?? 1;
+    const config = withoutSecrets(spec.config, role);
+    const tags = clusterTags(spec.cluster, role, role === 'manager' ? spec.index : undefined);
+    let dataVolumeId: string | undefined;
+    let address: string | undefined;
+    if (role === 'manager') {
+      if (spec.index === undefined) throw new DynworkError('internal', 'a manager launch needs its index');
+      const volume = await dataVolume(spec.cluster, spec.index);
+      dataVolumeId = volume.id;
+      address = volume.address;
+      tags.push({ Key: TAG.config, Value: managerConfigHash(spec.config) });
+    }
+    const part = role === 'manager' ? s.manager : s.worker;
+    const userData = renderUserData({
+      role,
+      region: s.region,
+      packageSpec: s.packageSpec,
+      version: s.version,
+      tokenParameters: role === 'manager' ? { 'client-token': s.clientTokenParameter, 'worker-token': s.workerTokenParameter } : { 'worker-token': s.workerTokenParameter },
+      ...(dataVolumeId ? { dataVolumeId } : {}),
+      config,
+    });
+    const input: RunInstancesCommandInput = {
+      ImageId: part.imageId,
+      InstanceType: part.instanceType as RunInstancesCommandInput['InstanceType'],
+      MinCount: 1,
+      MaxCount: count,
+      // Same token on the SDK's own retries: one launch never starts twice.
+      ClientToken: randomUUID(),
+      NetworkInterfaces: [
+        {
+          DeviceIndex: 0,
+          SubnetId: s.subnetId,
+          Groups: [s.securityGroupId],
+          AssociatePublicIpAddress: true,
+          DeleteOnTermination: true,
+          ...(address ? { PrivateIpAddress: address } : {}),
+        },
+      ],
+      IamInstanceProfile: { Name: part.profileName },
+      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+      UserData: Buffer.from(userData).toString('base64'),
+      TagSpecifications: [tagSpec('instance', tags), tagSpec('volume', tags)],
+      ...(s.keyName ? { KeyName: s.keyName } : {}),
+      ...(role === 'worker'
+        ? {
+            InstanceInitiatedShutdownBehavior: 'terminate' as const,
+            ...(s.worker.spot ? { InstanceMarketOptions: { MarketType: 'spot' as const, SpotOptions: { SpotInstanceType: 'one-time' as const, InstanceInterruptionBehavior: 'terminate' as const } } } : {}),
+          }
+        : { InstanceInitiatedShutdownBehavior: 'stop' as const, MaintenanceOptions: { AutoRecovery: 'default' as const } }),
+    };
+    const out = await runWithProfileRetry(input);
+    return (out.Instances ?? []).map(toInstance);
+  }
+
+  /** A fresh instance profile is refused for a few seconds (IAM is eventually consistent); nothing else is retried here, the SDK already retried throttling. */
+  function runWithProfileRetry(input: RunInstancesCommandInput) {
+    return pRetry(() => call<{ Instances?: Ec2Instance[] }>(clients.ec2, new RunInstancesCommand(input)), {
+      retries: opts.profileRetries ?? 10,
+      minTimeout: opts.profileRetryMs ?? 3000,
+      factor: 1.3,
+      shouldRetry: ({ error }) => error instanceof AwsCallError && error.code === 'InvalidParameterValue' && /iamInstanceProfile|instance profile/i.test(error.awsMessage),
+    });
+  }
+
+  async function dataVolume(cluster: string, index: number): Promise<{ id: string; address: string }> {
+    const out = await call<{ Volumes?: { VolumeId?: string; Tags?: { Key?: string; Value?: string }[] }[] }>(
+      clients.ec2,
+      new DescribeVolumesCommand({ Filters: [...clusterFilters(cluster, 'manager-data'), { Name: `tag:${TAG.index}`, Values: [String(index)] }] }),
+    );
+    const v = out.Volumes?.[0];
+    const address = tagValue(v?.Tags, TAG.address);
+    if (!v?.VolumeId || !address) {
+      throw new DynworkError('provider_error', `manager ${index} of cluster "${cluster}" has no data volume`, { hint: `run dynwork deploy --provider aws --cluster ${cluster} to recreate it` });
+    }
+    return { id: v.VolumeId, address };
+  }
+
+  async function list(filter: ListFilter): Promise<Instance[]> {
+    const filters = [...clusterFilters(filter.cluster, filter.role), { Name: 'instance-state-name', Values: filter.includeStopped ? ALL : LIVE }];
+    const found: Instance[] = [];
+    try {
+      for await (const page of paginateDescribeInstances({ client: clients.ec2 }, { Filters: filters })) {
+        for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) found.push(toInstance(i));
+      }
+    } catch (err) {
+      throw err instanceof AwsCallError ? err : new AwsCallError('ec2:DescribeInstances', err);
+    }
+    return found.filter((i) => i.role === 'manager' || i.role === 'worker').sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async function terminate(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await call(clients.ec2, new TerminateInstancesCommand({ InstanceIds: ids }));
+    } catch (err) {
+      // One unknown id fails the whole call: retry the rest one by one.
+      if (!isAwsError(err, 'InvalidInstanceID.NotFound') || ids.length === 1) {
+        if (isAwsError(err, 'InvalidInstanceID.NotFound')) return;
+        throw err;
+      }
+      for (const id of ids) await terminate([id]);
+    }
+  }
+
+  return { name: 'aws', launch, list, terminate, managerConfigHash };
+}
+
+/** Stable across deploy and a leader's relaunch: tokens left out, keys sorted. */
+export function managerConfigHash(config: Record<string, unknown>): string {
+  // Parsed first, so a config with its defaults spelled out (a leader's) hashes like the one deploy wrote.
+  const placeholder = 'x'.repeat(16);
+  const normalized = managerConfigSchema.parse({ ...config, clientToken: placeholder, workerToken: placeholder }) as Record<string, unknown>;
+  return createHash('sha256').update(stableJson(withoutSecrets(normalized, 'manager'))).digest('hex').slice(0, 16);
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The config a machine gets: tokens replaced by the names of the credentials systemd hands the service. */
+export function withoutSecrets(config: Record<string, unknown>, role: Role): Record<string, unknown> {
+  const { clientToken: _c, workerToken: _w, instanceId: _i, ...rest } = config;
+  return role === 'manager' ? { ...rest, clientTokenFile: 'client-token', workerTokenFile: 'worker-token' } : { ...rest, workerTokenFile: 'worker-token' };
+}
+
+const STATE: Record<string, InstanceState> = { pending: 'pending', running: 'running', 'shutting-down': 'stopping', stopping: 'stopping', stopped: 'stopped' };
+
+function toInstance(i: Ec2Instance): Instance {
+  const role = tagValue(i.Tags, TAG.role) as Role;
+  const index = tagValue(i.Tags, TAG.index);
+  return {
+    id: i.InstanceId ?? '',
+    cluster: tagValue(i.Tags, TAG.cluster) ?? '',
+    role,
+    ...(index !== undefined && role === 'manager' ? { index: Number(index) } : {}),
+    state: STATE[i.State?.Name ?? ''] ?? 'stopped',
+    launchedAt: (i.LaunchTime ?? new Date()).toISOString(),
+    ...(i.PrivateIpAddress ? { address: i.PrivateIpAddress } : {}),
+    ...(i.PublicIpAddress ? { publicAddress: i.PublicIpAddress } : {}),
+    ...(tagValue(i.Tags, TAG.config) ? { configHash: tagValue(i.Tags, TAG.config)! } : {}),
+  };
+}

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DynworkError } from '../../errors.js';
+import type { Role } from '../types.js';
+
+/** EC2's limit on user-data, before base64. */
+export const USER_DATA_LIMIT = 16 * 1024;
+
+export interface UserDataInput {
+  role: Role;
+  region: string;
+  /** What `npm install` gets on the machine, e.g. "dynwork@0.1.0" or a tarball URL. */
+  packageSpec: string;
+  /** credential name → SSM parameter holding it. */
+  tokenParameters: Record<string, string>;
+  /** Managers: the EBS volume holding its queue. */
+  dataVolumeId?: string;
+  /** The role's config; must hold no token (use *TokenFile names). */
+  config: Record<string, unknown>;
+  version: string;
+}
+
+const TEMPLATE = fileURLToPath(new URL('../../../../templates/userdata/bootstrap.sh', import.meta.url));
+const SECRET_KEYS = ['clientToken', 'workerToken'];
+
+/**
+ * Renders the bootstrap script for one machine. Every value is shell-quoted;
+ * a config that still holds a token is refused, so a secret can never reach
+ * user-data (which anyone with ec2:DescribeInstanceAttribute can read).
+ */
+export function renderUserData(input: UserDataInput, template = readFileSync(TEMPLATE, 'utf8')): string {
+  for (const k of SECRET_KEYS) {
+    if (k in input.config) throw new DynworkError('internal', `refusing to put ${k} into user-data`);
+  }
+  for (const [name, parameter] of Object.entries(input.tokenParameters)) {
+    if (!/^[a-z-]+$/.test(name) || !/^\/[A-Za-z0-9/_.-]+$/.test(parameter)) throw new DynworkError('internal', `bad token parameter ${name}=${parameter}`);
+  }
+  const values: Record<string, string> = {
+    DYNWORK_VERSION: input.version.replace(/[^0-9A-Za-z.+-]/g, ''),
+    ROLE: shellQuote(input.role),
+    REGION: shellQuote(input.region),
+    PACKAGE_SPEC: shellQuote(input.packageSpec),
+    TOKEN_PARAMETERS: shellQuote(Object.entries(input.tokenParameters).map(([n, p]) => `${n}=${p}`).join(' ')),
+    DATA_VOLUME: shellQuote(input.dataVolumeId ?? ''),
+    CONFIG_B64: shellQuote(Buffer.from(JSON.stringify(input.config)).toString('base64')),
+  };
+  const script = template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new DynworkError('internal', `user-data template has unknown placeholder {{${key}}}`);
+    return v;
+  });
+  const bytes = Buffer.byteLength(script);
+  if (bytes > USER_DATA_LIMIT) {
+    throw new DynworkError('usage', `user-data is ${bytes} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit`, {
+      hint: 'use a shorter --package spec (e.g. a URL of a tarball) or fewer managers',
+    });
+  }
+  return script;
+}
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

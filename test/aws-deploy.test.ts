@@ -1,0 +1,424 @@
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
+import { deployAws, type AwsDeployOptions } from '../src/cluster/deploy-aws.js';
+import { silentProgress } from '../src/cluster/progress.js';
+import { teardownAws } from '../src/cluster/teardown-aws.js';
+import { DynworkError } from '../src/errors.js';
+import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.js';
+import { readClusterState } from '../src/state/cluster-state.js';
+import { clusterDir } from '../src/state/paths.js';
+import { VERSION } from '../src/version.js';
+import { awsError, FakeAws } from './fake-aws.js';
+import { tempDir } from './helpers.js';
+
+const ALLOW = '203.0.113.7';
+let fake: FakeAws;
+let clients: AwsClients;
+let home: { dir: string; cleanup: () => void };
+let probed: string[];
+const savedHome = process.env.DYNWORK_HOME;
+
+beforeEach(() => {
+  fake = new FakeAws();
+  clients = createAwsClients({ region: 'us-east-1' });
+  home = tempDir('dynwork-aws-');
+  process.env.DYNWORK_HOME = home.dir;
+  probed = [];
+});
+afterEach(() => {
+  fake.restore();
+  clients.destroy();
+  home.cleanup();
+});
+after(() => {
+  if (savedHome === undefined) delete process.env.DYNWORK_HOME;
+  else process.env.DYNWORK_HOME = savedHome;
+});
+
+function deploy(opts: Partial<AwsDeployOptions> = {}, healthy: (url: string) => boolean = () => true) {
+  return deployAws(
+    { cluster: 'demo', ...opts },
+    {
+      clients,
+      publicIp: async () => ALLOW,
+      healthy: async (url, token) => {
+        probed.push(url);
+        assert.equal(token.length >= 32, true);
+        return healthy(url);
+      },
+      pollMs: 1,
+    },
+    silentProgress,
+  );
+}
+
+const teardown = (opts: { keepData?: boolean; dryRun?: boolean } = {}) => teardownAws({ cluster: 'demo', ...opts }, { clients, pollMs: 1 }, silentProgress);
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function userDataOf(run: Json): { script: string; config: Json } {
+  const script = Buffer.from(run.UserData as string, 'base64').toString('utf8');
+  const b64 = /^CONFIG_B64='([A-Za-z0-9+/=]+)'$/m.exec(script)?.[1];
+  assert.ok(b64, 'user-data carries the config');
+  return { script, config: JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as Json };
+}
+
+const tag = (tags: { Key?: string; Value?: string }[], key: string) => tags.find((t) => t.Key === key)?.Value;
+
+describe('aws deploy', () => {
+  test('a first deploy creates exactly the cluster, each call with the expected input', async () => {
+    const r = await deploy();
+
+    assert.deepEqual(fake.mutations(), [
+      'ec2:CreateKeyPair',
+      'ec2:CreateSecurityGroup',
+      'ec2:AuthorizeSecurityGroupIngress',
+      'ssm:PutParameter',
+      'ssm:PutParameter',
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      'iam:CreateInstanceProfile',
+      'iam:AddRoleToInstanceProfile',
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      'iam:CreateInstanceProfile',
+      'iam:AddRoleToInstanceProfile',
+      'ec2:CreateVolume',
+      'ec2:CreateVolume',
+      'ec2:RunInstances',
+      'ec2:RunInstances',
+    ]);
+    assert.equal(fake.calls('sts:GetCallerIdentity').length, 1, 'the account is looked up before anything is created');
+    assert.equal(fake.log[0]?.action, 'sts:GetCallerIdentity');
+
+    // Network: the default VPC's first default subnet (by zone).
+    const [key] = fake.calls('ec2:CreateKeyPair');
+    assert.equal(key!.KeyName, 'dynwork-demo');
+    assert.equal(key!.KeyType, 'ed25519');
+    const keyFile = join(clusterDir('demo'), 'ssh-key.pem');
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600, 'the private key is readable by its owner only');
+
+    const [sg] = fake.calls('ec2:CreateSecurityGroup');
+    assert.equal(sg!.VpcId, 'vpc-0default');
+    assert.equal(tag(sg!.TagSpecifications[0].Tags, 'dynwork:cluster'), 'demo');
+    const groupId = [...fake.groups.keys()][0]!;
+    const [ingress] = fake.calls('ec2:AuthorizeSecurityGroupIngress');
+    assert.deepEqual(
+      ingress!.IpPermissions,
+      [
+        { IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, UserIdGroupPairs: [{ GroupId: groupId }] },
+        { IpProtocol: 'tcp', FromPort: 5000, ToPort: 5000, IpRanges: [{ CidrIp: `${ALLOW}/32` }] },
+      ],
+      'the API only from the deployer, everything only from the group itself, no SSH',
+    );
+
+    const params = fake.calls('ssm:PutParameter');
+    assert.deepEqual(params.map((p) => [p.Name, p.Type, p.Overwrite]), [
+      ['/dynwork/demo/client-token', 'SecureString', false],
+      ['/dynwork/demo/worker-token', 'SecureString', false],
+    ]);
+    const clientToken = params[0]!.Value as string;
+    const workerToken = params[1]!.Value as string;
+    assert.notEqual(clientToken, workerToken);
+
+    const roles = fake.calls('iam:CreateRole');
+    assert.deepEqual(roles.map((x) => x.RoleName), ['dynwork-demo-us-east-1-manager', 'dynwork-demo-us-east-1-worker']);
+    assert.deepEqual(JSON.parse(roles[0]!.AssumeRolePolicyDocument).Statement[0].Principal, { Service: 'ec2.amazonaws.com' });
+    const [managerPolicy, workerPolicy] = fake.calls('iam:PutRolePolicy').map((p) => JSON.parse(p.PolicyDocument as string) as Json);
+    const stmt = (sid: string) => managerPolicy!.Statement.find((x: Json) => x.Sid === sid);
+    assert.deepEqual(stmt('LaunchOnlyClusterTaggedInstances').Condition, { StringEquals: { 'aws:RequestTag/dynwork:cluster': 'demo' } });
+    assert.deepEqual(stmt('TerminateOnlyClusterInstances').Condition, { StringEquals: { 'aws:ResourceTag/dynwork:cluster': 'demo' } });
+    assert.deepEqual(stmt('TagOnlyAtLaunch').Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    assert.deepEqual(stmt('PassOnlyClusterRoles').Resource, [
+      'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-manager',
+      'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-worker',
+    ]);
+    const actions = managerPolicy!.Statement.flatMap((x: Json) => [x.Action].flat()).sort();
+    assert.deepEqual(actions, ['ec2:AttachVolume', 'ec2:CreateTags', 'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:RunInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'iam:PassRole', 'ssm:GetParameter']);
+    assert.deepEqual(workerPolicy!.Statement, [
+      { Sid: 'ReadWorkerToken', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: 'arn:aws:ssm:us-east-1:123456789012:parameter/dynwork/demo/worker-token' },
+    ]);
+
+    const volumes = fake.calls('ec2:CreateVolume');
+    for (const [k, v] of volumes.entries()) {
+      assert.equal(v.Encrypted, true);
+      assert.equal(v.VolumeType, 'gp3');
+      assert.equal(v.AvailabilityZone, 'us-east-1a');
+      assert.equal(tag(v.TagSpecifications[0].Tags, 'dynwork:index'), String(k + 1));
+    }
+    // 172.31.15.254 is taken in the subnet: the next free addresses from the top.
+    assert.deepEqual(volumes.map((v) => tag(v.TagSpecifications[0].Tags, 'dynwork:address')), ['172.31.15.253', '172.31.15.252']);
+
+    const runs = fake.calls('ec2:RunInstances');
+    for (const [k, run] of runs.entries()) {
+      const index = k + 1;
+      assert.equal(run.ImageId, 'ami-0x86');
+      assert.equal(run.InstanceType, 't3.micro');
+      assert.deepEqual(run.MetadataOptions, { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
+      assert.deepEqual(run.IamInstanceProfile, { Name: 'dynwork-demo-us-east-1-manager' });
+      assert.equal(run.InstanceInitiatedShutdownBehavior, 'stop');
+      assert.deepEqual(run.MaintenanceOptions, { AutoRecovery: 'default' });
+      assert.equal(run.KeyName, 'dynwork-demo');
+      assert.equal(run.NetworkInterfaces[0].SubnetId, 'subnet-0a');
+      assert.deepEqual(run.NetworkInterfaces[0].Groups, [groupId]);
+      assert.equal(run.NetworkInterfaces[0].PrivateIpAddress, k === 0 ? '172.31.15.253' : '172.31.15.252');
+      const tags = run.TagSpecifications.find((t: Json) => t.ResourceType === 'instance').Tags;
+      assert.equal(tag(tags, 'dynwork:cluster'), 'demo');
+      assert.equal(tag(tags, 'dynwork:role'), 'manager');
+      assert.equal(tag(tags, 'dynwork:index'), String(index));
+      assert.equal(tag(tags, 'Name'), `dynwork-demo-manager-${index}`);
+
+      const { script, config } = userDataOf(run);
+      assert.ok(Buffer.byteLength(script) < 16 * 1024);
+      assert.match(script, new RegExp(`^PACKAGE_SPEC='dynwork@${VERSION.replace(/\./g, '\\.')}'$`, 'm'), 'the exact version the CLI runs');
+      const volumeId = [...fake.volumes.values()].find((v) => tag(v.Tags, 'dynwork:index') === String(index))!.VolumeId;
+      assert.match(script, new RegExp(`^DATA_VOLUME='${volumeId}'$`, 'm'));
+      for (const secret of [clientToken, workerToken]) assert.ok(!script.includes(secret) && !JSON.stringify(config).includes(secret), 'no token in user-data');
+      assert.equal(config.clientTokenFile, 'client-token');
+      assert.equal(config.workerTokenFile, 'worker-token');
+      assert.equal(config.index, index);
+      assert.equal(config.host, '0.0.0.0');
+      assert.equal(config.advertiseHost, k === 0 ? '172.31.15.253' : '172.31.15.252');
+      assert.deepEqual(config.peers, [{ index: 3 - index, url: `http://${k === 0 ? '172.31.15.252' : '172.31.15.253'}:5000` }], 'peers by their fixed private address, no endpoint file');
+      assert.equal(config.autoscale.provider, 'aws');
+      assert.equal(config.autoscale.maxWorkers, 6, '3 per manager');
+      assert.equal(config.autoscale.aws.worker.profileName, 'dynwork-demo-us-east-1-worker');
+    }
+
+    assert.equal(r.changed, true);
+    assert.deepEqual(r.managers.map((m) => m.action), ['created', 'created']);
+    assert.deepEqual(probed, r.managers.map((m) => m.url), 'each manager asked for health at its public address');
+    const state = readClusterState('demo')!;
+    assert.equal(state.provider, 'aws');
+    assert.equal(state.clientToken, clientToken);
+    assert.equal(statSync(join(clusterDir('demo'), 'cluster.json')).mode & 0o777, 0o600);
+    assert.deepEqual(state.managers.map((m) => m.url), r.managers.map((m) => m.url));
+    assert.match(state.managers[0]!.url, /^http:\/\/198\.51\.100\.\d+:5000$/);
+  });
+
+  test('a second deploy creates nothing', async () => {
+    await deploy();
+    fake.clearLog();
+    const r = await deploy();
+    assert.deepEqual(fake.mutations(), []);
+    assert.equal(r.changed, false);
+    assert.deepEqual(r.managers.map((m) => m.action), ['unchanged', 'unchanged']);
+  });
+
+  test('a changed setting replaces the managers on the same volumes and addresses, and nothing else', async () => {
+    await deploy();
+    const before = [...fake.instances.keys()];
+    fake.clearLog();
+    const r = await deploy({ scaleUpAfterS: 5 });
+    assert.deepEqual(fake.mutations(), ['ec2:TerminateInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:RunInstances']);
+    assert.deepEqual(r.managers.map((m) => m.action), ['replaced', 'replaced']);
+    assert.deepEqual(fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds), before.map((id) => [id]));
+    const runs = fake.calls('ec2:RunInstances');
+    assert.deepEqual(runs.map((x) => x.NetworkInterfaces[0].PrivateIpAddress), ['172.31.15.253', '172.31.15.252']);
+    assert.equal(userDataOf(runs[0]!).config.autoscale.scaleUpAfterMs, 5000);
+  });
+
+  test('a lost manager is relaunched by a re-run on its own volume and address', async () => {
+    await deploy();
+    const lost = [...fake.instances.values()].find((i) => tag(i.Tags, 'dynwork:index') === '2')!;
+    lost.State.Name = 'terminated';
+    fake.clearLog();
+    const r = await deploy();
+    assert.deepEqual(fake.mutations(), ['ec2:RunInstances']);
+    assert.deepEqual(r.managers.map((m) => m.action), ['unchanged', 'created']);
+    const [run] = fake.calls('ec2:RunInstances');
+    assert.equal(run!.NetworkInterfaces[0].PrivateIpAddress, lost.PrivateIpAddress);
+    assert.match(userDataOf(run!).script, new RegExp(`^DATA_VOLUME='${[...fake.volumes.values()][1]!.VolumeId}'$`, 'm'));
+  });
+
+  test('options: instance types, spot, subnet, allowed CIDRs, ssh, package', async () => {
+    await deploy({ instanceType: 't4g.small', workerInstanceType: 'c6i.xlarge', spot: true, subnet: 'subnet-0b', allowCidr: ['192.0.2.0/24'], ssh: true, packageSpec: 'https://example.test/dynwork-0.1.0.tgz', managers: 1 });
+    const [run] = fake.calls('ec2:RunInstances');
+    assert.equal(run!.InstanceType, 't4g.small');
+    assert.equal(run!.ImageId, 'ami-0arm64', 'the AMI follows the architecture');
+    assert.deepEqual(
+      fake.calls('ssm:GetParameter').map((p) => p.Name).filter((n) => n.startsWith('/aws/')),
+      ['/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64', '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64'],
+    );
+    assert.equal(run!.NetworkInterfaces[0].SubnetId, 'subnet-0b');
+    const { script, config } = userDataOf(run!);
+    assert.match(script, /^PACKAGE_SPEC='https:\/\/example\.test\/dynwork-0\.1\.0\.tgz'$/m);
+    assert.deepEqual(config.autoscale.aws.worker, { instanceType: 'c6i.xlarge', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-worker', spot: true });
+    assert.equal(config.autoscale.workerThreads, 4, 'an EC2 worker hashes on all its vCPUs');
+    const [ingress] = fake.calls('ec2:AuthorizeSecurityGroupIngress');
+    assert.deepEqual(
+      ingress!.IpPermissions.filter((p: Json) => p.IpRanges).map((p: Json) => [p.FromPort, p.IpRanges[0].CidrIp]),
+      [
+        [5000, '192.0.2.0/24'],
+        [22, '192.0.2.0/24'],
+      ],
+    );
+    // Narrowing the CIDR later revokes the old rules.
+    fake.clearLog();
+    await deploy({ allowCidr: ['192.0.2.9/32'], ssh: false });
+    const revoked = fake.calls('ec2:RevokeSecurityGroupIngress')[0]!.IpPermissions.map((p: Json) => [p.FromPort, p.IpRanges[0].CidrIp]);
+    assert.deepEqual(revoked, [
+      [5000, '192.0.2.0/24'],
+      [22, '192.0.2.0/24'],
+    ]);
+  });
+
+  test('a fresh instance profile that EC2 does not know yet is retried until it is', async () => {
+    fake.fail('ec2:RunInstances', awsError('InvalidParameterValue', 'Value (dynwork-demo-us-east-1-manager) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name'));
+    fake.fail('ec2:RunInstances', awsError('InvalidParameterValue', 'Value (dynwork-demo-us-east-1-manager) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name'));
+    const r = await deploy();
+    assert.equal(fake.calls('ec2:RunInstances').length, 4);
+    assert.equal([...fake.instances.values()].length, 2, 'two managers, not more');
+    assert.deepEqual(r.managers.map((m) => m.action), ['created', 'created']);
+  });
+
+  test('a deploy that fails half way is completed by a re-run and cleaned by teardown', async () => {
+    fake.fail('ec2:CreateVolume', awsError('UnauthorizedOperation', 'You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: ec2:CreateVolume on resource: arn:aws:ec2:us-east-1:123456789012:volume/*'));
+    await assert.rejects(deploy(), (err: DynworkError) => {
+      assert.equal(err.code, 'provider_error');
+      assert.equal(err.message, 'your AWS identity is not allowed to call ec2:CreateVolume');
+      assert.match(err.hint ?? '', /docs\/aws\.md/);
+      return true;
+    });
+    assert.equal(fake.instances.size, 0);
+    fake.clearLog();
+    const r = await deploy();
+    assert.deepEqual(fake.mutations(), ['ec2:CreateVolume', 'ec2:CreateVolume', 'ec2:RunInstances', 'ec2:RunInstances']);
+    assert.equal(r.managers.length, 2);
+    await teardown();
+    assert.deepEqual(fake.leftovers(), []);
+  });
+
+  test('a manager that never answers: a clear timeout naming the instance, with the state written', async () => {
+    await assert.rejects(
+      deployAws({ cluster: 'demo', waitS: 0.05 }, { clients, publicIp: async () => ALLOW, healthy: async () => false, pollMs: 1 }, silentProgress),
+      (err: DynworkError) => {
+        assert.equal(err.code, 'timeout');
+        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at http:\/\/198\.51\.100\.\d+:5000 within 0\.05 s$/);
+        assert.match(err.hint ?? '', /aws ec2 get-console-output --region us-east-1 --instance-id i-/);
+        return true;
+      },
+    );
+    assert.equal(readClusterState('demo')?.managers.length, 2, 'status and teardown still know the cluster');
+  });
+
+  test('--no-wait returns once the instances run, without asking for health', async () => {
+    const r = await deploy({ wait: false }, () => assert.fail('no health probe with --no-wait'));
+    assert.deepEqual(probed, []);
+    assert.deepEqual(r.managers.map((m) => m.healthy), [null, null]);
+  });
+});
+
+describe('aws errors users will hit', () => {
+  const cases: [string, () => void, Partial<AwsDeployOptions>, RegExp, RegExp][] = [
+    ['no credentials', () => fake.fail('sts:GetCallerIdentity', awsError('CredentialsProviderError', 'Could not load credentials from any providers')), {}, /^no AWS credentials found$/, /aws configure|--profile/],
+    ['expired token', () => fake.fail('sts:GetCallerIdentity', awsError('ExpiredToken', 'The security token included in the request is expired')), {}, /session token has expired/, /refresh your credentials/],
+    [
+      'missing permission',
+      () => fake.fail('ec2:RunInstances', awsError('UnauthorizedOperation', 'You are not authorized to perform this operation. User: x is not authorized to perform: ec2:RunInstances on resource: y. Encoded authorization failure message: abc')),
+      {},
+      /^your AWS identity is not allowed to call ec2:RunInstances$/,
+      /grant ec2:RunInstances/,
+    ],
+    ['vCPU quota', () => fake.fail('ec2:RunInstances', awsError('VcpuLimitExceeded', 'You have requested more vCPU capacity than your current vCPU limit of 0 allows.')), {}, /^AWS quota reached/, /Service Quotas/],
+    ['no default VPC', () => void (fake.defaultVpc = null), {}, /^us-east-1 has no default VPC$/, /--subnet/],
+    ['region without the AMI parameter', () => fake.fail('ssm:no-ami', new Error('marker')), {}, /has no Amazon Linux 2023 AMI parameter/, /--region/],
+    ['unknown instance type', () => undefined, { instanceType: 'q9.huge' }, /invalid instance type|q9\.huge/, /describe-instance-type-offerings/],
+    ['user-data too big', () => undefined, { packageSpec: `https://example.test/${'x'.repeat(17_000)}.tgz` }, /^user-data is \d+ bytes, over EC2's 16384-byte limit$/, /shorter --package/],
+  ];
+  for (const [name, arrange, opts, message, hint] of cases) {
+    test(name, async () => {
+      arrange();
+      await assert.rejects(deploy(opts), (err: DynworkError) => {
+        assert.ok(err instanceof DynworkError, `a DynworkError, got ${String(err)}`);
+        assert.match(err.message, message);
+        assert.ok(!err.message.includes('\n'), 'one line');
+        assert.match(err.hint ?? '', hint);
+        return true;
+      });
+    });
+  }
+});
+
+describe('aws teardown', () => {
+  test('removes everything in order, waiting out DependencyViolation; a second run has nothing to do', async () => {
+    await deploy();
+    // A worker the leader launched.
+    const { createAwsProvider } = await import('../src/providers/aws/provider.js');
+    const state = readClusterState('demo')!;
+    const config = userDataOf(fake.calls('ec2:RunInstances')[0]!).config;
+    await createAwsProvider({ clients, settings: config.autoscale.aws }).launch('worker', { cluster: 'demo', count: 2, config: { cluster: 'demo', managers: [], workerToken: state.workerToken } });
+    assert.equal(fake.instances.size, 4);
+    fake.fail('ec2:DeleteSecurityGroup', awsError('DependencyViolation', 'resource has a dependent object'), awsError('DependencyViolation', 'resource has a dependent object'));
+    fake.clearLog();
+
+    const r = await teardown();
+    assert.deepEqual(fake.leftovers(), []);
+    const m = fake.mutations();
+    assert.deepEqual(m, [
+      'ec2:TerminateInstances',
+      'ec2:TerminateInstances',
+      'ec2:DeleteSecurityGroup',
+      'ec2:DeleteSecurityGroup',
+      'ec2:DeleteSecurityGroup',
+      'ec2:DeleteKeyPair',
+      'ec2:DeleteVolume',
+      'ec2:DeleteVolume',
+      'ssm:DeleteParameters',
+      'iam:RemoveRoleFromInstanceProfile',
+      'iam:DeleteInstanceProfile',
+      'iam:DeleteRolePolicy',
+      'iam:DeleteRole',
+      'iam:RemoveRoleFromInstanceProfile',
+      'iam:DeleteInstanceProfile',
+      'iam:DeleteRolePolicy',
+      'iam:DeleteRole',
+    ]);
+    const [managers, workers] = fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds as string[]);
+    assert.equal(managers!.length, 2, 'managers first, so no leader launches more');
+    assert.equal(workers!.length, 2);
+    const waitedIndex = fake.log.findIndex((l) => l.action === 'ec2:DescribeInstances' && (l.input.InstanceIds as string[] | undefined)?.length === 4);
+    assert.ok(waitedIndex > 0 && waitedIndex < fake.log.findIndex((l) => l.action === 'ec2:DeleteSecurityGroup'), 'waited for termination before deleting the group');
+    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 4);
+    assert.equal(existsSync(clusterDir('demo')), false, 'local state and key removed');
+
+    fake.clearLog();
+    const again = await teardown();
+    assert.equal(again.nothingToDo, true);
+    assert.deepEqual(fake.mutations(), []);
+  });
+
+  test('works without the state file, finding everything by tag and name', async () => {
+    await deploy();
+    rmSync(clusterDir('demo'), { recursive: true });
+    await teardown();
+    assert.deepEqual(fake.leftovers(), []);
+  });
+
+  test('--dry-run lists what would go and deletes nothing; --keep-data keeps the volumes', async () => {
+    await deploy();
+    const before = fake.leftovers();
+    fake.clearLog();
+    const dry = await teardown({ dryRun: true });
+    assert.deepEqual(fake.mutations(), []);
+    assert.deepEqual(fake.leftovers(), before);
+    assert.deepEqual([...new Set(dry.removed.map((x) => x.kind))], ['manager instance', 'security group', 'key pair', 'data volume', 'parameter', 'instance profile', 'role']);
+    assert.ok(readClusterState('demo'));
+
+    const kept = await teardown({ keepData: true });
+    assert.deepEqual(fake.leftovers().filter((x) => !x.startsWith('volume')), []);
+    assert.equal(kept.kept.length, 2);
+    assert.equal(fake.volumes.size, 2);
+  });
+
+  test('resources already gone half way through are skipped', async () => {
+    await deploy();
+    // Someone deleted the worker role's profile and the key pair by hand.
+    fake.profiles.delete('dynwork-demo-us-east-1-worker');
+    fake.keyPairs.clear();
+    await teardown();
+    assert.deepEqual(fake.leftovers(), []);
+  });
+});
