@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { ManagerClient } from '../src/client/manager-client.js';
+import { managerConfigFor, type AutoscaleSettings } from '../src/cluster/manager-configs.js';
+import { DynworkError } from '../src/errors.js';
+import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.js';
+import { createAwsProvider, managerConfigHash } from '../src/providers/aws/provider.js';
+import type { AwsClusterSettings } from '../src/providers/aws/settings.js';
+import { managerConfigSchema } from '../src/runtime/config.js';
+import { FakeAws } from './fake-aws.js';
+import { CLIENT_TOKEN, startTestManager, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
+
+const settings: AwsClusterSettings = {
+  region: 'us-east-1',
+  subnetId: 'subnet-0a',
+  securityGroupId: 'sg-0cluster',
+  keyName: 'dynwork-demo',
+  packageSpec: 'dynwork@0.1.0',
+  version: '0.1.0',
+  clientTokenParameter: '/dynwork/demo/client-token',
+  workerTokenParameter: '/dynwork/demo/worker-token',
+  manager: { instanceType: 't3.micro', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-manager' },
+  worker: { instanceType: 'c6i.xlarge', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-worker', spot: true },
+};
+
+let fake: FakeAws;
+let clients: AwsClients;
+beforeEach(() => {
+  fake = new FakeAws();
+  for (const p of [settings.manager.profileName, settings.worker.profileName]) fake.profiles.set(p, { InstanceProfileName: p, Roles: [p] });
+  clients = createAwsClients({ region: 'us-east-1' });
+});
+afterEach(() => {
+  fake.restore();
+  clients.destroy();
+});
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const tag = (tags: { Key?: string; Value?: string }[], key: string) => tags.find((t) => t.Key === key)?.Value;
+function decode(run: Json): { script: string; config: Json } {
+  const script = Buffer.from(run.UserData as string, 'base64').toString('utf8');
+  const b64 = /^CONFIG_B64='([A-Za-z0-9+/=]+)'$/m.exec(script)![1]!;
+  return { script, config: JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as Json };
+}
+
+describe('the aws provider behind a manager', () => {
+  test("the leader launches workers through EC2: tagged, Spot, self-terminating, no token in user-data, never over max workers", async () => {
+    const dir = tempDir();
+    const autoscale: AutoscaleSettings = {
+      provider: 'aws',
+      aws: settings,
+      members: [{ index: 1, host: '127.0.0.1', port: 5000, dataDir: dir.dir }],
+      maxWorkers: 3,
+      scaleUpAfterMs: 100,
+      intervalMs: 100,
+      workerIdleTimeoutMs: 300_000,
+      workerThreads: 4,
+      launchDeadlineMs: 600_000,
+      heartbeatTimeoutMs: 60_000,
+      managerDeadAfterMs: 300_000,
+      workerNoManagerTimeoutMs: 900_000,
+      workerMaxLifetimeMs: 86_400_000,
+    };
+    const m = await startTestManager(dir.dir, { cluster: 'demo', autoscale: autoscale as unknown as Record<string, unknown> });
+    const client = new ManagerClient({ endpoint: m.url, token: CLIENT_TOKEN, timeoutMs: 5000 });
+    try {
+      await client.enqueueBatch(Array.from({ length: 40 }, (_, i) => ({ data: `job ${i}`, iterations: 5_000_000 })));
+      const launched = () => fake.calls('ec2:RunInstances').reduce((n, r) => n + (r.MaxCount as number), 0);
+      await waitFor('three workers launched', () => launched() >= 3);
+      // Later rounds see them starting and launch no more.
+      const seen = fake.calls('ec2:DescribeInstances').length;
+      await waitFor('four more autoscaler rounds', () => fake.calls('ec2:DescribeInstances').length >= seen + 8);
+      assert.equal(launched(), 3, 'max workers honoured');
+
+      for (const run of fake.calls('ec2:RunInstances')) {
+        assert.equal(run.InstanceType, 'c6i.xlarge');
+        assert.equal(run.InstanceInitiatedShutdownBehavior, 'terminate', 'a worker that powers off is gone');
+        assert.deepEqual(run.InstanceMarketOptions, { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } });
+        assert.deepEqual(run.IamInstanceProfile, { Name: 'dynwork-demo-us-east-1-worker' });
+        assert.deepEqual(run.MetadataOptions, { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
+        assert.equal(run.MaintenanceOptions, undefined);
+        const tags = run.TagSpecifications.find((t: Json) => t.ResourceType === 'instance').Tags;
+        assert.equal(tag(tags, 'dynwork:cluster'), 'demo');
+        assert.equal(tag(tags, 'dynwork:role'), 'worker');
+        const { script, config } = decode(run);
+        assert.ok(!script.includes(WORKER_TOKEN) && !script.includes(CLIENT_TOKEN), 'no token in user-data');
+        assert.match(script, /^ROLE='worker'$/m);
+        assert.match(script, /^TOKEN_PARAMETERS='worker-token=\/dynwork\/demo\/worker-token'$/m, 'a worker reads only the worker token');
+        assert.match(script, /^DATA_VOLUME=''$/m);
+        assert.equal(config.workerTokenFile, 'worker-token');
+        assert.equal(config.workerToken, undefined);
+        assert.equal(config.threads, 4);
+        assert.deepEqual(config.managers, [{ index: 1, url: 'http://127.0.0.1:5000' }]);
+      }
+      const status = await client.status();
+      assert.ok(status.events.some((e) => /^launched \d worker\(s\)/.test(e.message)), 'the launch is shown in status');
+    } finally {
+      await client.close();
+      await m.close();
+      dir.cleanup();
+    }
+  });
+
+  test('a relaunched manager gets its own data volume and private address', async () => {
+    fake.volumes.set('vol-02', {
+      VolumeId: 'vol-02',
+      AvailabilityZone: 'us-east-1a',
+      State: 'available',
+      Tags: [
+        { Key: 'dynwork:cluster', Value: 'demo' },
+        { Key: 'dynwork:role', Value: 'manager-data' },
+        { Key: 'dynwork:index', Value: '2' },
+        { Key: 'dynwork:address', Value: '172.31.15.252' },
+      ],
+    });
+    const provider = createAwsProvider({ clients, settings });
+    const base = { cluster: 'demo', clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', aws: settings, members: [1, 2].map((i) => ({ index: i, host: `172.31.15.25${4 - i}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' })) } };
+    const [inst] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base as never, 2) });
+    assert.ok(inst?.id.startsWith('i-'));
+    const [run] = fake.calls('ec2:RunInstances');
+    assert.equal(run!.NetworkInterfaces[0].PrivateIpAddress, '172.31.15.252');
+    assert.equal(run!.InstanceInitiatedShutdownBehavior, 'stop');
+    assert.deepEqual(run!.MaintenanceOptions, { AutoRecovery: 'default' });
+    const { script, config } = decode(run!);
+    assert.match(script, /^DATA_VOLUME='vol-02'$/m);
+    assert.match(script, /^TOKEN_PARAMETERS='client-token=\/dynwork\/demo\/client-token worker-token=\/dynwork\/demo\/worker-token'$/m);
+    assert.equal(config.clientToken, undefined);
+    assert.equal(config.index, 2);
+
+    await assert.rejects(provider.launch('manager', { cluster: 'demo', index: 3, config: { ...managerConfigFor(base as never, 1), index: 3 } }), (err: DynworkError) => {
+      assert.equal(err.message, 'manager 3 of cluster "demo" has no data volume');
+      return true;
+    });
+  });
+
+  test('list shows live machines by role; terminate skips ids already gone', async () => {
+    const provider = createAwsProvider({ clients, settings });
+    const workers = await provider.launch('worker', { cluster: 'demo', count: 2, config: { cluster: 'demo', managers: [], workerToken: WORKER_TOKEN } });
+    assert.deepEqual((await provider.list({ cluster: 'demo', role: 'worker' })).map((i) => [i.id, i.role, i.state]), workers.map((w) => [w.id, 'worker', 'running']));
+    assert.deepEqual(await provider.list({ cluster: 'other', role: 'worker' }), []);
+    await provider.terminate(['i-0gone', workers[0]!.id]);
+    assert.deepEqual(fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds), [['i-0gone', workers[0]!.id], ['i-0gone'], [workers[0]!.id]]);
+    assert.deepEqual((await provider.list({ cluster: 'demo' })).map((i) => i.id), [workers[1]!.id]);
+    assert.equal((await provider.list({ cluster: 'demo', includeStopped: true })).length, 1, 'terminated machines are not listed');
+  });
+
+  test("a manager's config hash is the same whether its defaults are spelled out or not", () => {
+    const base = { cluster: 'demo', clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', members: [{ index: 1, host: '10.0.0.5', bindHost: '0.0.0.0', port: 5000, dataDir: '/d' }] } };
+    const written = managerConfigFor(base as never, 1);
+    const parsed = managerConfigSchema.parse(written) as unknown as Record<string, unknown>;
+    assert.equal(managerConfigHash(parsed), managerConfigHash(written));
+    assert.notEqual(managerConfigHash({ ...written, leaseMs: 1000 }), managerConfigHash(written));
+  });
+});
