@@ -12,10 +12,10 @@ export interface CliResult {
 }
 
 /** Runs `dynwork args…` with DYNWORK_HOME=home; bounded by `timeoutMs` (then killed). */
-export function dynwork(home: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function dynwork(home: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DYNWORK_HOME: home, NO_COLOR: '1' },
+      env: { ...process.env, DYNWORK_HOME: home, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
