@@ -422,3 +422,20 @@ describe('aws teardown', () => {
     assert.deepEqual(fake.leftovers(), []);
   });
 });
+
+describe('docs/aws.md', () => {
+  test('the deployer policy it shows grants every call deploy and teardown make, and is valid JSON', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/aws.md', import.meta.url), 'utf8');
+    const json = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    assert.ok(json, 'the policy is in a json block');
+    const policy = JSON.parse(json) as { Statement: { Action: string | string[] }[] };
+    const granted = new Set(policy.Statement.flatMap((s) => [s.Action].flat()));
+    await deploy({ ssh: true });
+    await deploy({ allowCidr: ['192.0.2.0/24'] });
+    await teardown();
+    // GetCallerIdentity needs no permission; tagging on create needs its own.
+    const used = new Set([...fake.log.map((l) => l.action).filter((a) => a !== 'sts:GetCallerIdentity'), 'ec2:CreateTags', 'iam:TagRole', 'iam:TagInstanceProfile', 'ssm:AddTagsToResource']);
+    assert.deepEqual([...used].filter((a) => !granted.has(a)), []);
+  });
+});
