@@ -132,4 +132,22 @@ describe('AWS_ENDPOINT_URL', () => {
     assert.doesNotMatch(r.stderr, /AWS SDK|NodeVersionSupportWarning/);
     assert.deepEqual(seen, []);
   });
+
+  test('aws options are checked before any AWS call: one line, exit 2', async () => {
+    seen.length = 0;
+    const cases: [string[], RegExp][] = [
+      [['deploy', '--spot', '--region', 'eu-west-1'], /^dynwork: --region, --spot only apply to --provider aws\nhint: drop them, or add --provider aws\n$/],
+      [['deploy', '--provider', 'aws', '--allow-cidr', '10.0.0.1'], /^dynwork: --allow-cidr "10\.0\.0\.1" is not an IPv4 CIDR \(e\.g\. 203\.0\.113\.7\/32\)\n/],
+      [['deploy', '--provider', 'aws', '--subnet', 'vpc-1', '--instance-type', 'huge'], /^dynwork: instance type "huge" does not look like one \(e\.g\. t3\.micro\); --subnet "vpc-1" is not a subnet id \(subnet-…\)\n/],
+      [['teardown', '--dry-run'], /^dynwork: --region, --profile and --dry-run only apply to --provider aws\n/],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await dynwork(home.dir, [...args, '--cluster', 'opts'], { env: env() });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, stderr);
+      assert.doesNotMatch(r.stderr, /NodeVersionSupportWarning/, 'the SDK is not even loaded');
+      assert.equal(r.stdout, '');
+    }
+    assert.deepEqual(seen, [], 'nothing reached AWS');
+  });
 });

@@ -44,40 +44,11 @@ import type { AwsClusterSettings } from '../providers/aws/settings.js';
 import { clusterFilters, clusterTags, resourceNames, TAG, tagSpec, tagValue } from '../providers/aws/tags.js';
 import { clusterDir, ensureClusterDir, readClusterState, writeClusterState, writePrivateFile, type ClusterState } from '../state/cluster-state.js';
 import { VERSION } from '../version.js';
+import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from './aws-settings.js';
 import { managerConfigFor, type AutoscaleSettings, type MemberSpec } from './manager-configs.js';
-import { withStep, type Progress } from './progress.js';
 
-export interface AwsDeployOptions {
-  cluster: string;
-  /** @default 2 */
-  managers?: number;
-  /** Cluster-wide. @default 3 per manager */
-  maxWorkers?: number;
-  /** @default 20 */
-  scaleUpAfterS?: number;
-  /** @default 300 */
-  idleTimeoutS?: number;
-  /** @default "t3.micro" */
-  instanceType?: string;
-  /** @default instanceType */
-  workerInstanceType?: string;
-  /** Workers on Spot. @default false */
-  spot?: boolean;
-  /** @default the default VPC's first default subnet */
-  subnet?: string;
-  /** Who may reach the API (and SSH). @default the deployer's public IPv4 /32 */
-  allowCidr?: string[];
-  /** Open SSH (port 22) to allowCidr. @default false */
-  ssh?: boolean;
-  /** What machines install. @default dynwork@<this version> */
-  packageSpec?: string;
-  /** API port. @default 5000 */
-  port?: number;
-  /** false: return once instances run (health is for `dynwork status`). @default true */
-  wait?: boolean;
-  /** How long to wait for managers to answer. @default 900 */
-  waitS?: number;
-}
+export type { AwsDeployOptions };
+import { withStep, type Progress } from './progress.js';
 
 export interface AwsDeployDeps {
   clients: AwsClients;
@@ -123,7 +94,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   if (previous && previous.provider !== 'aws') {
     throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not aws`, { hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster` });
   }
-  const s = resolveSettings(opts, previous?.settings as Partial<ResolvedSettings> | undefined);
+  const s = resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
   const created: string[] = [];
 
   const region = await clients.region();
@@ -298,54 +269,6 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   }
   out.sort((a, b) => a.index - b.index);
   return { cluster: opts.cluster, provider: 'aws', region, account, managers: out, created, changed: created.length > 0 };
-}
-
-interface ResolvedSettings {
-  managers: number;
-  maxWorkers: number;
-  scaleUpAfterS: number;
-  idleTimeoutS: number;
-  instanceType: string;
-  workerInstanceType: string;
-  spot: boolean;
-  subnet: string | null;
-  allowCidr: string[] | null;
-  ssh: boolean;
-  packageSpec: string;
-  port: number;
-  wait: boolean;
-  waitS: number;
-}
-
-function resolveSettings(opts: AwsDeployOptions, prev: Partial<ResolvedSettings> | undefined): ResolvedSettings {
-  const managers = opts.managers ?? prev?.managers ?? 2;
-  const instanceType = opts.instanceType ?? prev?.instanceType ?? 't3.micro';
-  const s: ResolvedSettings = {
-    managers,
-    maxWorkers: opts.maxWorkers ?? prev?.maxWorkers ?? 3 * managers,
-    scaleUpAfterS: opts.scaleUpAfterS ?? prev?.scaleUpAfterS ?? 20,
-    idleTimeoutS: opts.idleTimeoutS ?? prev?.idleTimeoutS ?? 300,
-    instanceType,
-    workerInstanceType: opts.workerInstanceType ?? prev?.workerInstanceType ?? instanceType,
-    spot: opts.spot ?? prev?.spot ?? false,
-    subnet: opts.subnet ?? prev?.subnet ?? null,
-    allowCidr: opts.allowCidr ?? prev?.allowCidr ?? null,
-    ssh: opts.ssh ?? prev?.ssh ?? false,
-    packageSpec: opts.packageSpec ?? prev?.packageSpec ?? `dynwork@${VERSION}`,
-    port: opts.port ?? prev?.port ?? 5000,
-    wait: opts.wait ?? true,
-    waitS: opts.waitS ?? 900,
-  };
-  const problems: string[] = [];
-  if (!Number.isInteger(s.managers) || s.managers < 1 || s.managers > 9) problems.push('--managers must be an integer from 1 to 9');
-  if (!Number.isInteger(s.maxWorkers) || s.maxWorkers < 0 || s.maxWorkers > 1000) problems.push('--max-workers must be an integer from 0 to 1000');
-  for (const t of [s.instanceType, s.workerInstanceType]) if (!/^[a-z0-9-]+\.[a-z0-9]+$/.test(t)) problems.push(`instance type "${t}" does not look like one (e.g. t3.micro)`);
-  if (s.subnet !== null && !/^subnet-[0-9a-f]+$/.test(s.subnet)) problems.push(`--subnet "${s.subnet}" is not a subnet id (subnet-…)`);
-  for (const c of s.allowCidr ?? []) if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(c)) problems.push(`--allow-cidr "${c}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)`);
-  if (!Number.isInteger(s.port) || s.port < 1024 || s.port > 65000) problems.push('--port must be an integer from 1024 to 65000');
-  if (/\s|'/.test(s.packageSpec) || s.packageSpec === '') problems.push('--package must be one npm install spec without spaces or quotes');
-  if (problems.length > 0) throw new DynworkError('usage', problems.join('; '), { hint: 'see dynwork deploy --help' });
-  return s;
 }
 
 async function findSubnet(clients: AwsClients, subnetId: string | null, region: string): Promise<Subnet> {

@@ -1,3 +1,4 @@
+import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from '../cluster/aws-settings.js';
 import { deploy } from '../cluster/deploy.js';
 import { DynworkError } from '../errors.js';
 import { readClusterState } from '../state/cluster-state.js';
@@ -62,31 +63,31 @@ export async function deployCommand(o: DeployFlags): Promise<void> {
 }
 
 async function deployAwsCommand(o: DeployFlags): Promise<void> {
+  const previous = readClusterState(o.cluster);
+  const opts: AwsDeployOptions = {
+    cluster: o.cluster,
+    ...(o.managers !== undefined && { managers: o.managers }),
+    ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
+    ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
+    ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
+    ...(o.port !== undefined && { port: o.port }),
+    ...(o.wait === false && { wait: false }),
+    ...(typeof o.wait === 'number' && { waitS: o.wait }),
+    ...(o.instanceType !== undefined && { instanceType: o.instanceType }),
+    ...(o.workerInstanceType !== undefined && { workerInstanceType: o.workerInstanceType }),
+    ...(o.spot !== undefined && { spot: o.spot }),
+    ...(o.subnet !== undefined && { subnet: o.subnet }),
+    ...(o.allowCidr !== undefined && { allowCidr: o.allowCidr }),
+    ...(o.ssh !== undefined && { ssh: o.ssh }),
+    ...(o.package !== undefined && { packageSpec: o.package }),
+  };
+  // Bad options fail here, before the SDK loads or anything reaches AWS.
+  resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
   const [{ deployAws }, { createAwsClients }] = await Promise.all([import('../cluster/deploy-aws.js'), import('../providers/aws/clients.js')]);
-  const region = o.region ?? (readClusterState(o.cluster)?.settings.region as string | undefined);
+  const region = o.region ?? (previous?.settings.region as string | undefined);
   const clients = createAwsClients({ ...(region ? { region } : {}), ...(o.profile ? { profile: o.profile } : {}) });
   try {
-    const r = await deployAws(
-      {
-        cluster: o.cluster,
-        ...(o.managers !== undefined && { managers: o.managers }),
-        ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
-        ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
-        ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
-        ...(o.port !== undefined && { port: o.port }),
-        ...(o.wait === false && { wait: false }),
-        ...(typeof o.wait === 'number' && { waitS: o.wait }),
-        ...(o.instanceType !== undefined && { instanceType: o.instanceType }),
-        ...(o.workerInstanceType !== undefined && { workerInstanceType: o.workerInstanceType }),
-        ...(o.spot !== undefined && { spot: o.spot }),
-        ...(o.subnet !== undefined && { subnet: o.subnet }),
-        ...(o.allowCidr !== undefined && { allowCidr: o.allowCidr }),
-        ...(o.ssh !== undefined && { ssh: o.ssh }),
-        ...(o.package !== undefined && { packageSpec: o.package }),
-      },
-      { clients },
-      cliProgress(o.json),
-    );
+    const r = await deployAws(opts, { clients }, cliProgress(o.json));
     if (o.json) return printJson(r);
     print(`cluster "${r.cluster}" on AWS ${r.region} (account ${r.account}) is ${r.changed ? 'up' : 'already up; nothing changed'}`);
     for (const m of r.managers) print(`  manager ${m.index}  ${m.url}  ${m.instanceId}  ${m.privateAddress}  (${m.action}${m.healthy ? ', answering' : m.healthy === null ? ', health not checked: dynwork status' : ''})`);
