@@ -37,7 +37,7 @@ import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import { pickAddresses } from '../providers/aws/addresses.js';
 import { call, type AwsClients } from '../providers/aws/clients.js';
-import { isAwsError, toDynworkError } from '../providers/aws/errors.js';
+import { IAM_NOT_FOUND, ifExists, toDynworkError } from '../providers/aws/errors.js';
 import { EC2_TRUST_POLICY, managerPolicy, workerPolicy } from '../providers/aws/iam-policies.js';
 import { createAwsProvider, managerConfigHash } from '../providers/aws/provider.js';
 import type { AwsClusterSettings } from '../providers/aws/settings.js';
@@ -135,12 +135,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
 
   ensureClusterDir(opts.cluster);
   const keyName = await withStep(progress, `Key pair ${names.keyPair}`, async () => {
-    try {
-      await call(ec2, new DescribeKeyPairsCommand({ KeyNames: [names.keyPair] }));
-      return names.keyPair;
-    } catch (err) {
-      if (!isAwsError(err, 'InvalidKeyPair.NotFound')) throw err;
-    }
+    if (await ifExists(['InvalidKeyPair.NotFound'], () => call(ec2, new DescribeKeyPairsCommand({ KeyNames: [names.keyPair] })))) return names.keyPair;
     const key = await call<{ KeyMaterial?: string }>(
       ec2,
       new CreateKeyPairCommand({ KeyName: names.keyPair, KeyType: 'ed25519', KeyFormat: 'pem', TagSpecifications: [tagSpec('key-pair', clusterTags(opts.cluster, 'key-pair'))] }),
@@ -359,12 +354,8 @@ async function ensureSecurityGroup(clients: AwsClients, cluster: string, name: s
 }
 
 async function ensureToken(clients: AwsClients, name: string, known: string | undefined, cluster: string, created: string[]): Promise<string> {
-  try {
-    const out = await call<{ Parameter?: { Value?: string } }>(clients.ssm, new GetParameterCommand({ Name: name, WithDecryption: true }));
-    if (out.Parameter?.Value) return out.Parameter.Value;
-  } catch (err) {
-    if (!isAwsError(err, 'ParameterNotFound')) throw err;
-  }
+  const found = await ifExists(['ParameterNotFound'], () => call<{ Parameter?: { Value?: string } }>(clients.ssm, new GetParameterCommand({ Name: name, WithDecryption: true })));
+  if (found?.Parameter?.Value) return found.Parameter.Value;
   const value = known ?? randomBytes(32).toString('base64url');
   await call(
     clients.ssm,
@@ -384,34 +375,19 @@ async function ensureToken(clients: AwsClients, name: string, known: string | un
 async function ensureRole(clients: AwsClients, roleName: string, path: string, policyName: string, policy: object, cluster: string, created: string[]): Promise<void> {
   const { iam } = clients;
   const tags = clusterTags(cluster, 'iam').map((t) => ({ Key: t.Key!, Value: t.Value! }));
-  let role: IamRole | undefined;
-  try {
-    role = (await call<{ Role?: IamRole }>(iam, new GetRoleCommand({ RoleName: roleName }))).Role;
-  } catch (err) {
-    if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
-  }
+  const role = (await ifExists(IAM_NOT_FOUND, () => call<{ Role?: IamRole }>(iam, new GetRoleCommand({ RoleName: roleName }))))?.Role;
   if (!role) {
     await call(iam, new CreateRoleCommand({ RoleName: roleName, Path: path, AssumeRolePolicyDocument: JSON.stringify(EC2_TRUST_POLICY), Description: `dynwork cluster ${cluster}`, Tags: tags }));
     created.push(`role ${roleName}`);
   }
   const document = JSON.stringify(policy);
-  let current: string | null = null;
-  try {
-    const out = await call<{ PolicyDocument?: string }>(iam, new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
-    current = out.PolicyDocument ? decodeURIComponent(out.PolicyDocument) : null;
-  } catch (err) {
-    if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
-  }
+  const existing = await ifExists(IAM_NOT_FOUND, () => call<{ PolicyDocument?: string }>(iam, new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })));
+  const current = existing?.PolicyDocument ? decodeURIComponent(existing.PolicyDocument) : null;
   if (current === null || !sameJson(current, document)) {
     await call(iam, new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: document }));
     if (current === null) created.push(`policy ${roleName}/${policyName}`);
   }
-  let profile: InstanceProfile | undefined;
-  try {
-    profile = (await call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))).InstanceProfile;
-  } catch (err) {
-    if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
-  }
+  const profile = (await ifExists(IAM_NOT_FOUND, () => call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))))?.InstanceProfile;
   if (!profile) {
     await call(iam, new CreateInstanceProfileCommand({ InstanceProfileName: roleName, Path: path, Tags: tags }));
     created.push(`instance profile ${roleName}`);

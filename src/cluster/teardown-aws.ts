@@ -23,7 +23,7 @@ import {
 import { DeleteParametersCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
 import pRetry from 'p-retry';
 import { call, type AwsClients } from '../providers/aws/clients.js';
-import { isAwsError, toDynworkError } from '../providers/aws/errors.js';
+import { IAM_NOT_FOUND, ifExists, isAwsError, toDynworkError } from '../providers/aws/errors.js';
 import { createAwsProvider } from '../providers/aws/provider.js';
 import type { AwsClusterSettings } from '../providers/aws/settings.js';
 import { clusterFilters, resourceNames } from '../providers/aws/tags.js';
@@ -133,32 +133,20 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
   if (!dry && paramNames.length > 0) await withStep(progress, 'Deleting the cluster tokens', () => call(ssm, new DeleteParametersCommand({ Names: paramNames })));
 
   for (const roleName of [names.managerRole, names.workerRole]) {
-    let profile: InstanceProfile | undefined;
-    try {
-      profile = (await call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))).InstanceProfile;
-    } catch (err) {
-      if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
-    }
-    let roleExists = true;
-    try {
-      await call(iam, new GetRoleCommand({ RoleName: roleName }));
-    } catch (err) {
-      if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
-      roleExists = false;
-    }
+    const profile = (await ifExists(IAM_NOT_FOUND, () => call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))))?.InstanceProfile;
+    const roleExists = (await ifExists(IAM_NOT_FOUND, () => call(iam, new GetRoleCommand({ RoleName: roleName })))) !== undefined;
     if (profile) removed.push({ kind: 'instance profile', id: roleName });
     if (roleExists) removed.push({ kind: 'role', id: roleName });
     if (dry || (!profile && !roleExists)) continue;
     await withStep(progress, `Deleting IAM role ${roleName}`, async () => {
-      const gone = ['NoSuchEntity', 'NoSuchEntityException'];
       if (profile) {
-        for (const r of profile.Roles ?? []) await ignore(gone, () => call(iam, new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: r.RoleName! })));
-        await ignore(gone, () => call(iam, new DeleteInstanceProfileCommand({ InstanceProfileName: roleName })));
+        for (const r of profile.Roles ?? []) await ifExists(IAM_NOT_FOUND, () => call(iam, new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: r.RoleName! })));
+        await ifExists(IAM_NOT_FOUND, () => call(iam, new DeleteInstanceProfileCommand({ InstanceProfileName: roleName })));
       }
       if (roleExists) {
         const policies = await call<{ PolicyNames?: string[] }>(iam, new ListRolePoliciesCommand({ RoleName: roleName }));
-        for (const p of policies.PolicyNames ?? []) await ignore(gone, () => call(iam, new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })));
-        await ignore(gone, () => call(iam, new DeleteRoleCommand({ RoleName: roleName })));
+        for (const p of policies.PolicyNames ?? []) await ifExists(IAM_NOT_FOUND, () => call(iam, new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })));
+        await ifExists(IAM_NOT_FOUND, () => call(iam, new DeleteRoleCommand({ RoleName: roleName })));
       }
     });
   }
@@ -166,14 +154,6 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
   const hadState = readClusterState(opts.cluster) !== null;
   if (!dry) removeClusterState(opts.cluster, { keepData: false });
   return { cluster: opts.cluster, region, removed, kept, dryRun: dry, nothingToDo: removed.length === 0 && !hadState };
-}
-
-async function ignore(codes: string[], fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (!isAwsError(err, ...codes)) throw err;
-  }
 }
 
 /** Retries `fn` with backoff while EC2 answers one of `busy` (bounded by retryForMs); `gone` means already done. */

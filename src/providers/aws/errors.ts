@@ -149,3 +149,16 @@ function firstSentence(s: string): string {
   const cut = line.indexOf('. Encoded authorization');
   return (cut >= 0 ? line.slice(0, cut) : line).trim();
 }
+
+/** `fn`'s answer, or undefined when AWS says the thing does not exist (one of `notFound`). */
+export async function ifExists<T>(notFound: string[], fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isAwsError(err, ...notFound)) return undefined;
+    throw err;
+  }
+}
+
+/** IAM's "no such role / profile / policy", as the SDK names it and as the wire does. */
+export const IAM_NOT_FOUND = ['NoSuchEntityException', 'NoSuchEntity'];
