@@ -127,6 +127,16 @@ describe('the aws provider behind a manager', () => {
     assert.equal(config.clientToken, undefined);
     assert.equal(config.index, 2);
 
+    // A stopped predecessor holds the address and the volume: it is terminated first.
+    const first = fake.instances.get(inst!.id)!;
+    first.State.Name = 'stopped';
+    fake.clearLog();
+    const [second] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base as never, 2) });
+    assert.deepEqual(fake.mutations(), ['ec2:TerminateInstances', 'ec2:RunInstances']);
+    assert.deepEqual(fake.calls('ec2:TerminateInstances')[0]!.InstanceIds, [inst!.id]);
+    assert.equal(first.State.Name, 'terminated');
+    assert.equal(fake.instances.get(second!.id)!.PrivateIpAddress, '172.31.15.252');
+
     await assert.rejects(provider.launch('manager', { cluster: 'demo', index: 3, config: { ...managerConfigFor(base as never, 1), index: 3 } }), (err: DynworkError) => {
       assert.equal(err.message, 'manager 3 of cluster "demo" has no data volume');
       return true;

@@ -4,6 +4,7 @@ import {
   paginateDescribeInstances,
   RunInstancesCommand,
   TerminateInstancesCommand,
+  waitUntilInstanceTerminated,
   type Instance as Ec2Instance,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
@@ -48,6 +49,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider & { manage
     let address: string | undefined;
     if (role === 'manager') {
       if (spec.index === undefined) throw new DynworkError('internal', 'a manager launch needs its index');
+      await clearStoppedManager(spec.cluster, spec.index);
       const volume = await dataVolume(spec.cluster, spec.index);
       dataVolumeId = volume.id;
       address = volume.address;
@@ -104,6 +106,17 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider & { manage
       factor: 1.3,
       shouldRetry: ({ error }) => error instanceof AwsCallError && error.code === 'InvalidParameterValue' && /iamInstanceProfile|instance profile/i.test(error.awsMessage),
     });
+  }
+
+  /**
+   * A stopped (or stopping) predecessor still holds the manager's address and
+   * volume: it goes first, or the replacement could never take them.
+   */
+  async function clearStoppedManager(cluster: string, index: number): Promise<void> {
+    const old = (await list({ cluster, role: 'manager', includeStopped: true })).filter((i) => i.index === index && i.state !== 'running' && i.state !== 'pending');
+    if (old.length === 0) return;
+    await terminate(old.map((i) => i.id));
+    await waitUntilInstanceTerminated({ client: clients.ec2, maxWaitTime: 600, minDelay: 5 }, { InstanceIds: old.map((i) => i.id) });
   }
 
   async function dataVolume(cluster: string, index: number): Promise<{ id: string; address: string }> {
