@@ -76,6 +76,16 @@ export function registerCommands(program: Command): void {
     .action(async (o) => (await import('./teardown.js')).teardownCommand(o));
 
   program
+    .command('ssh')
+    .description("aws: a shell (or COMMAND) on a manager, with the key deploy saved (needs deploy --ssh)")
+    .argument('[command...]', 'run this instead of a shell, e.g. journalctl -u dynwork-manager')
+    .addOption(clusterOption())
+    .option('--manager <n>', 'which manager', intOption('--manager', 1, 9), 1)
+    // The remote command's own options (journalctl -u …) are not ours.
+    .allowUnknownOption()
+    .action(async (command: string[], o) => (await import('./ssh.js')).sshCommand(command, o));
+
+  program
     .command('token')
     .description("print the cluster's client token (for Authorization: Bearer)")
     .addOption(clusterOption())
