@@ -2,7 +2,7 @@
  * The load generator for the small-job benchmark, run as its own process so
  * its CPU is not the cluster's: enqueues N jobs (iterations=1) either in
  * batches or as single requests with some concurrency, then pulls until every
- * result is back. Prints one JSON line of timings. Single requests go out as
+ * result is back (a long-poll per manager). Prints one JSON line of timings. Single requests go out as
  * plain keep-alive undici calls (what any HTTP load tool sends), so the figure
  * is the cluster's, not our client library's.
  *
@@ -56,13 +56,22 @@ if (mode === 'batch') {
   await agent.close();
 }
 const enqueuedAt = performance.now();
+// A long-poll on every manager at once, each for its own results.
 let pulled = 0;
-let turn = 0;
-while (pulled < n) {
-  const got = await clients[turn++ % clients.length]!.pullCompleted(10_000);
-  pulled += got.length;
-  if (got.length === 0) await new Promise((r) => setTimeout(r, 5));
-}
+const done = new AbortController();
+await Promise.all(
+  clients.map(async (client) => {
+    try {
+      while (pulled < n) {
+        const got = await client.pullCompleted(10_000, { waitMs: 5_000, local: true, signal: done.signal });
+        pulled += got.length;
+      }
+    } catch (err) {
+      if (!done.signal.aborted) throw err;
+    }
+    done.abort();
+  }),
+);
 const end = performance.now();
 const cpu = process.cpuUsage();
 process.stdout.write(JSON.stringify({ n, mode, enqueued, enqueueMs: enqueuedAt - start, totalMs: end - start, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');

@@ -231,3 +231,48 @@ describe('decide', () => {
     assert.equal(sim.alive, 0);
   });
 });
+
+describe('the autoscaler loop', () => {
+  test('a follower whose lower peer is healthy stays out: no status fetches, no provider calls, no actions', async () => {
+    const { startAutoscaler } = await import('../src/runtime/autoscaler/loop.js');
+    const { memoryLogger } = await import('./helpers.js');
+    const calls: string[] = [];
+    const leadership: boolean[] = [];
+    let lowerHealthy = true;
+    const provider = {
+      name: 'local' as const,
+      launch: async () => (calls.push('launch'), []),
+      list: async () => (calls.push('list'), []),
+      terminate: async () => void calls.push('terminate'),
+    };
+    const status = { healthy: true, queue: { queued: 5, running: 0, completed: 0, failed: 0, oldestQueuedAgeMs: 60_000, queuedIterations: 5_000_000 }, workers: [] };
+    const a = startAutoscaler({
+      cluster: 'c',
+      selfIndex: 2,
+      policy: policySchema.parse({ maxWorkers: 2, scaleUpAfterMs: 1_000, intervalMs: 60_000 }),
+      provider,
+      selfStatus: () => status as never,
+      peerStatuses: async () => (calls.push('peerStatuses'), [{ index: 1, status: null }]),
+      lowerPeerHealthy: async () => lowerHealthy,
+      workerConfig: () => ({}),
+      relaunchManager: async () => undefined,
+      setLeader: (v) => void leadership.push(v),
+      event: () => undefined,
+      now: () => 1_000_000,
+      logger: memoryLogger().logger,
+    });
+    try {
+      assert.deepEqual(await a.tick(), []);
+      assert.deepEqual(calls, []);
+      assert.deepEqual(leadership, [false]);
+      // Manager 1 goes away: this one leads and acts on the backlog.
+      lowerHealthy = false;
+      const actions = await a.tick();
+      assert.deepEqual(leadership, [false, true]);
+      assert.deepEqual(calls.slice(0, 3), ['peerStatuses', 'list', 'list']);
+      assert.ok(actions.some((x) => x.kind === 'launch'), JSON.stringify(actions));
+    } finally {
+      await a.close();
+    }
+  });
+});

@@ -247,6 +247,12 @@ describe('worker planning', () => {
     assert.deepEqual(leaseAsk({ ...base, managers: 2 }), { max: LEASE_BATCH, maxIterations: 1_000_000 });
   });
 
+  test('heavy work is topped up only once half the hold has run down', () => {
+    // Capacity here is 2,000,000 iterations (1 s on each of 2 threads).
+    assert.equal(leaseAsk({ ...base, heldJobs: 6, heldWork: 1_200_000, queuedJobs: 4, runningChunks: 2 }), null, '60 % held: no call');
+    assert.deepEqual(leaseAsk({ ...base, heldJobs: 4, heldWork: 800_000, queuedJobs: 2, runningChunks: 2 }), { max: LEASE_BATCH, maxIterations: 1_200_000 }, '40 % held: top up');
+  });
+
   test('a full worker asks for nothing, unless a thread would idle: then one job', () => {
     assert.equal(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 1, runningChunks: 2 }), null);
     assert.deepEqual(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 0, runningChunks: 1 }), { max: 1, maxIterations: 1 });

@@ -233,9 +233,23 @@ export class ManagerClient {
     return r.ids;
   }
 
-  /** POST /pullCompleted?top=N. Never retried: a result handed out is gone from the queue. */
-  pullCompleted(top: number): Promise<PulledJob[]> {
-    return this.call({ method: 'POST', path: `/pullCompleted?top=${encodeURIComponent(String(top))}`, schema: pulledJobs, idempotent: false });
+  /**
+   * POST /pullCompleted?top=N[&waitMs=W][&local=1]. With `waitMs`, an empty
+   * answer waits up to that long for results to arrive (the timeout grows by as
+   * much); with `local`, only this manager's results (for clients that poll
+   * every manager).
+   * Never retried: a result handed out is gone from the queue.
+   */
+  pullCompleted(top: number, opts: { waitMs?: number; local?: boolean } & CallOptions = {}): Promise<PulledJob[]> {
+    const wait = (opts.waitMs ? `&waitMs=${encodeURIComponent(String(opts.waitMs))}` : '') + (opts.local ? '&local=1' : '');
+    return this.call({
+      method: 'POST',
+      path: `/pullCompleted?top=${encodeURIComponent(String(top))}${wait}`,
+      schema: pulledJobs,
+      idempotent: false,
+      timeoutMs: this.timeoutMs + Math.max(0, opts.waitMs ?? 0),
+      signal: opts.signal,
+    });
   }
 
   /** GET /jobs/:id. A 404 is an ApiError with status 404. */

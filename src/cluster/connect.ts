@@ -63,6 +63,7 @@ export async function enqueueJobs(c: ConnectedCluster, jobs: NewJob[]): Promise<
   return ids;
 }
 
-export function pullResults(c: ConnectedCluster, top: number): Promise<PulledJob[]> {
-  return failover(c, (m) => m.pullCompleted(top));
+/** With `waitMs`, an empty answer waits that long for results to arrive (results on other managers are looked for at the start). */
+export function pullResults(c: ConnectedCluster, top: number, waitMs = 0): Promise<PulledJob[]> {
+  return failover(c, (m) => m.pullCompleted(top, waitMs > 0 ? { waitMs } : {}));
 }

@@ -16,7 +16,6 @@ export async function pullCommand(o: { top: number; wait: boolean; timeout?: num
     if (o.wait && got.length < o.top) {
       const deadline = Date.now() + (o.timeout ?? 300) * 1000;
       const step = cliProgress(o.json).step(`Waiting for results (${got.length}/${o.top})`);
-      let delay = 100;
       while (got.length < o.top) {
         if (Date.now() >= deadline) {
           step.fail(`Timed out with ${got.length}/${o.top} results`);
@@ -25,10 +24,10 @@ export async function pullCommand(o: { top: number; wait: boolean; timeout?: num
             hint: `see progress with: dynwork status${o.cluster === 'default' ? '' : ` --cluster ${o.cluster}`}`,
           });
         }
-        await new Promise((r) => setTimeout(r, delay));
-        const jobs = await pullResults(c, o.top - got.length);
-        emit(jobs);
-        delay = jobs.length > 0 ? 100 : Math.min(delay * 2, 2000);
+        // A long-poll: answered as soon as results arrive at the manager, else
+        // after 2 s (when results held by its peers are looked for again).
+        const waitMs = Math.max(1, Math.min(2000, deadline - Date.now()));
+        emit(await pullResults(c, o.top - got.length, waitMs));
         step.update(`Waiting for results (${got.length}/${o.top})`);
       }
       step.succeed(`Pulled ${got.length} results`);

@@ -13,6 +13,11 @@ export interface AutoscalerDeps {
   selfStatus(): ManagerStatus;
   /** Every peer's status, null for one that did not answer in time. */
   peerStatuses(): Promise<{ index: number; status: ManagerStatus | null }[]>;
+  /**
+   * Whether a lower-numbered peer is healthy (then it leads): a cheap check
+   * that spares a follower fetching every peer's full status each round.
+   */
+  lowerPeerHealthy?(): Promise<boolean>;
   /** The config a new worker gets. */
   workerConfig(): Record<string, unknown>;
   /** Starts manager `index` again on its own data. */
@@ -46,8 +51,9 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
 
   const round = async (): Promise<Action[]> => {
     const now = deps.now();
-    const peers = await deps.peerStatuses();
-    const isLeader = !peers.some((p) => p.index < deps.selfIndex && p.status?.healthy === true);
+    const follower = deps.lowerPeerHealthy ? await deps.lowerPeerHealthy() : false;
+    const peers = follower ? [] : await deps.peerStatuses();
+    const isLeader = !follower && !peers.some((p) => p.index < deps.selfIndex && p.status?.healthy === true);
     if (isLeader !== leader) logger.info(isLeader ? 'this manager now leads the autoscaler' : 'another manager leads the autoscaler');
     leader = isLeader;
     deps.setLeader(isLeader);

@@ -14,7 +14,10 @@ export interface ManagerContext {
   config: ManagerConfig;
   store: JobStore;
   batcher: EnqueueBatcher;
+  /** Parked lease long-polls: woken when jobs may be available. */
   waiters: LeaseWaiters;
+  /** Parked /pullCompleted long-polls: woken when results arrive. */
+  resultWaiters: LeaseWaiters;
   workers: WorkerRegistry;
   metrics: ManagerMetrics;
   throughput: Throughput;

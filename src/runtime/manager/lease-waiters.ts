@@ -1,6 +1,7 @@
 /**
- * Parked long-poll lease requests. Anything that may make jobs available
- * (enqueue, expired leases) wakes them all; each then tries to lease again.
+ * Parked long-poll requests. Whatever may have made their answer ready (for
+ * leases: an enqueue or expired leases; for pulls: completed jobs) wakes them
+ * all; each then tries again.
  */
 export class LeaseWaiters {
   private waiting = new Set<() => void>();

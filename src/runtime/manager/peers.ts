@@ -59,6 +59,13 @@ export class Peers {
   }
 
   /** Each peer's status, or null for a peer that did not answer in time. */
+  /** Whether a peer numbered below `index` answers /healthz as healthy (such a peer leads). */
+  async anyHealthyBelow(index: number): Promise<boolean> {
+    const lower = [...this.clients].filter(([i]) => i < index);
+    const answers = await Promise.all(lower.map(([, client]) => client.healthz().then((h) => h.ok, () => false)));
+    return answers.includes(true);
+  }
+
   async statuses(): Promise<{ index: number; status: ManagerStatus | null }[]> {
     return Promise.all(
       [...this.clients].map(async ([index, client]) => {

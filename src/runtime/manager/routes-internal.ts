@@ -59,6 +59,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     ctx.metrics.count('completed', out.accepted.length);
     ctx.metrics.count('rejectedResults', out.rejected.length);
     ctx.throughput.add(out.accepted.length, now);
+    if (out.accepted.length > 0) ctx.resultWaiters.wakeAll();
     for (const id of out.accepted) ctx.logger.debug('completed', { jobId: id, workerId });
     for (const id of out.rejected) ctx.logger.info('late or foreign result dropped', { jobId: id, workerId });
     res.json(out satisfies CompleteResponse);

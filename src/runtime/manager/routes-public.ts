@@ -6,6 +6,28 @@ import { parseEnqueueBody } from './enqueue-body.js';
 import { HttpError } from './http-error.js';
 import type { createAuth } from './auth.js';
 
+/** How long a woken /pullCompleted long-poll waits for more results before it answers. */
+const PULL_LINGER_MS = 100;
+
+/** `1`/`true` or `0`/`false`; absent is false. */
+function parseFlag(name: string, raw: unknown): boolean {
+  if (raw === undefined || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new HttpError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(String(raw)).slice(0, 60)}`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
 /** The seed's API and what DESIGN §1 adds to it. */
 export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof createAuth>): Router {
   const r = express.Router();
@@ -24,9 +46,28 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
   });
 
   r.post('/pullCompleted', auth('client'), async (req: Request, res: Response) => {
-    const top = parseCountParam('top', (req.query as Record<string, unknown>).top, limits.maxTop);
-    const local = ctx.store.pull(top, ctx.now());
-    const fromPeers = local.length < top ? await ctx.peers.pull(top - local.length) : [];
+    const q = req.query as Record<string, unknown>;
+    const top = parseCountParam('top', q.top, limits.maxTop);
+    const waitMs = q.waitMs === undefined ? 0 : parseCountParam('waitMs', q.waitMs, ctx.config.longPollMaxMs);
+    const onlyHere = parseFlag('local', q.local);
+    let local = ctx.store.pull(top, ctx.now());
+    let fromPeers = local.length < top && !onlyHere ? await ctx.peers.pull(top - local.length) : [];
+    if (local.length + fromPeers.length === 0 && waitMs > 0) {
+      // Long-poll: park until a worker delivers results here, the wait ends, or
+      // the client goes away. A result is handed out once, so nothing is taken
+      // for a connection that is already closed.
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const stop = AbortSignal.any([gone.signal, ctx.closing]);
+      const deadline = ctx.now() + waitMs;
+      while (!stop.aborted && ctx.store.counts().completed === 0 && ctx.now() < deadline) await ctx.resultWaiters.wait(deadline - ctx.now(), stop);
+      // Results tend to come in runs: a moment's linger answers with several at once.
+      const linger = Math.min(PULL_LINGER_MS, deadline - ctx.now());
+      if (!stop.aborted && linger > 0 && ctx.store.counts().completed < top) await sleep(linger, stop);
+      if (gone.signal.aborted) return;
+      local = ctx.store.pull(top, ctx.now());
+      fromPeers = [];
+    }
     const all = local.concat(fromPeers);
     ctx.metrics.count('pulled', local.length);
     if (all.length > 0) ctx.logger.debug('pulled', { count: all.length, local: local.length, jobIds: all.map((j) => j.id) });

@@ -33,6 +33,7 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
     provider,
     selfStatus: () => managerStatus(ctx),
     peerStatuses: () => ctx.peers.statuses(),
+    lowerPeerHealthy: () => ctx.peers.anyHealthyBelow(ctx.config.index),
     workerConfig: () => ({
       cluster: ctx.config.cluster,
       managers: settings.members.map(memberEndpoint),

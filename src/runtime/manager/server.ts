@@ -58,6 +58,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
       waiters.wakeAll();
     }),
     waiters,
+    resultWaiters: new LeaseWaiters(),
     workers,
     metrics,
     throughput: new Throughput(),

@@ -6,6 +6,11 @@
 
 /** A worker aims to hold about this much work per thread (leased, not yet done). */
 export const HOLD_SECONDS = 1;
+/**
+ * Work is topped up once this share of the hold has run down, so a worker on
+ * heavy jobs asks about twice a second, not after every finished job.
+ */
+export const REFILL_SHARE = 0.5;
 /** Most jobs asked for in one lease call. */
 export const LEASE_BATCH = 256;
 /** Most jobs held (queued here or running) at once, whatever their size. */
@@ -45,14 +50,15 @@ export interface LeaseState {
  * holds enough. About HOLD_SECONDS of work per thread: small jobs come in
  * batches, and a heavy job is not hoarded (a manager gives at least one job
  * per call, so the room is split between the managers and a full worker asks
- * for nothing). A thread with nothing to do still gets one job, however big.
+ * for nothing), topped up when half of it has run down. A thread with nothing
+ * to do still gets one job, however big.
  */
 export function leaseAsk(s: LeaseState): { max: number; maxIterations: number } | null {
   const roomJobs = MAX_HELD_JOBS - s.heldJobs;
   if (roomJobs <= 0 || s.undelivered >= MAX_UNDELIVERED) return null;
   const capacity = Math.max(1, Math.round(s.rate * s.threads * HOLD_SECONDS));
   const roomWork = capacity - s.heldWork;
-  if (roomWork > 0) {
+  if (roomWork >= capacity * REFILL_SHARE) {
     return { max: Math.min(LEASE_BATCH, roomJobs), maxIterations: Math.max(1, Math.ceil(roomWork / Math.max(1, s.managers))) };
   }
   if (s.queuedJobs === 0 && s.runningChunks < s.threads) return { max: 1, maxIterations: 1 };
