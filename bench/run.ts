@@ -25,6 +25,17 @@ const only = new Set((args.only ?? 'hash,efficiency,small,depth,scaleup').split(
 const home = mkdtempSync(join(tmpdir(), 'dynwork-bench-'));
 process.env.DYNWORK_HOME = home;
 const provider = createLocalProvider();
+const started = new Set<string>();
+// An interrupted run leaves nothing behind: every cluster it started is torn down.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: tearing down ${[...started].join(', ') || 'nothing'}\n`);
+    void Promise.allSettled([...started].map((name) => teardown(name, provider, silentProgress))).finally(() => {
+      rmSync(home, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const cores = availableParallelism();
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores };
@@ -37,10 +48,11 @@ const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDig
 const now = () => performance.now();
 
 async function cluster(name: string, opts: { maxWorkers: number; scaleUpAfterS: number; managers?: number; port: number }) {
+  started.add(name);
   await deploy({ cluster: name, provider: 'local', managers: opts.managers ?? 2, maxWorkers: opts.maxWorkers, scaleUpAfterS: opts.scaleUpAfterS, idleTimeoutS: 600, port: opts.port }, provider, silentProgress);
   const state = readClusterState(name)!;
   const clients = state.managers.map((m) => new ManagerClient({ endpoint: { index: m.index, url: m.url }, token: state.clientToken, timeoutMs: 60_000 }));
-  return { state, clients, close: async () => { await Promise.all(clients.map((c) => c.close())); await teardown(name, provider, silentProgress); } };
+  return { state, clients, close: async () => { await Promise.all(clients.map((c) => c.close())); await teardown(name, provider, silentProgress); started.delete(name); } };
 }
 
 /**
