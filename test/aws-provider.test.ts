@@ -79,9 +79,11 @@ describe('the aws provider behind a manager', () => {
         assert.deepEqual(run.IamInstanceProfile, { Name: 'dynwork-demo-us-east-1-worker' });
         assert.deepEqual(run.MetadataOptions, { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
         assert.equal(run.MaintenanceOptions, undefined);
-        const tags = run.TagSpecifications.find((t: Json) => t.ResourceType === 'instance').Tags;
-        assert.equal(tag(tags, 'dynwork:cluster'), 'demo');
-        assert.equal(tag(tags, 'dynwork:role'), 'worker');
+        assert.deepEqual(run.TagSpecifications.map((t: Json) => t.ResourceType), ['instance', 'volume', 'network-interface'], 'everything the launch creates is tagged, as the manager policy requires');
+        for (const spec of run.TagSpecifications) {
+          assert.equal(tag(spec.Tags, 'dynwork:cluster'), 'demo');
+          assert.equal(tag(spec.Tags, 'dynwork:role'), 'worker');
+        }
         const { script, config } = decode(run);
         assert.ok(!script.includes(WORKER_TOKEN) && !script.includes(CLIENT_TOKEN), 'no token in user-data');
         assert.match(script, /^ROLE='worker'$/m);

@@ -85,7 +85,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider & { manage
       IamInstanceProfile: { Name: part.profileName },
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
       UserData: Buffer.from(userData).toString('base64'),
-      TagSpecifications: [tagSpec('instance', tags), tagSpec('volume', tags)],
+      // The manager policy lets RunInstances create only tagged instances, volumes and network interfaces.
+      TagSpecifications: [tagSpec('instance', tags), tagSpec('volume', tags), tagSpec('network-interface', tags)],
       ...(s.keyName ? { KeyName: s.keyName } : {}),
       ...(role === 'worker'
         ? {
