@@ -413,6 +413,15 @@ describe('aws teardown', () => {
     assert.equal(fake.volumes.size, 2);
   });
 
+  test("IAM's eventual consistency: a role briefly still in use is deleted once it settles", async () => {
+    await deploy();
+    fake.fail('iam:DeleteRole', awsError('DeleteConflictException', 'Cannot delete entity, must remove roles from instance profile first.'));
+    fake.clearLog();
+    await teardown();
+    assert.deepEqual(fake.leftovers(), []);
+    assert.equal(fake.calls('iam:DeleteRole').length, 3, 'the first try retried once, then the second role');
+  });
+
   test('resources already gone half way through are skipped', async () => {
     await deploy();
     // Someone deleted the worker role's profile and the key pair by hand.

@@ -139,14 +139,16 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
     if (roleExists) removed.push({ kind: 'role', id: roleName });
     if (dry || (!profile && !roleExists)) continue;
     await withStep(progress, `Deleting IAM role ${roleName}`, async () => {
+      // IAM is eventually consistent: a role just taken out of its profile may still count as in use for a moment.
+      const settle = (fn: () => Promise<unknown>) => retryWhile(['DeleteConflictException', 'DeleteConflict'], deps, fn, IAM_NOT_FOUND);
       if (profile) {
-        for (const r of profile.Roles ?? []) await ifExists(IAM_NOT_FOUND, () => call(iam, new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: r.RoleName! })));
-        await ifExists(IAM_NOT_FOUND, () => call(iam, new DeleteInstanceProfileCommand({ InstanceProfileName: roleName })));
+        for (const r of profile.Roles ?? []) await settle(() => call(iam, new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: r.RoleName! })));
+        await settle(() => call(iam, new DeleteInstanceProfileCommand({ InstanceProfileName: roleName })));
       }
       if (roleExists) {
         const policies = await call<{ PolicyNames?: string[] }>(iam, new ListRolePoliciesCommand({ RoleName: roleName }));
-        for (const p of policies.PolicyNames ?? []) await ifExists(IAM_NOT_FOUND, () => call(iam, new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })));
-        await ifExists(IAM_NOT_FOUND, () => call(iam, new DeleteRoleCommand({ RoleName: roleName })));
+        for (const p of policies.PolicyNames ?? []) await settle(() => call(iam, new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })));
+        await settle(() => call(iam, new DeleteRoleCommand({ RoleName: roleName })));
       }
     });
   }
