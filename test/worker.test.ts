@@ -143,6 +143,20 @@ describe('worker', () => {
     for (const [i, id] of ids.entries()) assert.equal((await m1.client.getJob(id)).result, iteratedSha512(jobs[i]!.data, jobs[i]!.iterations));
   });
 
+  test('results of a worker with more jobs waiting go in batches; the last ones go at once', async (t) => {
+    const m1 = await manager(1);
+    const jobs = Array.from({ length: 30 }, (_, i) => ({ data: `batched-${i}`, iterations: 100_000 }));
+    const ids = await m1.client.enqueueBatch(jobs);
+    const completeCalls = () => m1.mgr.ctx.metrics.httpDuration.get().then((m) => m.values.filter((v) => v.metricName?.endsWith('_count') && v.labels.route === '/internal/complete').reduce((n, v) => n + v.value, 0));
+    worker([m1], { threads: 1 });
+    // The last result must not wait for the busy-batching delay: it leaves as soon as the queue is empty.
+    await waitFor('every result', async () => (await m1.mgr.ctx.store.counts()).completed === ids.length, 20_000, 20);
+    const calls = await completeCalls();
+    assert.ok(calls <= ids.length / 4, `${ids.length} results in ${calls} complete calls`);
+    t.diagnostic(`${ids.length} results in ${calls} complete calls`);
+    for (const [i, id] of ids.entries()) assert.equal((await m1.client.getJob(id)).result, iteratedSha512(jobs[i]!.data, jobs[i]!.iterations));
+  });
+
   test('no manager answering: exits with no-manager after the timeout', async () => {
     const m1 = await manager(1);
     const m2 = await manager(2);

@@ -61,9 +61,11 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
       const stop = AbortSignal.any([gone.signal, ctx.closing]);
       const deadline = ctx.now() + waitMs;
       while (!stop.aborted && ctx.store.counts().completed === 0 && ctx.now() < deadline) await ctx.resultWaiters.wait(deadline - ctx.now(), stop);
-      // Results tend to come in runs: a moment's linger answers with several at once.
+      // While workers still hold jobs here, more results are on their way: a
+      // moment's linger answers with several at once. The last ones go at once.
       const linger = Math.min(PULL_LINGER_MS, deadline - ctx.now());
-      if (!stop.aborted && linger > 0 && ctx.store.counts().completed < top) await sleep(linger, stop);
+      const counts = ctx.store.counts();
+      if (!stop.aborted && linger > 0 && counts.completed < top && counts.running > 0) await sleep(linger, stop);
       if (gone.signal.aborted) return;
       local = ctx.store.pull(top, ctx.now());
       fromPeers = [];

@@ -75,6 +75,11 @@ export function startWorker(config: WorkerConfig, opts: WorkerOptions = {}): Run
 
 const BACKOFF = { factor: 2, minTimeout: 250, maxTimeout: 30_000, randomize: true } as const;
 const FLUSH_DELAY_MS = 5;
+/**
+ * While more jobs wait here, their results follow soon: deliver in batches at
+ * most this far apart (the manager then writes and answers once for several).
+ */
+const FLUSH_DELAY_BUSY_MS = 250;
 /** Pause after an empty lease answer that did not long-poll. */
 const EMPTY_PAUSE_MS = 500;
 const FAILURE_LOG_MS = 30_000;
@@ -113,6 +118,8 @@ interface Link {
   buffer: HeldJob[];
   delivering: Promise<void> | undefined;
   flushTimer: NodeJS.Timeout | undefined;
+  /** When the pending flush fires (Date.now() ms). */
+  flushDue: number;
   heartbeatTimer: NodeJS.Timeout | undefined;
   heartbeating: Promise<void> | undefined;
   leasing: Promise<void> | undefined;
@@ -194,6 +201,7 @@ class Worker {
       buffer: [],
       delivering: undefined,
       flushTimer: undefined,
+      flushDue: 0,
       heartbeatTimer: undefined,
       heartbeating: undefined,
       leasing: undefined,
@@ -437,16 +445,15 @@ class Worker {
 
   private flushSoon(link: Link): void {
     if (link.delivering || this.hardStop.signal.aborted) return; // the running delivery takes them
-    if (link.buffer.length >= FLUSH_BATCH) {
-      clearTimeout(link.flushTimer);
+    const delay = link.buffer.length >= FLUSH_BATCH ? 0 : this.queuedJobs > 0 ? FLUSH_DELAY_BUSY_MS : FLUSH_DELAY_MS;
+    const due = Date.now() + delay;
+    if (link.flushTimer && link.flushDue <= due) return;
+    clearTimeout(link.flushTimer);
+    link.flushDue = due;
+    link.flushTimer = setTimeout(() => {
       link.flushTimer = undefined;
       this.deliver(link);
-    } else {
-      link.flushTimer ??= setTimeout(() => {
-        link.flushTimer = undefined;
-        this.deliver(link);
-      }, FLUSH_DELAY_MS);
-    }
+    }, delay);
   }
 
   private deliver(link: Link): void {
