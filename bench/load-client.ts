@@ -10,6 +10,7 @@
  */
 import { Agent, request } from 'undici';
 import { ManagerClient } from '../src/client/manager-client.js';
+import { drain } from './drain.js';
 
 const [urls, token, nRaw, mode, concRaw] = process.argv.slice(2);
 const n = Number(nRaw);
@@ -56,22 +57,7 @@ if (mode === 'batch') {
   await agent.close();
 }
 const enqueuedAt = performance.now();
-// A long-poll on every manager at once, each for its own results.
-let pulled = 0;
-const done = new AbortController();
-await Promise.all(
-  clients.map(async (client) => {
-    try {
-      while (pulled < n) {
-        const got = await client.pullCompleted(10_000, { waitMs: 5_000, local: true, signal: done.signal });
-        pulled += got.length;
-      }
-    } catch (err) {
-      if (!done.signal.aborted) throw err;
-    }
-    done.abort();
-  }),
-);
+await drain(clients, n);
 const end = performance.now();
 const cpu = process.cpuUsage();
 process.stdout.write(JSON.stringify({ n, mode, enqueued, enqueueMs: enqueuedAt - start, totalMs: end - start, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');

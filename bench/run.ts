@@ -18,6 +18,7 @@ import { teardown } from '../src/cluster/teardown.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import { readClusterState } from '../src/state/cluster-state.js';
 import { iteratedSha512 } from '../src/job/hash.js';
+import { drain } from './drain.js';
 import { nativeHashRate } from './native.js';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
@@ -53,29 +54,6 @@ async function cluster(name: string, opts: { maxWorkers: number; scaleUpAfterS: 
   const state = readClusterState(name)!;
   const clients = state.managers.map((m) => new ManagerClient({ endpoint: { index: m.index, url: m.url }, token: state.clientToken, timeoutMs: 60_000 }));
   return { state, clients, close: async () => { await Promise.all(clients.map((c) => c.close())); await teardown(name, provider, silentProgress); started.delete(name); } };
-}
-
-/**
- * Takes `n` results as a client would that wants them as soon as they are
- * done: a long-poll on every manager at once, each for its own results (it
- * answers as soon as a worker delivers some there).
- */
-async function drain(clients: ManagerClient[], n: number): Promise<void> {
-  let got = 0;
-  const done = new AbortController();
-  await Promise.all(
-    clients.map(async (client) => {
-      try {
-        while (got < n) {
-          const results = await client.pullCompleted(10_000, { waitMs: 5_000, local: true, signal: done.signal });
-          got += results.length;
-        }
-      } catch (err) {
-        if (!done.signal.aborted) throw err;
-      }
-      done.abort();
-    }),
-  );
 }
 
 /** CPU seconds of each thread of a process, by thread id. */

@@ -197,10 +197,11 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
 
   const running = await provider.list({ cluster: opts.cluster, role: 'manager' });
   const out: AwsDeployResult['managers'] = [];
-  const launched: string[] = [];
+  const hashes = new Map<number, string>();
   for (const m of members) {
     const config = managerConfigFor(base, m.index);
     const hash = managerConfigHash(config);
+    hashes.set(m.index, hash);
     const current = running.find((i) => i.index === m.index);
     if (current && current.configHash === hash) {
       out.push({ index: m.index, url: '', instanceId: current.id, privateAddress: m.host, action: 'unchanged', healthy: null });
@@ -214,7 +215,6 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       }
       const [inst] = await provider.launch('manager', { cluster: opts.cluster, index: m.index, config });
       if (!inst) throw new DynworkError('provider_error', `EC2 started no manager ${m.index}`);
-      launched.push(inst.id);
       created.push(`manager ${m.index} ${inst.id}`);
       out.push({ index: m.index, url: '', instanceId: inst.id, privateAddress: m.host, action: current ? 'replaced' : 'created', healthy: null });
     });
@@ -238,7 +238,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     clientToken: tokens.clientToken,
     workerToken: tokens.workerToken,
     settings: { ...s, region } as unknown as Record<string, unknown>,
-    managers: out.map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: managerConfigHash(managerConfigFor(base, o.index)) })),
+    managers: out.map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),
   };
   // Written before the health wait, so status and teardown know the cluster even if that wait fails.
   writeClusterState(state);

@@ -25,7 +25,6 @@ import pRetry from 'p-retry';
 import { call, type AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists, isAwsError, toDynworkError } from '../providers/aws/errors.js';
 import { createAwsProvider } from '../providers/aws/provider.js';
-import type { AwsClusterSettings } from '../providers/aws/settings.js';
 import { clusterFilters, resourceNames } from '../providers/aws/tags.js';
 import { readClusterState, removeClusterState } from '../state/cluster-state.js';
 import { withStep, type Progress } from './progress.js';
@@ -79,12 +78,12 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
   const removed: AwsTeardownResult['removed'] = [];
   const kept: AwsTeardownResult['kept'] = [];
   const dry = opts.dryRun ?? false;
-  // Only list and terminate are used, which need no launch settings.
-  const provider = createAwsProvider({ clients, settings: {} as AwsClusterSettings });
+  const provider = createAwsProvider({ clients });
 
   for (let round = 0; round < 3; round++) {
-    const managers = await provider.list({ cluster: opts.cluster, role: 'manager', includeStopped: true });
-    const workers = await provider.list({ cluster: opts.cluster, role: 'worker', includeStopped: true });
+    const found = await provider.list({ cluster: opts.cluster, includeStopped: true });
+    const managers = found.filter((i) => i.role === 'manager');
+    const workers = found.filter((i) => i.role === 'worker');
     const going = [...managers, ...workers].filter((i) => !removed.some((r) => r.id === i.id));
     if (going.length === 0) break;
     for (const i of going) removed.push({ kind: `${i.role} instance`, id: i.id });

@@ -85,7 +85,7 @@ async function deployAwsCommand(o: DeployFlags): Promise<void> {
   resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
   const [{ deployAws }, { createAwsClients }] = await Promise.all([import('../cluster/deploy-aws.js'), import('../providers/aws/clients.js')]);
   const region = o.region ?? (previous?.settings.region as string | undefined);
-  const clients = createAwsClients({ ...(region ? { region } : {}), ...(o.profile ? { profile: o.profile } : {}) });
+  const clients = createAwsClients({ region, profile: o.profile });
   try {
     const r = await deployAws(opts, { clients }, cliProgress(o.json));
     if (o.json) return printJson(r);

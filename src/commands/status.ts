@@ -55,9 +55,7 @@ async function providerOf(cluster: string): Promise<Provider> {
   const state = readClusterState(cluster);
   if (state?.provider === 'aws') {
     const [{ createAwsClients }, { createAwsProvider }] = await Promise.all([import('../providers/aws/clients.js'), import('../providers/aws/provider.js')]);
-    const settings = state.settings as { region?: string };
-    // list() needs no launch settings.
-    return createAwsProvider({ clients: createAwsClients(settings.region ? { region: settings.region } : {}), settings: {} as never });
+    return createAwsProvider({ clients: createAwsClients({ region: state.settings.region as string | undefined }) });
   }
   const { createLocalProvider } = await import('../providers/local.js');
   return createLocalProvider();

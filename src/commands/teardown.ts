@@ -27,7 +27,7 @@ export async function teardownCommand(o: TeardownFlags): Promise<void> {
 async function teardownAwsCommand(o: TeardownFlags, stateRegion: string | undefined): Promise<void> {
   const [{ teardownAws }, { createAwsClients }] = await Promise.all([import('../cluster/teardown-aws.js'), import('../providers/aws/clients.js')]);
   const region = o.region ?? stateRegion;
-  const clients = createAwsClients({ ...(region ? { region } : {}), ...(o.profile ? { profile: o.profile } : {}) });
+  const clients = createAwsClients({ region, profile: o.profile });
   try {
     const r = await teardownAws({ cluster: o.cluster, keepData: o.keepData, dryRun: o.dryRun }, { clients }, cliProgress(o.json));
     if (o.json) return printJson(r);

@@ -15,9 +15,9 @@ import { AwsCallError } from './errors.js';
 
 export interface AwsClientOptions {
   /** @default the SDK's chain (AWS_REGION, the profile's region) */
-  region?: string;
+  region?: string | undefined;
   /** Named profile from ~/.aws/config. @default AWS_PROFILE, else "default" */
-  profile?: string;
+  profile?: string | undefined;
   /** Attempts per call, the first included. @default 6 */
   maxAttempts?: number;
   /** Timeout of one HTTP request. @default 15000 */
@@ -77,10 +77,8 @@ export async function call<O>(client: { send(command: never): Promise<unknown> }
   }
 }
 
-const SERVICE_PREFIX: Record<string, string> = { EC2: 'ec2', IAM: 'iam', SSM: 'ssm', STS: 'sts' };
-
 function actionOf(client: object, command: object): string {
-  const serviceId = (client as { config?: { serviceId?: string } }).config?.serviceId ?? '';
-  const prefix = SERVICE_PREFIX[serviceId] ?? serviceId.toLowerCase();
+  // serviceId "EC2" / "IAM" / "SSM" / "STS" is the IAM prefix in capitals.
+  const prefix = ((client as { config?: { serviceId?: string } }).config?.serviceId ?? '').toLowerCase();
   return `${prefix}:${command.constructor.name.replace(/Command$/, '')}`;
 }

@@ -20,7 +20,8 @@ import { renderUserData } from './userdata.js';
 
 export interface AwsProviderOptions {
   clients: AwsClients;
-  settings: AwsClusterSettings;
+  /** Where and how to launch; without it the provider can only list and terminate (status, teardown). */
+  settings?: AwsClusterSettings;
   /**
    * Retries of a launch refused because a just-created instance profile is not
    * visible to EC2 yet (IAM is eventually consistent). @default 10
@@ -38,10 +39,12 @@ const ALL = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
  * role and (managers) index; tokens never travel in user-data: the config
  * names credential files that the boot script fills from SSM.
  */
-export function createAwsProvider(opts: AwsProviderOptions): Provider & { managerConfigHash(config: Record<string, unknown>): string } {
-  const { clients, settings: s } = opts;
+export function createAwsProvider(opts: AwsProviderOptions): Provider {
+  const { clients } = opts;
 
   async function launch(role: Role, spec: LaunchSpec): Promise<Instance[]> {
+    const s = opts.settings;
+    if (!s) throw new DynworkError('internal', 'this aws provider has no launch settings');
     const count = spec.count ?? 1;
     const config = withoutSecrets(spec.config, role);
     const tags = clusterTags(spec.cluster, role, role === 'manager' ? spec.index : undefined);
@@ -160,7 +163,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider & { manage
     }
   }
 
-  return { name: 'aws', launch, list, terminate, managerConfigHash };
+  return { name: 'aws', launch, list, terminate };
 }
 
 /** Stable across deploy and a leader's relaunch: tokens left out, keys sorted. */

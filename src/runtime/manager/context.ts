@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';
 import type { EventLog } from './event-log.js';
-import type { LeaseWaiters } from './lease-waiters.js';
+import type { Waiters } from './waiters.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { Peers } from './peers.js';
 import type { Throughput } from './throughput.js';
@@ -15,9 +15,9 @@ export interface ManagerContext {
   store: JobStore;
   batcher: EnqueueBatcher;
   /** Parked lease long-polls: woken when jobs may be available. */
-  waiters: LeaseWaiters;
+  waiters: Waiters;
   /** Parked /pullCompleted long-polls: woken when results arrive. */
-  resultWaiters: LeaseWaiters;
+  resultWaiters: Waiters;
   workers: WorkerRegistry;
   metrics: ManagerMetrics;
   throughput: Throughput;

@@ -58,7 +58,6 @@ export class Peers {
     }
   }
 
-  /** Each peer's status, or null for a peer that did not answer in time. */
   /** Whether a peer numbered below `index` answers /healthz as healthy (such a peer leads). */
   async anyHealthyBelow(index: number): Promise<boolean> {
     const lower = [...this.clients].filter(([i]) => i < index);
@@ -66,6 +65,7 @@ export class Peers {
     return answers.includes(true);
   }
 
+  /** Each peer's status, or null for a peer that did not answer in time. */
   async statuses(): Promise<{ index: number; status: ManagerStatus | null }[]> {
     return Promise.all(
       [...this.clients].map(async ([index, client]) => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
 import { ownerOf, type ManagerStatus } from '../protocol.js';
@@ -14,18 +15,6 @@ function parseFlag(name: string, raw: unknown): boolean {
   if (raw === undefined || raw === '0' || raw === 'false') return false;
   if (raw === '1' || raw === 'true') return true;
   throw new HttpError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(String(raw)).slice(0, 60)}`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 /** The seed's API and what DESIGN §1 adds to it. */
@@ -65,7 +54,7 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
       // moment's linger answers with several at once. The last ones go at once.
       const linger = Math.min(PULL_LINGER_MS, deadline - ctx.now());
       const counts = ctx.store.counts();
-      if (!stop.aborted && linger > 0 && counts.completed < top && counts.running > 0) await sleep(linger, stop);
+      if (!stop.aborted && linger > 0 && counts.completed < top && counts.running > 0) await sleep(linger, undefined, { signal: stop }).catch(() => undefined);
       if (gone.signal.aborted) return;
       local = ctx.store.pull(top, ctx.now());
       fromPeers = [];

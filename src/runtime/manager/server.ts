@@ -12,7 +12,7 @@ import { fastEnqueue } from './fast-enqueue.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { EventLog } from './event-log.js';
-import { LeaseWaiters } from './lease-waiters.js';
+import { Waiters } from './waiters.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
 import { startScaling } from './scaling.js';
@@ -49,7 +49,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   let leader = false;
 
   const metrics = createMetrics(store, { workers: () => workers.activeCount(now(), 60_000), now });
-  const waiters = new LeaseWaiters();
+  const waiters = new Waiters();
   const ctx: ManagerContext = {
     config,
     store,
@@ -58,7 +58,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
       waiters.wakeAll();
     }),
     waiters,
-    resultWaiters: new LeaseWaiters(),
+    resultWaiters: new Waiters(),
     workers,
     metrics,
     throughput: new Throughput(),

@@ -3,7 +3,7 @@
  * leases: an enqueue or expired leases; for pulls: completed jobs) wakes them
  * all; each then tries again.
  */
-export class LeaseWaiters {
+export class Waiters {
   private waiting = new Set<() => void>();
 
   /** Resolves on the next wake-up, after `ms`, or when `signal` aborts, whichever is first. */
