@@ -65,12 +65,14 @@ describe('faults under load', () => {
     const left = await c.launch('worker');
     await waitFor('the third worker to hold leases', async () => (await c!.status(1)).workers.some((w) => w.instanceId === left.id && w.busy > 0), 30_000);
     process.kill(left.pid!, 'SIGSTOP');
-    await waitFor('the leader to stop the worker left frozen', () => !isAlive(left.pid!), 60_000, 200);
+    // The leader records the event only once terminate() has seen the process go, so wait for the event, not the death.
+    const events = async (): Promise<string> => [...(await c!.status(1)).events, ...(await c!.status(2)).events].map((e) => e.message).join('\n');
+    const stopped = new RegExp(`terminated [^:]*\\b${left.id}\\b[^:]*: no heartbeat`);
+    await waitFor('the leader to stop the worker left frozen, and say so', async () => stopped.test(await events()), 60_000, 200);
+    assert.ok(!isAlive(left.pid!), 'the frozen worker is gone');
 
     await c.pullAll(120_000);
-    const events = [...(await c.status(1)).events, ...(await c.status(2)).events].map((e) => e.message).join('\n');
-    assert.match(events, /lease\(s\) expired; job\(s\) requeued for retry/);
-    assert.match(events, new RegExp(`terminated ${left.id}: no heartbeat`));
+    assert.match(await events(), /lease\(s\) expired; job\(s\) requeued for retry/);
     assert.ok(isAlive(resumed.pid!), 'the resumed worker carried on');
     assert.ok(isAlive(other.pid!));
     report(t, c, 'worker SIGSTOP', 2);
