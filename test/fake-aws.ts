@@ -43,28 +43,37 @@ export class FakeAws {
   private seq = 0;
   private readonly mocks: { restore(): void }[] = [];
 
-  constructor() {
-    const e = mockClient(ec2.EC2Client);
-    const i = mockClient(iam.IAMClient);
-    const s = mockClient(ssm.SSMClient);
-    const t = mockClient(sts.STSClient);
-    this.mocks.push(e, i, s, t);
-    const on = <M extends { on: (c: never) => { callsFake(fn: (input: never) => unknown): unknown } }>(mock: M, prefix: string, handlers: Record<string, (input: never) => unknown>, module: Record<string, unknown>) => {
-      for (const [name, fn] of Object.entries(handlers)) {
+  private readonly handlers: Record<string, (input: never) => unknown> = {};
+
+  /** `mock: false` leaves the SDK alone, for serving the account over HTTP (test/aws-wire.ts). */
+  constructor({ mock = true }: { mock?: boolean } = {}) {
+    const services: [string, Record<string, (input: never) => unknown>, Record<string, unknown>, unknown][] = [
+      ['ec2', this.ec2Handlers() as never, ec2 as never, ec2.EC2Client],
+      ['iam', this.iamHandlers() as never, iam as never, iam.IAMClient],
+      ['ssm', this.ssmHandlers() as never, ssm as never, ssm.SSMClient],
+      ['sts', { GetCallerIdentity: () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:user/deployer`, UserId: 'AIDA' }) }, sts as never, sts.STSClient],
+    ];
+    for (const [prefix, handlers, module, Client] of services) {
+      for (const [name, fn] of Object.entries(handlers)) this.handlers[`${prefix}:${name}`] = fn;
+      if (!mock) continue;
+      const m = mockClient(Client as never) as unknown as { on(c: never): { callsFake(fn: (input: never) => unknown): unknown }; restore(): void };
+      this.mocks.push(m);
+      for (const name of Object.keys(handlers)) {
         const Cmd = module[`${name}Command`];
         if (!Cmd) throw new Error(`no ${name}Command`);
-        mock.on(Cmd as never).callsFake(async (input: never) => {
-          this.log.push({ action: `${prefix}:${name}`, input: structuredClone(input) as Record<string, unknown> });
-          const fault = this.faults.get(`${prefix}:${name}`)?.shift();
-          if (fault) throw fault;
-          return fn(input);
-        });
+        m.on(Cmd as never).callsFake((input: never) => this.handle(`${prefix}:${name}`, input));
       }
-    };
-    on(e as never, 'ec2', this.ec2Handlers() as never, ec2 as never);
-    on(i as never, 'iam', this.iamHandlers() as never, iam as never);
-    on(s as never, 'ssm', this.ssmHandlers() as never, ssm as never);
-    on(t as never, 'sts', { GetCallerIdentity: () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:user/deployer`, UserId: 'AIDA' }) } as never, sts as never);
+    }
+  }
+
+  /** One call to the account ("ec2:RunInstances"): logged, then an injected fault or the handler's answer. */
+  async handle(action: string, input: Record<string, unknown>): Promise<unknown> {
+    const fn = this.handlers[action];
+    if (!fn) throw awsError('InvalidAction', `fake: ${action} is not implemented`);
+    this.log.push({ action, input: structuredClone(input) });
+    const fault = this.faults.get(action)?.shift();
+    if (fault) throw fault;
+    return fn(input as never);
   }
 
   restore(): void {

@@ -49,6 +49,7 @@ import { managerConfigFor, type AutoscaleSettings, type MemberSpec } from './man
 
 export type { AwsDeployOptions };
 import { withStep, type Progress } from './progress.js';
+import { discoverPublicIp } from './public-ip.js';
 
 export interface AwsDeployDeps {
   clients: AwsClients;
@@ -283,18 +284,6 @@ async function findSubnet(clients: AwsClients, subnetId: string | null, region: 
   const sn = [...(out.Subnets ?? [])].sort((a, b) => (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? ''))[0];
   if (!sn) throw new DynworkError('usage', `the default VPC of ${region} has no default subnet`, { hint: 'pass --subnet subnet-…' });
   return sn;
-}
-
-async function discoverPublicIp(): Promise<string> {
-  const { request } = await import('undici');
-  try {
-    const res = await request('https://checkip.amazonaws.com/', { headersTimeout: 5000, bodyTimeout: 5000 });
-    const ip = (await res.body.text()).trim();
-    if (res.statusCode === 200 && /^(\d{1,3}\.){3}\d{1,3}$/.test(ip)) return ip;
-    throw new Error(`unexpected answer ${res.statusCode}`);
-  } catch (err) {
-    throw new DynworkError('usage', `could not find your public IP address (${(err as Error).message})`, { hint: 'pass --allow-cidr A.B.C.D/32 (who may reach the API)' });
-  }
 }
 
 function sameRule(a: IpPermission, b: IpPermission): boolean {

@@ -1,0 +1,97 @@
+/**
+ * The whole CLI against an EC2-compatible endpoint on 127.0.0.1, reached
+ * only through AWS_ENDPOINT_URL: deploy, a second deploy that changes
+ * nothing, teardown that leaves nothing, a teardown with nothing to do.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { clusterDir } from '../src/state/paths.js';
+import { serveAws, type AwsWire } from './aws-wire.js';
+import { dynwork } from './cli.js';
+import { FakeAws } from './fake-aws.js';
+import { tempDir } from './helpers.js';
+
+const SECRET = 'wire-secret-access-key';
+
+describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
+  const fake = new FakeAws({ mock: false });
+  const home = tempDir('dynwork-wire-');
+  let wire: AwsWire;
+  const env = () => ({
+    AWS_ENDPOINT_URL: wire.url,
+    AWS_ACCESS_KEY_ID: 'AKIDWIRETEST',
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(home.dir, 'none'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home.dir, 'none'),
+  });
+  const run = (args: string[]) => dynwork(home.dir, args, { env: env(), timeoutMs: 120_000 });
+
+  before(async () => {
+    wire = await serveAws(fake);
+  });
+  after(async () => {
+    await wire.close();
+    home.cleanup();
+  });
+
+  test('deploy builds the cluster, prints its endpoints and a curl line, and keeps secrets off the screen', async () => {
+    const r = await run(['deploy', '--provider', 'aws', '--cluster', 'wire', '--allow-cidr', '203.0.113.7/32', '--no-wait']);
+    assert.equal(r.code, 0, r.stderr);
+    const managers = [...fake.instances.values()].filter((i) => i.Tags.some((t) => t.Key === 'dynwork:role' && t.Value === 'manager'));
+    assert.equal(managers.length, 2);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], 'cluster "wire" on AWS us-east-1 (account 123456789012) is up');
+    for (const [k, m] of managers.entries()) {
+      assert.match(lines[1 + k]!, new RegExp(`^  manager ${k + 1}  http://${m.PublicIpAddress!.replaceAll('.', '\\.')}:\\d+  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`));
+    }
+    assert.match(r.stdout, new RegExp(`curl -X PUT "http://${managers[0]!.PublicIpAddress!.replaceAll('.', '\\.')}:\\d+/enqueue\\?iterations=10" -H "Authorization: Bearer \\$\\(npx dynwork token --cluster wire\\)" -d "data=Hello"`));
+
+    // What reached the endpoint: every service, every request signed with the environment's key.
+    const services = new Set(wire.requests.map((q) => q.service));
+    assert.deepEqual([...services].sort(), ['ec2', 'iam', 'ssm', 'sts']);
+    assert.ok(wire.requests.every((q) => q.signedBy === 'AWS4-HMAC-SHA256 AKIDWIRETEST'), 'every request is SigV4-signed');
+    const run1 = wire.requests.find((q) => q.action === 'RunInstances')!;
+    const form = new URLSearchParams(run1.body);
+    assert.equal(form.get('MetadataOptions.HttpTokens'), 'required');
+    const tagKeys = [...form.entries()].filter(([k]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k)).map(([, v]) => v);
+    assert.deepEqual(tagKeys.sort(), ['Name', 'dynwork:cluster', 'dynwork:config', 'dynwork:index', 'dynwork:role']);
+
+    // What the account holds now, decoded from the wire.
+    const group = [...fake.groups.values()][0]!;
+    assert.deepEqual(group.IpPermissions.flatMap((p) => p.IpRanges?.map((x) => x.CidrIp) ?? []), ['203.0.113.7/32']);
+    assert.equal(fake.volumes.size, 2);
+    assert.ok([...fake.volumes.values()].every((v) => v.Encrypted === true));
+    assert.deepEqual([...fake.parameters.values()].map((p) => p.Type), ['SecureString', 'SecureString']);
+    assert.equal(statSync(join(clusterDir('wire', home.dir), 'ssh-key.pem')).mode & 0o777, 0o600);
+
+    const tokens = [...fake.parameters.values()].map((p) => p.Value);
+    for (const secret of [SECRET, ...tokens]) {
+      assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no secret on the screen');
+      assert.ok(!wire.requests.some((q) => q.action === 'RunInstances' && Buffer.from(new URLSearchParams(q.body).get('UserData') ?? '', 'base64').toString().includes(secret)), 'no secret in user-data');
+    }
+    const state = readFileSync(join(clusterDir('wire', home.dir), 'cluster.json'), 'utf8');
+    assert.ok(!state.includes(SECRET), 'the AWS secret is not in the state file');
+  });
+
+  test('a second deploy changes nothing in the account', async () => {
+    fake.clearLog();
+    const r = await run(['deploy', '--provider', 'aws', '--cluster', 'wire', '--no-wait', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { changed: boolean; created: string[]; managers: { action: string }[] };
+    assert.deepEqual([out.changed, out.created, out.managers.map((m) => m.action)], [false, [], ['unchanged', 'unchanged']]);
+    assert.deepEqual(fake.mutations(), []);
+  });
+
+  test('teardown leaves nothing, and a second one has nothing to do', async () => {
+    const r = await run(['teardown', '--provider', 'aws', '--cluster', 'wire', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fake.leftovers(), []);
+    const again = await run(['teardown', '--provider', 'aws', '--cluster', 'wire', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { nothingToDo: boolean }).nothingToDo, true);
+  });
+});
