@@ -244,6 +244,7 @@ describe('the autoscaler loop', () => {
       launch: async () => (calls.push('launch'), []),
       list: async () => (calls.push('list'), []),
       terminate: async () => void calls.push('terminate'),
+      hourlyCost: async () => ({ usdPerHour: 0, basis: '' }),
     };
     const status = { healthy: true, queue: { queued: 5, running: 0, completed: 0, failed: 0, oldestQueuedAgeMs: 60_000, queuedIterations: 5_000_000 }, workers: [] };
     const a = startAutoscaler({

@@ -433,7 +433,7 @@ describe('aws teardown', () => {
 });
 
 describe('docs/aws.md', () => {
-  test('the deployer policy it shows grants every call deploy and teardown make, and is valid JSON', async () => {
+  test('the deployer policy it shows grants every call deploy, status and teardown make, and is valid JSON', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync(new URL('../../docs/aws.md', import.meta.url), 'utf8');
     const json = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
@@ -441,7 +441,14 @@ describe('docs/aws.md', () => {
     const policy = JSON.parse(json) as { Statement: { Action: string | string[] }[] };
     const granted = new Set(policy.Statement.flatMap((s) => [s.Action].flat()));
     await deploy({ ssh: true });
-    await deploy({ allowCidr: ['192.0.2.0/24'] });
+    await deploy({ allowCidr: ['192.0.2.0/24'], spot: true });
+    // status prices what runs: the managers on-demand, and a spot worker the leader launched.
+    const { createAwsProvider } = await import('../src/providers/aws/provider.js');
+    const config = userDataOf(fake.calls('ec2:RunInstances').at(-1)!).config;
+    await createAwsProvider({ clients, settings: config.autoscale.aws }).launch('worker', { cluster: 'demo', config: { cluster: 'demo', managers: [], workerToken: 'w' } });
+    const provider = createAwsProvider({ clients });
+    const cost = await provider.hourlyCost(await provider.list({ cluster: 'demo' }));
+    assert.match(cost.basis, /^2 × t3\.micro on-demand at \$0\.0104\/h, 1 × t3\.micro spot at \$0\.0037\/h; machines only$/);
     await teardown();
     // GetCallerIdentity needs no permission; tagging on create needs its own.
     const used = new Set([...fake.log.map((l) => l.action).filter((a) => a !== 'sts:GetCallerIdentity'), 'ec2:CreateTags', 'iam:TagRole', 'iam:TagInstanceProfile', 'ssm:AddTagsToResource']);

@@ -5,23 +5,11 @@ import { managerConfigFor, type AutoscaleSettings } from '../src/cluster/manager
 import { DynworkError } from '../src/errors.js';
 import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.js';
 import { createAwsProvider, managerConfigHash } from '../src/providers/aws/provider.js';
-import type { AwsClusterSettings } from '../src/providers/aws/settings.js';
 import { managerConfigSchema } from '../src/runtime/config.js';
-import { FakeAws } from './fake-aws.js';
+import { demoSettings, FakeAws } from './fake-aws.js';
 import { CLIENT_TOKEN, startTestManager, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
 
-const settings: AwsClusterSettings = {
-  region: 'us-east-1',
-  subnetId: 'subnet-0a',
-  securityGroupId: 'sg-0cluster',
-  keyName: 'dynwork-demo',
-  packageSpec: 'dynwork@0.1.0',
-  version: '0.1.0',
-  clientTokenParameter: '/dynwork/demo/client-token',
-  workerTokenParameter: '/dynwork/demo/worker-token',
-  manager: { instanceType: 't3.micro', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-manager' },
-  worker: { instanceType: 'c6i.xlarge', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-worker', spot: true },
-};
+const settings = demoSettings();
 
 let fake: FakeAws;
 let clients: AwsClients;

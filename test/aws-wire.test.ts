@@ -1,10 +1,13 @@
 /**
  * The whole CLI against an EC2-compatible endpoint on 127.0.0.1, reached
  * only through AWS_ENDPOINT_URL: deploy, a second deploy that changes
- * nothing, teardown that leaves nothing, a teardown with nothing to do.
+ * nothing, status with its cost per hour, teardown that leaves nothing, a
+ * teardown with nothing to do.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { clusterDir } from '../src/state/paths.js';
@@ -84,6 +87,27 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     const out = JSON.parse(r.stdout) as { changed: boolean; created: string[]; managers: { action: string }[] };
     assert.deepEqual([out.changed, out.created, out.managers.map((m) => m.action)], [false, [], ['unchanged', 'unchanged']]);
     assert.deepEqual(fake.mutations(), []);
+  });
+
+  test('status prices the running machines, even while no manager answers', async () => {
+    // The managers' public addresses are not reachable from a test: point the state at a closed port on 127.0.0.1.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const file = join(clusterDir('wire', home.dir), 'cluster.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { managers: { url: string }[] };
+    for (const m of state.managers) m.url = `http://127.0.0.1:${port}`;
+    writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
+
+    const json = await run(['status', '--cluster', 'wire', '--json']);
+    assert.equal(json.code, 1, 'no manager answers');
+    const s = JSON.parse(json.stdout) as { provider: string; cost: { usdPerHour: number; basis: string }; managers: { up: boolean }[] };
+    assert.deepEqual([s.provider, s.managers.map((m) => m.up)], ['aws', [false, false]]);
+    assert.deepEqual([s.cost.usdPerHour.toFixed(4), s.cost.basis], ['0.0208', '2 × t3.micro on-demand at $0.0104/h; machines only']);
+    const text = await run(['status', '--cluster', 'wire']);
+    assert.match(text.stdout, /^cluster wire \(aws\)  0\.0 jobs\/s  \$0\.0208\/h\ncost: 2 × t3\.micro on-demand at \$0\.0104\/h; machines only\n/);
+    assert.ok(wire.requests.some((q) => q.service === 'pricing' && q.action === 'GetProducts'), 'the price came from the Price List API, through the same endpoint');
   });
 
   test('teardown leaves nothing, and a second one has nothing to do', async () => {

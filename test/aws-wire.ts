@@ -1,14 +1,16 @@
 /**
  * The in-memory account of fake-aws.ts served over real HTTP on 127.0.0.1,
  * speaking the wire protocols the SDK speaks: EC2 query, AWS query (IAM,
- * STS) and JSON 1.1 (SSM). Requests are decoded and answers encoded with the
- * SDK's own service schemas, so what crosses the wire is what AWS would send
- * and accept; a CLI pointed here by AWS_ENDPOINT_URL runs unchanged.
+ * STS) and JSON 1.1 (SSM, Pricing). Requests are decoded and answers encoded
+ * with the SDK's own service schemas, so what crosses the wire is what AWS
+ * would send and accept; a CLI pointed here by AWS_ENDPOINT_URL runs
+ * unchanged.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ec2 from '@aws-sdk/client-ec2';
 import * as iam from '@aws-sdk/client-iam';
+import * as pricing from '@aws-sdk/client-pricing';
 import * as ssm from '@aws-sdk/client-ssm';
 import * as sts from '@aws-sdk/client-sts';
 import { NormalizedSchema } from '@smithy/core/schema';
@@ -20,6 +22,7 @@ const SERVICES: Record<string, { module: Record<string, unknown>; dialect: Diale
   iam: { module: iam, dialect: 'query', xmlns: 'https://iam.amazonaws.com/doc/2010-05-08/' },
   sts: { module: sts, dialect: 'query', xmlns: 'https://sts.amazonaws.com/doc/2011-06-15/' },
   ssm: { module: ssm, dialect: 'json', xmlns: '' },
+  pricing: { module: pricing, dialect: 'json', xmlns: '' },
 };
 
 export interface WireRequest {

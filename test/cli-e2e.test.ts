@@ -139,6 +139,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     assert.ok(isAlive(back.pid!));
     const text = await cli(['status', '--cluster', 'leader']);
     assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^cluster leader \(local\)  \d+\.\d jobs\/s  \$0\/h\ncost: processes on this machine\n/);
     assert.match(text.stdout, new RegExp(`manager \\d: relaunched manager ${leader.index}: manager ${leader.index} down for`));
     assert.match(text.stdout, /launched \d worker\(s\)/);
   });

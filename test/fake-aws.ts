@@ -7,9 +7,11 @@
  */
 import * as ec2 from '@aws-sdk/client-ec2';
 import * as iam from '@aws-sdk/client-iam';
+import * as pricing from '@aws-sdk/client-pricing';
 import * as ssm from '@aws-sdk/client-ssm';
 import * as sts from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { AwsClusterSettings } from '../src/providers/aws/settings.js';
 
 type Tag = { Key?: string; Value?: string };
 type Filter = { Name?: string; Values?: string[] };
@@ -21,6 +23,22 @@ interface FakeInstance {
   PublicIpAddress: string;
   LaunchTime: Date;
   input: ec2.RunInstancesCommandInput;
+}
+
+/** Launch settings of cluster "demo" as deploy would record them; workers spot c6i.xlarge unless told. */
+export function demoSettings(worker: Partial<AwsClusterSettings['worker']> = {}): AwsClusterSettings {
+  return {
+    region: 'us-east-1',
+    subnetId: 'subnet-0a',
+    securityGroupId: 'sg-0cluster',
+    keyName: 'dynwork-demo',
+    packageSpec: 'dynwork@0.1.0',
+    version: '0.1.0',
+    clientTokenParameter: '/dynwork/demo/client-token',
+    workerTokenParameter: '/dynwork/demo/worker-token',
+    manager: { instanceType: 't3.micro', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-manager' },
+    worker: { instanceType: 'c6i.xlarge', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-worker', spot: true, ...worker },
+  };
 }
 
 export function awsError(name: string, message = name): Error {
@@ -40,6 +58,8 @@ export class FakeAws {
   /** Errors to throw, by action ("ec2:RunInstances"), first in first out. */
   readonly faults = new Map<string, Error[]>();
   defaultVpc: string | null = 'vpc-0default';
+  /** USD per hour, us-east-1 Linux. */
+  readonly prices = { onDemand: { 't3.micro': 0.0104, 'c7g.large': 0.0725, 'c6i.xlarge': 0.17 } as Record<string, number>, spot: { 'c6i.xlarge': 0.0651, 't3.micro': 0.0037 } as Record<string, number> };
   private seq = 0;
   private readonly mocks: { restore(): void }[] = [];
 
@@ -51,6 +71,7 @@ export class FakeAws {
       ['ec2', this.ec2Handlers() as never, ec2 as never, ec2.EC2Client],
       ['iam', this.iamHandlers() as never, iam as never, iam.IAMClient],
       ['ssm', this.ssmHandlers() as never, ssm as never, ssm.SSMClient],
+      ['pricing', this.pricingHandlers() as never, pricing as never, pricing.PricingClient],
       ['sts', { GetCallerIdentity: () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:user/deployer`, UserId: 'AIDA' }) }, sts as never, sts.STSClient],
     ];
     for (const [prefix, handlers, module, Client] of services) {
@@ -238,8 +259,35 @@ export class FakeAws {
         const found = [...this.instances.values()].filter(
           (i) => (!input.InstanceIds || input.InstanceIds.includes(i.InstanceId)) && matches(i.Tags, input.Filters, { 'instance-state-name': i.State.Name }),
         );
-        return { Reservations: found.map((i) => ({ Instances: [{ InstanceId: i.InstanceId, State: { ...i.State }, Tags: i.Tags, PrivateIpAddress: i.PrivateIpAddress, PublicIpAddress: i.PublicIpAddress, LaunchTime: i.LaunchTime }] })) };
+        return {
+          Reservations: found.map((i) => ({
+            Instances: [
+              {
+                InstanceId: i.InstanceId,
+                State: { ...i.State },
+                Tags: i.Tags,
+                PrivateIpAddress: i.PrivateIpAddress,
+                PublicIpAddress: i.PublicIpAddress,
+                LaunchTime: i.LaunchTime,
+                InstanceType: i.input.InstanceType,
+                ...(i.input.InstanceMarketOptions?.MarketType === 'spot' ? { InstanceLifecycle: 'spot' as const } : {}),
+                Placement: { AvailabilityZone: 'us-east-1a' },
+              },
+            ],
+          })),
+        };
       },
+      DescribeSpotPriceHistory: (input: ec2.DescribeSpotPriceHistoryCommandInput) => ({
+        SpotPriceHistory: (input.InstanceTypes ?? []).flatMap((t) => {
+          const usd = this.prices.spot[t];
+          return usd === undefined
+            ? []
+            : [
+                { InstanceType: t, AvailabilityZone: input.AvailabilityZone, ProductDescription: 'Linux/UNIX', SpotPrice: (usd * 1.1).toFixed(6), Timestamp: new Date(Date.now() - 3_600_000) },
+                { InstanceType: t, AvailabilityZone: input.AvailabilityZone, ProductDescription: 'Linux/UNIX', SpotPrice: usd.toFixed(6), Timestamp: new Date(Date.now() - 60_000) },
+              ];
+        }),
+      }),
       TerminateInstances: (input: ec2.TerminateInstancesCommandInput) => {
         const missing = (input.InstanceIds ?? []).filter((id) => !this.instances.has(id));
         if (missing.length > 0) throw awsError('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
@@ -314,6 +362,27 @@ export class FakeAws {
         if (p.Roles.length > 0) throw awsError('DeleteConflictException', 'Cannot delete entity, must remove roles from instance profile first.');
         this.profiles.delete(p.InstanceProfileName);
         return {};
+      },
+    };
+  }
+
+  /** The Price List API: one product per known instance type, in the shape AWS returns (each item a JSON string). */
+  private pricingHandlers() {
+    return {
+      GetProducts: (input: pricing.GetProductsCommandInput) => {
+        const f = Object.fromEntries((input.Filters ?? []).map((x) => [x.Field, x.Value]));
+        const usd = this.prices.onDemand[f.instanceType ?? ''];
+        if (input.ServiceCode !== 'AmazonEC2' || f.regionCode !== 'us-east-1' || f.operatingSystem !== 'Linux' || usd === undefined) return { PriceList: [] };
+        const item = {
+          product: { productFamily: 'Compute Instance', attributes: { instanceType: f.instanceType, regionCode: f.regionCode, operatingSystem: 'Linux' }, sku: 'SKU1' },
+          serviceCode: 'AmazonEC2',
+          terms: {
+            OnDemand: {
+              'SKU1.JRTCKXETXF': { priceDimensions: { 'SKU1.JRTCKXETXF.6YS6EN2CT7': { unit: 'Hrs', pricePerUnit: { USD: usd.toFixed(10) }, description: `$${usd} per On Demand Linux ${f.instanceType} Instance Hour` } } },
+            },
+          },
+        };
+        return { FormatVersion: 'aws_v1', PriceList: [JSON.stringify(item)] };
       },
     };
   }

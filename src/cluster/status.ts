@@ -1,4 +1,4 @@
-import type { Provider } from '../providers/types.js';
+import type { HourlyCost, Provider } from '../providers/types.js';
 import type { ManagerStatus } from '../runtime/protocol.js';
 import { connect } from './connect.js';
 import { readUrl } from './deploy.js';
@@ -22,6 +22,8 @@ export interface ClusterStatus {
   }[];
   workers: { id: string; pid: number | null; state: string; ageMs: number; busy: number | null; lastHeartbeatAgeMs: number | null }[];
   jobsPerSecond: number;
+  /** What the cluster's machines cost per hour now. */
+  cost: HourlyCost;
   /** Recent events from every manager (expired leases, failed jobs, workers launched or replaced, managers relaunched), oldest first. */
   events: { at: string; manager: number; message: string }[];
 }
@@ -43,6 +45,7 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
       provider.list({ cluster: name, role: 'manager' }),
       provider.list({ cluster: name, role: 'worker' }),
     ]);
+    const cost = await provider.hourlyCost([...managersRunning, ...workers]);
     const heartbeats = new Map<string, { busy: number; lastSeenAt: string }>();
     for (const a of answers) {
       for (const w of a.status?.workers ?? []) {
@@ -84,6 +87,7 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
         };
       }),
       jobsPerSecond: answers.reduce((s, a) => s + (a.status?.throughput ?? 0), 0),
+      cost,
       events: answers
         .flatMap((a) => (a.status?.events ?? []).map((e) => ({ at: e.at, manager: a.index, message: e.message })))
         .sort((a, b) => a.at.localeCompare(b.at))

@@ -57,7 +57,7 @@ export function registerCommands(program: Command): void {
 
   program
     .command('status')
-    .description('managers (URL, health, queue), workers (age, state) and throughput')
+    .description('managers (URL, health, queue), workers (age, state), throughput and what the machines cost per hour (aws: list or spot price)')
     .addOption(clusterOption())
     .addOption(jsonOption())
     .option('--watch', 'refresh every 2 seconds until interrupted', false)

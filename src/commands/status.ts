@@ -23,7 +23,9 @@ export async function statusCommand(o: { cluster: string; json: boolean; watch: 
 function render(s: ClusterStatus): void {
   const age = (ms: number | null) => (ms === null ? '-' : ms < 1000 ? `${ms}ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 60_000)}m`);
   const n = (v: number | null) => (v === null ? '-' : String(v));
-  print(`cluster ${s.cluster} (${s.provider})  ${s.jobsPerSecond.toFixed(1)} jobs/s`);
+  const cost = s.cost.usdPerHour === null ? 'cost unknown' : s.cost.usdPerHour === 0 ? '$0/h' : `$${s.cost.usdPerHour.toFixed(4)}/h`;
+  print(`cluster ${s.cluster} (${s.provider})  ${s.jobsPerSecond.toFixed(1)} jobs/s  ${cost}`);
+  print(`cost: ${s.cost.basis}`);
   print('');
   print('MANAGER  URL                        PID      STATE   QUEUED  RUNNING  DONE    FAILED  OLDEST  EXPIRED');
   for (const m of s.managers) {

@@ -137,6 +137,10 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
       return out.sort((a, b) => a.launchedAt.localeCompare(b.launchedAt) || a.id.localeCompare(b.id));
     },
 
+    async hourlyCost() {
+      return { usdPerHour: 0, basis: 'processes on this machine' };
+    },
+
     async terminate(ids) {
       const wanted = new Set(ids);
       const clusters = readdirSafe(join(root, 'clusters'));

@@ -38,6 +38,17 @@ export interface Instance {
   publicAddress?: string;
   /** aws managers only: hash of the config it was launched with. */
   configHash?: string;
+  /** aws only: what it costs depends on these. */
+  instanceType?: string;
+  spot?: boolean;
+  zone?: string;
+}
+
+export interface HourlyCost {
+  /** null when the price could not be found (then `basis` says why). */
+  usdPerHour: number | null;
+  /** What was priced, and how, in a few words. */
+  basis: string;
 }
 
 export interface ListFilter {
@@ -53,4 +64,6 @@ export interface Provider {
   list(filter: ListFilter): Promise<Instance[]>;
   /** Stops these instances; ids already gone are not an error. Resolves once they are gone. */
   terminate(ids: string[]): Promise<void>;
+  /** What these instances cost per hour now (for `status`). */
+  hourlyCost(instances: Instance[]): Promise<HourlyCost>;
 }

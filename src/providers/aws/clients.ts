@@ -9,6 +9,7 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import type { PricingClient } from '@aws-sdk/client-pricing';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AwsCallError } from './errors.js';
@@ -29,6 +30,8 @@ export interface AwsClients {
   iam: IAMClient;
   ssm: SSMClient;
   sts: STSClient;
+  /** The Price List API (us-east-1 serves every region's prices); loaded only by `status`. */
+  pricing(): Promise<PricingClient>;
   /** The region every regional client uses. */
   region(): Promise<string>;
   destroy(): void;
@@ -46,11 +49,13 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   const iam = new IAMClient(common);
   const ssm = new SSMClient(common);
   const sts = new STSClient(common);
+  let pricing: Promise<PricingClient> | undefined;
   return {
     ec2,
     iam,
     ssm,
     sts,
+    pricing: () => (pricing ??= import('@aws-sdk/client-pricing').then(({ PricingClient }) => new PricingClient({ ...common, region: 'us-east-1' }))),
     region: async () => {
       try {
         return await ec2.config.region();
@@ -60,6 +65,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
     },
     destroy: () => {
       for (const c of [ec2, iam, ssm, sts]) c.destroy();
+      void pricing?.then((c) => c.destroy());
     },
   };
 }

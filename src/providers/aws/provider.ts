@@ -11,7 +11,7 @@ import {
 import pRetry from 'p-retry';
 import { DynworkError } from '../../errors.js';
 import { managerConfigSchema } from '../../runtime/config.js';
-import type { Instance, InstanceState, LaunchSpec, ListFilter, Provider, Role } from '../types.js';
+import type { HourlyCost, Instance, InstanceState, LaunchSpec, ListFilter, Provider, Role } from '../types.js';
 import { call, type AwsClients } from './clients.js';
 import { AwsCallError, isAwsError } from './errors.js';
 import type { AwsClusterSettings } from './settings.js';
@@ -163,7 +163,12 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     }
   }
 
-  return { name: 'aws', launch, list, terminate };
+  async function hourlyCost(instances: Instance[]): Promise<HourlyCost> {
+    const { hourlyCost: price } = await import('./pricing.js');
+    return price(clients, instances);
+  }
+
+  return { name: 'aws', launch, list, terminate, hourlyCost };
 }
 
 /** Stable across deploy and a leader's relaunch: tokens left out, keys sorted. */
@@ -206,5 +211,8 @@ function toInstance(i: Ec2Instance): Instance {
     ...(i.PrivateIpAddress ? { address: i.PrivateIpAddress } : {}),
     ...(i.PublicIpAddress ? { publicAddress: i.PublicIpAddress } : {}),
     ...(tagValue(i.Tags, TAG.config) ? { configHash: tagValue(i.Tags, TAG.config)! } : {}),
+    ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
+    spot: i.InstanceLifecycle === 'spot',
+    ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
   };
 }
