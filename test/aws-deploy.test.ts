@@ -87,6 +87,8 @@ describe('aws deploy', () => {
       'iam:AddRoleToInstanceProfile',
       'ec2:CreateVolume',
       'ec2:CreateVolume',
+      'ec2:AllocateAddress',
+      'ec2:AllocateAddress',
       'ec2:RunInstances',
       'ec2:RunInstances',
     ]);
@@ -131,12 +133,19 @@ describe('aws deploy', () => {
     assert.deepEqual(stmt('LaunchOnlyClusterTaggedInstances').Condition, { StringEquals: { 'aws:RequestTag/dynwork:cluster': 'demo' } });
     assert.deepEqual(stmt('TerminateOnlyClusterInstances').Condition, { StringEquals: { 'aws:ResourceTag/dynwork:cluster': 'demo' } });
     assert.deepEqual(stmt('TagOnlyAtLaunch').Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    assert.deepEqual(stmt('TakeOnlyClusterAddresses'), {
+      Sid: 'TakeOnlyClusterAddresses',
+      Effect: 'Allow',
+      Action: 'ec2:AssociateAddress',
+      Resource: ['arn:aws:ec2:us-east-1:123456789012:elastic-ip/*', 'arn:aws:ec2:us-east-1:123456789012:instance/*', 'arn:aws:ec2:us-east-1:123456789012:network-interface/*'],
+      Condition: { StringEquals: { 'aws:ResourceTag/dynwork:cluster': 'demo' } },
+    });
     assert.deepEqual(stmt('PassOnlyClusterRoles').Resource, [
       'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-manager',
       'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-worker',
     ]);
     const actions = managerPolicy!.Statement.flatMap((x: Json) => [x.Action].flat()).sort();
-    assert.deepEqual(actions, ['ec2:AttachVolume', 'ec2:CreateTags', 'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:RunInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'iam:PassRole', 'ssm:GetParameter']);
+    assert.deepEqual(actions, ['ec2:AssociateAddress', 'ec2:AttachVolume', 'ec2:CreateTags', 'ec2:DescribeAddresses', 'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:RunInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'iam:PassRole', 'ssm:GetParameter']);
     assert.deepEqual(workerPolicy!.Statement, [
       { Sid: 'ReadWorkerToken', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: 'arn:aws:ssm:us-east-1:123456789012:parameter/dynwork/demo/worker-token' },
     ]);
@@ -150,6 +159,14 @@ describe('aws deploy', () => {
     }
     // 172.31.15.254 is taken in the subnet: the next free addresses from the top.
     assert.deepEqual(volumes.map((v) => tag(v.TagSpecifications[0].Tags, 'dynwork:address')), ['172.31.15.253', '172.31.15.252']);
+
+    // One Elastic IP per manager, tagged so teardown and a replacement machine find it.
+    const allocations = fake.calls('ec2:AllocateAddress');
+    assert.deepEqual(allocations.map((a) => [a.Domain, a.TagSpecifications[0].ResourceType, tag(a.TagSpecifications[0].Tags, 'dynwork:cluster'), tag(a.TagSpecifications[0].Tags, 'dynwork:role'), tag(a.TagSpecifications[0].Tags, 'dynwork:index')]), [
+      ['vpc', 'elastic-ip', 'demo', 'manager-address', '1'],
+      ['vpc', 'elastic-ip', 'demo', 'manager-address', '2'],
+    ]);
+    const eip = (index: number) => [...fake.addresses.values()].find((a) => tag(a.Tags, 'dynwork:index') === String(index))!;
 
     const runs = fake.calls('ec2:RunInstances');
     for (const [k, run] of runs.entries()) {
@@ -175,6 +192,7 @@ describe('aws deploy', () => {
       assert.match(script, new RegExp(`^PACKAGE_SPEC='dynwork@${VERSION.replace(/\./g, '\\.')}'$`, 'm'), 'the exact version the CLI runs');
       const volumeId = [...fake.volumes.values()].find((v) => tag(v.Tags, 'dynwork:index') === String(index))!.VolumeId;
       assert.match(script, new RegExp(`^DATA_VOLUME='${volumeId}'$`, 'm'));
+      assert.match(script, new RegExp(`^ADDRESS_ALLOCATION='${eip(index).AllocationId}'$`, 'm'), 'the machine takes its own Elastic IP at boot');
       for (const secret of [clientToken, workerToken]) assert.ok(!script.includes(secret) && !JSON.stringify(config).includes(secret), 'no token in user-data');
       assert.equal(config.clientTokenFile, 'client-token');
       assert.equal(config.workerTokenFile, 'worker-token');
@@ -189,13 +207,14 @@ describe('aws deploy', () => {
 
     assert.equal(r.changed, true);
     assert.deepEqual(r.managers.map((m) => m.action), ['created', 'created']);
+    assert.deepEqual(r.managers.map((m) => m.url), [`http://${eip(1).PublicIp}:5000`, `http://${eip(2).PublicIp}:5000`], 'managers are reached on their Elastic IPs');
     assert.deepEqual(probed, r.managers.map((m) => m.url), 'each manager asked for health at its public address');
     const state = readClusterState('demo')!;
     assert.equal(state.provider, 'aws');
     assert.equal(state.clientToken, clientToken);
     assert.equal(statSync(join(clusterDir('demo'), 'cluster.json')).mode & 0o777, 0o600);
     assert.deepEqual(state.managers.map((m) => m.url), r.managers.map((m) => m.url));
-    assert.match(state.managers[0]!.url, /^http:\/\/198\.51\.100\.\d+:5000$/);
+    assert.match(state.managers[0]!.url, /^http:\/\/203\.0\.113\.\d+:5000$/);
   });
 
   test('a second deploy creates nothing', async () => {
@@ -225,12 +244,15 @@ describe('aws deploy', () => {
     const lost = [...fake.instances.values()].find((i) => tag(i.Tags, 'dynwork:index') === '2')!;
     lost.State.Name = 'terminated';
     fake.clearLog();
+    const urls = readClusterState('demo')!.managers.map((m) => m.url);
     const r = await deploy();
     assert.deepEqual(fake.mutations(), ['ec2:RunInstances']);
     assert.deepEqual(r.managers.map((m) => m.action), ['unchanged', 'created']);
     const [run] = fake.calls('ec2:RunInstances');
     assert.equal(run!.NetworkInterfaces[0].PrivateIpAddress, lost.PrivateIpAddress);
     assert.match(userDataOf(run!).script, new RegExp(`^DATA_VOLUME='${[...fake.volumes.values()][1]!.VolumeId}'$`, 'm'));
+    assert.match(userDataOf(run!).script, new RegExp(`^ADDRESS_ALLOCATION='${[...fake.addresses.values()][1]!.AllocationId}'$`, 'm'));
+    assert.deepEqual(r.managers.map((m) => m.url), urls, 'the replacement is reached at the same URL');
   });
 
   test('options: instance types, spot, subnet, allowed CIDRs, ssh, package', async () => {
@@ -285,7 +307,7 @@ describe('aws deploy', () => {
     assert.equal(fake.instances.size, 0);
     fake.clearLog();
     const r = await deploy();
-    assert.deepEqual(fake.mutations(), ['ec2:CreateVolume', 'ec2:CreateVolume', 'ec2:RunInstances', 'ec2:RunInstances']);
+    assert.deepEqual(fake.mutations(), ['ec2:CreateVolume', 'ec2:CreateVolume', 'ec2:AllocateAddress', 'ec2:AllocateAddress', 'ec2:RunInstances', 'ec2:RunInstances']);
     assert.equal(r.managers.length, 2);
     await teardown();
     assert.deepEqual(fake.leftovers(), []);
@@ -296,7 +318,7 @@ describe('aws deploy', () => {
       deployAws({ cluster: 'demo', waitS: 0.05 }, { clients, publicIp: async () => ALLOW, healthy: async () => false, pollMs: 1 }, silentProgress),
       (err: DynworkError) => {
         assert.equal(err.code, 'timeout');
-        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at http:\/\/198\.51\.100\.\d+:5000 within 0\.05 s$/);
+        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at http:\/\/203\.0\.113\.\d+:5000 within 0\.05 s$/);
         assert.match(err.hint ?? '', /aws ec2 get-console-output --region us-east-1 --instance-id i-/);
         return true;
       },
@@ -364,6 +386,8 @@ describe('aws teardown', () => {
       'ec2:DeleteSecurityGroup',
       'ec2:DeleteSecurityGroup',
       'ec2:DeleteKeyPair',
+      'ec2:ReleaseAddress',
+      'ec2:ReleaseAddress',
       'ec2:DeleteVolume',
       'ec2:DeleteVolume',
       'ssm:DeleteParameters',
@@ -381,7 +405,7 @@ describe('aws teardown', () => {
     assert.equal(workers!.length, 2);
     const waitedIndex = fake.log.findIndex((l) => l.action === 'ec2:DescribeInstances' && (l.input.InstanceIds as string[] | undefined)?.length === 4);
     assert.ok(waitedIndex > 0 && waitedIndex < fake.log.findIndex((l) => l.action === 'ec2:DeleteSecurityGroup'), 'waited for termination before deleting the group');
-    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 4);
+    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 2 + 4, 'instances, group, key, addresses, volumes, parameters, profiles and roles');
     assert.equal(existsSync(clusterDir('demo')), false, 'local state and key removed');
 
     fake.clearLog();
@@ -404,7 +428,7 @@ describe('aws teardown', () => {
     const dry = await teardown({ dryRun: true });
     assert.deepEqual(fake.mutations(), []);
     assert.deepEqual(fake.leftovers(), before);
-    assert.deepEqual([...new Set(dry.removed.map((x) => x.kind))], ['manager instance', 'security group', 'key pair', 'data volume', 'parameter', 'instance profile', 'role']);
+    assert.deepEqual([...new Set(dry.removed.map((x) => x.kind))], ['manager instance', 'security group', 'key pair', 'Elastic IP', 'data volume', 'parameter', 'instance profile', 'role']);
     assert.ok(readClusterState('demo'));
 
     const kept = await teardown({ keepData: true });

@@ -5,6 +5,7 @@ import { managerConfigFor, type AutoscaleSettings } from '../src/cluster/manager
 import { DynworkError } from '../src/errors.js';
 import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.js';
 import { createAwsProvider, managerConfigHash } from '../src/providers/aws/provider.js';
+import { clusterTags } from '../src/providers/aws/tags.js';
 import { managerConfigSchema } from '../src/runtime/config.js';
 import { demoSettings, FakeAws } from './fake-aws.js';
 import { CLIENT_TOKEN, startTestManager, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
@@ -91,17 +92,18 @@ describe('the aws provider behind a manager', () => {
     }
   });
 
-  test('a relaunched manager gets its own data volume and private address', async () => {
+  test('a relaunched manager gets its own data volume, private address and Elastic IP', async () => {
     fake.volumes.set('vol-02', {
       VolumeId: 'vol-02',
       AvailabilityZone: 'us-east-1a',
       State: 'available',
-      Tags: [
-        { Key: 'dynwork:cluster', Value: 'demo' },
-        { Key: 'dynwork:role', Value: 'manager-data' },
-        { Key: 'dynwork:index', Value: '2' },
-        { Key: 'dynwork:address', Value: '172.31.15.252' },
-      ],
+      Tags: [...clusterTags('demo', 'manager-data', 2), { Key: 'dynwork:address', Value: '172.31.15.252' }],
+    });
+    fake.addresses.set('eipalloc-02', {
+      AllocationId: 'eipalloc-02',
+      PublicIp: '203.0.113.2',
+      Domain: 'vpc',
+      Tags: clusterTags('demo', 'manager-address', 2),
     });
     const provider = createAwsProvider({ clients, settings });
     const base = { cluster: 'demo', clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', aws: settings, members: [1, 2].map((i) => ({ index: i, host: `172.31.15.25${4 - i}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' })) } };
@@ -113,6 +115,12 @@ describe('the aws provider behind a manager', () => {
     assert.deepEqual(run!.MaintenanceOptions, { AutoRecovery: 'default' });
     const { script, config } = decode(run!);
     assert.match(script, /^DATA_VOLUME='vol-02'$/m);
+    assert.match(script, /^ADDRESS_ALLOCATION='eipalloc-02'$/m, 'it takes over the Elastic IP its clients know');
+    assert.deepEqual(fake.calls('ec2:DescribeAddresses').at(-1)!.Filters, [
+      { Name: 'tag:dynwork:cluster', Values: ['demo'] },
+      { Name: 'tag:dynwork:role', Values: ['manager-address'] },
+      { Name: 'tag:dynwork:index', Values: ['2'] },
+    ]);
     assert.match(script, /^TOKEN_PARAMETERS='client-token=\/dynwork\/demo\/client-token worker-token=\/dynwork\/demo\/worker-token'$/m);
     assert.equal(config.clientToken, undefined);
     assert.equal(config.index, 2);

@@ -48,10 +48,11 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     assert.equal(managers.length, 2);
     const lines = r.stdout.split('\n');
     assert.equal(lines[0], 'cluster "wire" on AWS us-east-1 (account 123456789012) is up');
+    const eip = (index: number) => [...fake.addresses.values()].find((a) => a.Tags.some((t) => t.Key === 'dynwork:index' && t.Value === String(index)))!.PublicIp.replaceAll('.', '\\.');
     for (const [k, m] of managers.entries()) {
-      assert.match(lines[1 + k]!, new RegExp(`^  manager ${k + 1}  http://${m.PublicIpAddress!.replaceAll('.', '\\.')}:\\d+  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`));
+      assert.match(lines[1 + k]!, new RegExp(`^  manager ${k + 1}  http://${eip(k + 1)}:5000  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`));
     }
-    assert.match(r.stdout, new RegExp(`curl -X PUT "http://${managers[0]!.PublicIpAddress!.replaceAll('.', '\\.')}:\\d+/enqueue\\?iterations=10" -H "Authorization: Bearer \\$\\(npx dynwork token --cluster wire\\)" -d "data=Hello"`));
+    assert.match(r.stdout, new RegExp(`curl -X PUT "http://${eip(1)}:5000/enqueue\\?iterations=10" -H "Authorization: Bearer \\$\\(npx dynwork token --cluster wire\\)" -d "data=Hello"`));
 
     // What reached the endpoint: every service, every request signed with the environment's key.
     const services = new Set(wire.requests.map((q) => q.service));

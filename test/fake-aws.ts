@@ -52,6 +52,7 @@ export class FakeAws {
   readonly groups = new Map<string, { GroupId: string; GroupName: string; VpcId: string; Tags: Tag[]; IpPermissions: ec2.IpPermission[] }>();
   readonly keyPairs = new Map<string, { KeyPairId: string; KeyName: string; Tags: Tag[] }>();
   readonly volumes = new Map<string, { VolumeId: string; AvailabilityZone: string; Tags: Tag[]; Encrypted?: boolean; State: string }>();
+  readonly addresses = new Map<string, { AllocationId: string; PublicIp: string; Domain: string; Tags: Tag[] }>();
   readonly parameters = new Map<string, { Value: string; Type: string }>();
   readonly roles = new Map<string, { RoleName: string; Path: string; Arn: string; policies: Map<string, string> }>();
   readonly profiles = new Map<string, { InstanceProfileName: string; Roles: string[] }>();
@@ -126,6 +127,7 @@ export class FakeAws {
       ...[...this.groups.keys()].map((g) => `group ${g}`),
       ...[...this.keyPairs.keys()].map((k) => `key ${k}`),
       ...[...this.volumes.keys()].map((v) => `volume ${v}`),
+      ...[...this.addresses.values()].map((a) => `address ${a.PublicIp}`),
       ...[...this.parameters.keys()].map((p) => `parameter ${p}`),
       ...[...this.roles.keys()].map((r) => `role ${r}`),
       ...[...this.profiles.keys()].map((p) => `profile ${p}`),
@@ -225,6 +227,16 @@ export class FakeAws {
       DeleteVolume: (input: ec2.DeleteVolumeCommandInput) => {
         if (!this.volumes.has(input.VolumeId!)) throw awsError('InvalidVolume.NotFound');
         this.volumes.delete(input.VolumeId!);
+        return {};
+      },
+      AllocateAddress: (input: ec2.AllocateAddressCommandInput) => {
+        const a = { AllocationId: this.id('eipalloc'), PublicIp: `203.0.113.${100 + this.addresses.size}`, Domain: input.Domain ?? 'vpc', Tags: input.TagSpecifications?.[0]?.Tags ?? [] };
+        this.addresses.set(a.AllocationId, a);
+        return { AllocationId: a.AllocationId, PublicIp: a.PublicIp, Domain: a.Domain };
+      },
+      DescribeAddresses: (input: ec2.DescribeAddressesCommandInput) => ({ Addresses: [...this.addresses.values()].filter((a) => matches(a.Tags, input.Filters)).map((a) => structuredClone(a)) }),
+      ReleaseAddress: (input: ec2.ReleaseAddressCommandInput) => {
+        if (!this.addresses.delete(input.AllocationId!)) throw awsError('InvalidAllocationID.NotFound', `The allocation ID '${input.AllocationId}' does not exist`);
         return {};
       },
       RunInstances: (input: ec2.RunInstancesCommandInput) => {

@@ -15,10 +15,12 @@ const manager: UserDataInput = {
   version: '0.1.0',
   tokenParameters: { 'client-token': '/dynwork/demo/client-token', 'worker-token': '/dynwork/demo/worker-token' },
   dataVolumeId: 'vol-0123456789abcdef0',
+  addressAllocationId: 'eipalloc-0123456789abcdef0',
   config: { cluster: 'demo', index: 1, clientTokenFile: 'client-token', workerTokenFile: 'worker-token', note: "it's $(not run)" },
 };
 const worker: UserDataInput = { ...manager, role: 'worker', tokenParameters: { 'worker-token': '/dynwork/demo/worker-token' }, config: { cluster: 'demo', workerTokenFile: 'worker-token' } };
 delete (worker as Partial<UserDataInput>).dataVolumeId;
+delete (worker as Partial<UserDataInput>).addressAllocationId;
 
 describe('user-data', () => {
   for (const input of [manager, worker]) {
@@ -42,6 +44,12 @@ describe('user-data', () => {
       assert.match(script, /^ {2}after_exit=\$'SuccessAction=poweroff\\nFailureAction=poweroff'$/m, 'a worker that exits powers its machine off');
       assert.match(script, /LoadCredential=\$name:\/etc\/dynwork\/credentials\/\$name/, 'tokens reach the service from root-only files');
       assert.match(script, /^umask 077$/m);
+      if (input.role === 'manager') {
+        assert.match(script, /^ADDRESS_ALLOCATION='eipalloc-0123456789abcdef0'$/m);
+        assert.match(script, /aws ec2 associate-address --region "\$REGION" --allocation-id "\$ADDRESS_ALLOCATION" \\\n\s+--instance-id "\$INSTANCE_ID" --allow-reassociation/, 'the manager takes its Elastic IP');
+      } else {
+        assert.match(script, /^ADDRESS_ALLOCATION=''$/m, 'a worker takes no address');
+      }
     });
   }
 

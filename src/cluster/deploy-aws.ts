@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
+  AllocateAddressCommand,
   AuthorizeSecurityGroupIngressCommand,
   CreateKeyPairCommand,
   CreateSecurityGroupCommand,
   CreateVolumeCommand,
+  DescribeAddressesCommand,
   DescribeInstanceTypesCommand,
   DescribeKeyPairsCommand,
   DescribeNetworkInterfacesCommand,
@@ -14,6 +16,7 @@ import {
   RevokeSecurityGroupIngressCommand,
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
+  type Address,
   type IpPermission,
   type SecurityGroup,
   type Subnet,
@@ -164,6 +167,12 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   });
 
   const members = await withStep(progress, `Data volumes for ${s.managers} managers`, () => ensureVolumes(clients, opts.cluster, s.managers, subnet, s.port, created));
+  const publicIps = await withStep(
+    progress,
+    `Elastic IPs for ${s.managers} managers`,
+    () => ensureAddresses(clients, opts.cluster, members.map((m) => m.index), created),
+    (ips) => `Elastic IPs ${[...ips.values()].join(', ')} (a replaced manager keeps its own)`,
+  );
 
   const aws: AwsClusterSettings = {
     region,
@@ -225,12 +234,8 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   await withStep(progress, `Waiting for ${ids.length} manager instance${ids.length === 1 ? '' : 's'} to run`, () =>
     waitUntilInstanceRunning({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: ids }).then(() => undefined),
   );
-  const now = await provider.list({ cluster: opts.cluster, role: 'manager' });
-  for (const o of out) {
-    const inst = now.find((i) => i.id === o.instanceId);
-    if (!inst?.publicAddress) throw new DynworkError('provider_error', `manager ${o.index} (${o.instanceId}) has no public address`, { hint: 'use a subnet that routes to an internet gateway (--subnet)' });
-    o.url = `http://${inst.publicAddress}:${s.port}`;
-  }
+  // Each manager takes its Elastic IP as it boots, so the URL is known now and outlives the machine.
+  for (const o of out) o.url = `http://${publicIps.get(o.index)!}:${s.port}`;
 
   const state: ClusterState = {
     provider: 'aws',
@@ -265,6 +270,26 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   }
   out.sort((a, b) => a.index - b.index);
   return { cluster: opts.cluster, provider: 'aws', region, account, managers: out, created, changed: created.length > 0 };
+}
+
+/** One Elastic IP per manager, found by tag or allocated: index → public IP. */
+async function ensureAddresses(clients: AwsClients, cluster: string, indexes: number[], created: string[]): Promise<Map<number, string>> {
+  const out = await call<{ Addresses?: Address[] }>(clients.ec2, new DescribeAddressesCommand({ Filters: clusterFilters(cluster, 'manager-address') }));
+  const ips = new Map<number, string>();
+  for (const a of out.Addresses ?? []) {
+    const index = Number(tagValue(a.Tags, TAG.index));
+    if (a.PublicIp && !ips.has(index)) ips.set(index, a.PublicIp);
+  }
+  for (const index of indexes) {
+    if (ips.has(index)) continue;
+    const a = await call<{ PublicIp?: string }>(
+      clients.ec2,
+      new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [tagSpec('elastic-ip', clusterTags(cluster, 'manager-address', index))] }),
+    );
+    ips.set(index, a.PublicIp!);
+    created.push(`Elastic IP ${a.PublicIp} (manager ${index})`);
+  }
+  return ips;
 }
 
 async function findSubnet(clients: AwsClients, subnetId: string | null, region: string): Promise<Subnet> {

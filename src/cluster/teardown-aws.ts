@@ -1,5 +1,8 @@
 import {
   DeleteKeyPairCommand,
+  DescribeAddressesCommand,
+  ReleaseAddressCommand,
+  type Address,
   DeleteSecurityGroupCommand,
   DeleteVolumeCommand,
   DescribeKeyPairsCommand,
@@ -110,6 +113,17 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
   for (const k of keys.KeyPairs ?? []) {
     removed.push({ kind: 'key pair', id: k.KeyName ?? k.KeyPairId! });
     if (!dry) await withStep(progress, `Deleting key pair ${k.KeyName}`, () => call(ec2, new DeleteKeyPairCommand({ KeyPairId: k.KeyPairId! })));
+  }
+
+  // Released even with --keep-data: an unused address is billed, and the next deploy allocates fresh ones.
+  const addresses = await call<{ Addresses?: Address[] }>(ec2, new DescribeAddressesCommand({ Filters: clusterFilters(opts.cluster, 'manager-address') }));
+  for (const a of addresses.Addresses ?? []) {
+    removed.push({ kind: 'Elastic IP', id: a.PublicIp ?? a.AllocationId! });
+    if (!dry) {
+      await withStep(progress, `Releasing Elastic IP ${a.PublicIp}`, () =>
+        retryWhile(['InvalidIPAddress.InUse'], deps, () => call(ec2, new ReleaseAddressCommand({ AllocationId: a.AllocationId! })), ['InvalidAllocationID.NotFound']),
+      );
+    }
   }
 
   const volumes = await call<{ Volumes?: Volume[] }>(ec2, new DescribeVolumesCommand({ Filters: clusterFilters(opts.cluster, 'manager-data') }));

@@ -12,8 +12,10 @@ REGION={{REGION}}
 PACKAGE_SPEC={{PACKAGE_SPEC}}
 # "credential-name=/ssm/parameter" pairs, space separated.
 TOKEN_PARAMETERS={{TOKEN_PARAMETERS}}
-# Managers only: the EBS volume that holds this manager's queue.
+# Managers only: the EBS volume that holds this manager's queue, and the
+# Elastic IP clients reach it on.
 DATA_VOLUME={{DATA_VOLUME}}
+ADDRESS_ALLOCATION={{ADDRESS_ALLOCATION}}
 # The role's config (JSON, base64), with token file names in place of tokens.
 CONFIG_B64={{CONFIG_B64}}
 
@@ -27,6 +29,22 @@ imds() {
     "http://169.254.169.254/latest/meta-data/$1"
 }
 INSTANCE_ID=$(imds instance-id)
+
+if [ -n "$ADDRESS_ALLOCATION" ]; then
+  # The manager's public address outlives this machine, like its queue: take
+  # it over (from a predecessor too), so clients' URLs never change.
+  associated=""
+  for _ in $(seq 1 30); do
+    if aws ec2 associate-address --region "$REGION" --allocation-id "$ADDRESS_ALLOCATION" \
+      --instance-id "$INSTANCE_ID" --allow-reassociation > /dev/null; then
+      associated=yes
+      break
+    fi
+    sleep 5
+  done
+  # Peers and workers use the private address: the manager still serves.
+  [ -n "$associated" ] || echo "dynwork: could not take Elastic IP $ADDRESS_ALLOCATION; clients cannot reach this manager" >&2
+fi
 
 dnf install -y nodejs22 nodejs22-npm gcc-c++ make python3 jq
 id -u dynwork > /dev/null 2>&1 ||

@@ -2,7 +2,7 @@
  * The IAM documents dynwork attaches to its instance roles, as pure functions
  * so tests and docs/aws.md show exactly what is granted. Managers may launch,
  * tag and terminate only instances tagged with their cluster, attach only
- * their cluster's volumes, pass only the cluster's two roles, and read only
+ * their cluster's volumes and Elastic IPs, pass only the cluster's two roles, and read only
  * the cluster's token parameters; workers may read only the worker token.
  */
 export interface PolicyScope {
@@ -50,8 +50,9 @@ export function managerPolicy(s: PolicyScope) {
       },
       { Sid: 'TerminateOnlyClusterInstances', Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: ec2('instance/*'), Condition: tagged },
       { Sid: 'AttachOnlyClusterDataVolumes', Effect: 'Allow', Action: 'ec2:AttachVolume', Resource: [ec2('instance/*'), ec2('volume/*')], Condition: tagged },
+      { Sid: 'TakeOnlyClusterAddresses', Effect: 'Allow', Action: 'ec2:AssociateAddress', Resource: [ec2('elastic-ip/*'), ec2('instance/*'), ec2('network-interface/*')], Condition: tagged },
       // Describe calls have no resource-level permissions in EC2.
-      { Sid: 'SeeInstances', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
+      { Sid: 'SeeInstances', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses'], Resource: '*' },
       {
         Sid: 'PassOnlyClusterRoles',
         Effect: 'Allow',

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  DescribeAddressesCommand,
   DescribeVolumesCommand,
   paginateDescribeInstances,
   RunInstancesCommand,
@@ -50,12 +51,14 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     const tags = clusterTags(spec.cluster, role, role === 'manager' ? spec.index : undefined);
     let dataVolumeId: string | undefined;
     let address: string | undefined;
+    let addressAllocationId: string | undefined;
     if (role === 'manager') {
       if (spec.index === undefined) throw new DynworkError('internal', 'a manager launch needs its index');
       await clearStoppedManager(spec.cluster, spec.index);
       const volume = await dataVolume(spec.cluster, spec.index);
       dataVolumeId = volume.id;
       address = volume.address;
+      addressAllocationId = await publicAddress(spec.cluster, spec.index);
       tags.push({ Key: TAG.config, Value: managerConfigHash(spec.config) });
     }
     const part = role === 'manager' ? s.manager : s.worker;
@@ -66,6 +69,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
       version: s.version,
       tokenParameters: role === 'manager' ? { 'client-token': s.clientTokenParameter, 'worker-token': s.workerTokenParameter } : { 'worker-token': s.workerTokenParameter },
       ...(dataVolumeId ? { dataVolumeId } : {}),
+      ...(addressAllocationId ? { addressAllocationId } : {}),
       config,
     });
     const input: RunInstancesCommandInput = {
@@ -134,6 +138,15 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
       throw new DynworkError('provider_error', `manager ${index} of cluster "${cluster}" has no data volume`, { hint: `run dynwork deploy --provider aws --cluster ${cluster} to recreate it` });
     }
     return { id: v.VolumeId, address };
+  }
+
+  /** The manager's Elastic IP (allocation id), which its machine takes at boot; none for clusters deployed before there were any. */
+  async function publicAddress(cluster: string, index: number): Promise<string | undefined> {
+    const out = await call<{ Addresses?: { AllocationId?: string }[] }>(
+      clients.ec2,
+      new DescribeAddressesCommand({ Filters: [...clusterFilters(cluster, 'manager-address'), { Name: `tag:${TAG.index}`, Values: [String(index)] }] }),
+    );
+    return out.Addresses?.[0]?.AllocationId;
   }
 
   async function list(filter: ListFilter): Promise<Instance[]> {

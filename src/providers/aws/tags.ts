@@ -11,7 +11,7 @@ export const TAG = {
   config: 'dynwork:config',
 } as const;
 
-export type ResourceRole = 'manager' | 'worker' | 'manager-data' | 'security-group' | 'key-pair' | 'iam';
+export type ResourceRole = 'manager' | 'worker' | 'manager-data' | 'manager-address' | 'security-group' | 'key-pair' | 'iam';
 
 /**
  * Names of a cluster's named resources. IAM is global to the account, so its

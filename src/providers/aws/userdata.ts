@@ -15,6 +15,8 @@ export interface UserDataInput {
   tokenParameters: Record<string, string>;
   /** Managers: the EBS volume holding its queue. */
   dataVolumeId?: string;
+  /** Managers: the allocation id of the Elastic IP clients reach it on. */
+  addressAllocationId?: string;
   /** The role's config; must hold no token (use *TokenFile names). */
   config: Record<string, unknown>;
   version: string;
@@ -42,6 +44,7 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
     PACKAGE_SPEC: shellQuote(input.packageSpec),
     TOKEN_PARAMETERS: shellQuote(Object.entries(input.tokenParameters).map(([n, p]) => `${n}=${p}`).join(' ')),
     DATA_VOLUME: shellQuote(input.dataVolumeId ?? ''),
+    ADDRESS_ALLOCATION: shellQuote(input.addressAllocationId ?? ''),
     CONFIG_B64: shellQuote(Buffer.from(JSON.stringify(input.config)).toString('base64')),
   };
   const script = template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_, key: string) => {
