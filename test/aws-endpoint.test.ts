@@ -24,7 +24,7 @@ describe('AWS_ENDPOINT_URL', () => {
   });
 
   before(async () => {
-    wire = await serveAws(new FakeAws({ mock: false }));
+    wire = await serveAws(new FakeAws({ mock: false }), { AKIDLOCALTEST: 'local-secret-key' });
   });
   after(async () => {
     await wire.close();
@@ -41,7 +41,7 @@ describe('AWS_ENDPOINT_URL', () => {
     for (const c of ['ec2:DescribeInstances', 'ec2:DescribeSecurityGroups', 'ec2:DescribeKeyPairs', 'ec2:DescribeVolumes', 'ssm:GetParameters', 'iam:GetInstanceProfile', 'iam:GetRole']) {
       assert.ok(calls.includes(c), `${c} reached the endpoint (saw ${calls.join(', ')})`);
     }
-    assert.ok(seen().every((s) => s.signedBy === 'AWS4-HMAC-SHA256 AKIDLOCALTEST'), 'every request is SigV4-signed');
+    assert.ok(seen().every((s) => s.signedBy === 'AKIDLOCALTEST'), 'every request carries a valid SigV4 signature');
     const sg = new URLSearchParams(seen().find((s) => s.action === 'DescribeSecurityGroups')!.body);
     assert.equal(sg.get('Filter.1.Name'), 'tag:dynwork:cluster');
     assert.equal(sg.get('Filter.1.Value.1'), 'ghost');
@@ -65,6 +65,20 @@ describe('AWS_ENDPOINT_URL', () => {
         else process.env[k] = saved[k];
       }
     }
+  });
+
+  test('a wrong secret or no credentials at all: one line saying so and how to fix it, exit 1, nothing created', async () => {
+    seen().length = 0;
+    const wrong = await dynwork(home.dir, ['deploy', '--provider', 'aws', '--cluster', 'creds', '--allow-cidr', '203.0.113.7/32'], { env: { ...env(), AWS_SECRET_ACCESS_KEY: 'not-the-secret' } });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^dynwork: AWS rejected your credentials \(SignatureDoesNotMatch\)\nhint: check the access key \/ profile \(aws sts get-caller-identity\), and that the region is enabled for your account\n$/m);
+    assert.deepEqual(seen().map((q) => [`${q.service}:${q.action}`, q.signedBy]), [['sts:GetCallerIdentity', null]], 'the account check comes first; nothing is created');
+    assert.doesNotMatch(wrong.stdout + wrong.stderr, /not-the-secret/);
+
+    const none = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'creds'], { env: { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^dynwork: no AWS credentials found\nhint: configure them \(aws configure, aws sso login, or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY\) or pass --profile NAME\n$/m);
+    assert.equal(seen().length, 1, 'no request without credentials');
   });
 
   test('commands that do not need AWS never load the SDK', async () => {

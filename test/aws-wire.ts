@@ -6,6 +6,7 @@
  * would send and accept; a CLI pointed here by AWS_ENDPOINT_URL runs
  * unchanged.
  */
+import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ec2 from '@aws-sdk/client-ec2';
@@ -14,6 +15,7 @@ import * as pricing from '@aws-sdk/client-pricing';
 import * as ssm from '@aws-sdk/client-ssm';
 import * as sts from '@aws-sdk/client-sts';
 import { NormalizedSchema } from '@smithy/core/schema';
+import { SignatureV4 } from '@smithy/signature-v4';
 import type { FakeAws } from './fake-aws.js';
 
 type Dialect = 'ec2' | 'query' | 'json';
@@ -28,7 +30,7 @@ const SERVICES: Record<string, { module: Record<string, unknown>; dialect: Diale
 export interface WireRequest {
   service: string;
   action: string;
-  /** The SigV4 Authorization header's algorithm and access key, never the signature. */
+  /** The access key whose secret made a valid SigV4 signature; null when unsigned or the signature is wrong. */
   signedBy: string | null;
   body: string;
 }
@@ -39,12 +41,17 @@ export interface AwsWire {
   close(): Promise<void>;
 }
 
-export async function serveAws(fake: FakeAws): Promise<AwsWire> {
+/**
+ * The account's access keys (id → secret): a request is answered only when
+ * its SigV4 signature, recomputed here, matches; otherwise the way AWS
+ * answers a wrong secret.
+ */
+export async function serveAws(fake: FakeAws, keys: Record<string, string>): Promise<AwsWire> {
   const requests: WireRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => void answer(fake, req, Buffer.concat(chunks).toString('utf8'), res, requests));
+    req.on('end', () => void answer(fake, keys, req, Buffer.concat(chunks).toString('utf8'), res, requests));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -54,9 +61,9 @@ export async function serveAws(fake: FakeAws): Promise<AwsWire> {
   };
 }
 
-async function answer(fake: FakeAws, req: IncomingMessage, body: string, res: ServerResponse, requests: WireRequest[]): Promise<void> {
+async function answer(fake: FakeAws, keys: Record<string, string>, req: IncomingMessage, body: string, res: ServerResponse, requests: WireRequest[]): Promise<void> {
   const auth = String(req.headers.authorization ?? '');
-  const scope = /^(AWS4-HMAC-SHA256) Credential=([^/]+)\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
+  const scope = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(auth);
   const service = scope?.[3] ?? '?';
   const spec = SERVICES[service];
   if (!spec) {
@@ -66,7 +73,15 @@ async function answer(fake: FakeAws, req: IncomingMessage, body: string, res: Se
   const target = String(req.headers['x-amz-target'] ?? '');
   const params = new URLSearchParams(body);
   const action = spec.dialect === 'json' ? (target.split('.')[1] ?? '?') : (params.get('Action') ?? '?');
-  requests.push({ service, action, signedBy: scope ? `${scope[1]} ${scope[2]}` : null, body });
+  const signedBy = scope && (await signatureValid(req, body, auth, scope[1]!, keys[scope[1]!], scope[2]!, service)) ? scope[1]! : null;
+  requests.push({ service, action, signedBy, body });
+  if (!signedBy) {
+    const message = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
+    if (spec.dialect === 'json') res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'InvalidSignatureException', message }));
+    else if (spec.dialect === 'ec2') res.writeHead(401, { 'content-type': 'text/xml' }).end(`<Response><Errors><Error><Code>AuthFailure</Code><Message>${message}</Message></Error></Errors><RequestID>req-1</RequestID></Response>`);
+    else res.writeHead(403, { 'content-type': 'text/xml' }).end(`<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`);
+    return;
+  }
   const op = spec.module[`${action}$`] as unknown[] | undefined;
   if (!op) {
     res.writeHead(400).end(`unknown action ${action}`);
@@ -98,6 +113,41 @@ async function answer(fake: FakeAws, req: IncomingMessage, body: string, res: Se
       .writeHead(status, { 'content-type': 'text/xml' })
       .end(spec.dialect === 'ec2' ? `<Response><Errors>${error}</Errors><RequestID>req-1</RequestID></Response>` : `<ErrorResponse>${error}<RequestId>req-1</RequestId></ErrorResponse>`);
   }
+}
+
+/** Signs the request again with the key's secret, over the headers the client signed, and compares. */
+async function signatureValid(req: IncomingMessage, body: string, auth: string, keyId: string, secret: string | undefined, region: string, service: string): Promise<boolean> {
+  const signedHeaders = /SignedHeaders=([^,]+)/.exec(auth)?.[1]?.split(';') ?? [];
+  const signature = /Signature=([0-9a-f]+)/.exec(auth)?.[1];
+  const date = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(String(req.headers['x-amz-date'] ?? ''));
+  if (!secret || !signature || !date || !signedHeaders.includes('host')) return false;
+  const url = new URL(req.url ?? '/', 'http://placeholder');
+  const headers = Object.fromEntries(signedHeaders.map((h) => [h, String(req.headers[h] ?? '')]));
+  const signer = new SignatureV4({ service, region, credentials: { accessKeyId: keyId, secretAccessKey: secret }, sha256: Sha256 });
+  const signed = await signer.sign(
+    { method: req.method ?? 'POST', protocol: 'http:', hostname: '127.0.0.1', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body },
+    { signingDate: new Date(Date.UTC(+date[1]!, +date[2]! - 1, +date[3]!, +date[4]!, +date[5]!, +date[6]!)) },
+  );
+  return String(signed.headers.authorization ?? '').endsWith(`Signature=${signature}`);
+}
+
+/** SHA-256 and HMAC-SHA-256 for the signer, from node:crypto. */
+class Sha256 {
+  private hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+function bytes(d: string | ArrayBuffer | ArrayBufferView): BinaryLike {
+  if (typeof d === 'string') return d;
+  return d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
 /** Query parameters back into the input object: the inverse of the SDK's QueryShapeSerializer. */
