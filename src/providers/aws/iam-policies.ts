@@ -2,8 +2,9 @@
  * The IAM documents dynwork attaches to its instance roles, as pure functions
  * so tests and docs/aws.md show exactly what is granted. Managers may launch,
  * tag and terminate only instances tagged with their cluster, attach only
- * their cluster's volumes and Elastic IPs, pass only the cluster's two roles, and read only
- * the cluster's token parameters; workers may read only the worker token.
+ * their cluster's volumes and Elastic IPs, pass only the cluster's two roles,
+ * and read only the cluster's token parameters; workers may read only the
+ * worker token.
  */
 export interface PolicyScope {
   cluster: string;
