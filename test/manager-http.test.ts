@@ -183,6 +183,7 @@ describe('manager HTTP API', () => {
           assert.match(text, /dynwork_http_request_duration_seconds_bucket/);
           assert.match(text, /dynwork_oldest_queued_age_seconds/);
           assert.match(text, /dynwork_lease_expiries_total/);
+          assert.match(text, /^dynwork_nodejs_eventloop_lag_p99_seconds [\d.e-]+$/m, 'event-loop lag is still measured');
         }
       }
     }
