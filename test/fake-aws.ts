@@ -12,6 +12,7 @@ import * as ssm from '@aws-sdk/client-ssm';
 import * as sts from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClusterSettings } from '../src/providers/aws/settings.js';
+import type { UserDataInput } from '../src/providers/aws/userdata.js';
 
 type Tag = { Key?: string; Value?: string };
 type Filter = { Name?: string; Values?: string[] };
@@ -40,6 +41,18 @@ export function demoSettings(worker: Partial<AwsClusterSettings['worker']> = {})
     worker: { instanceType: 'c6i.xlarge', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-worker', spot: true, ...worker },
   };
 }
+
+/** A manager's user-data input, with a config value that would break careless shell quoting. */
+export const managerUserData: UserDataInput = {
+  role: 'manager',
+  region: 'eu-west-1',
+  packageSpec: 'dynwork@0.1.0',
+  version: '0.1.0',
+  tokenParameters: { 'client-token': '/dynwork/demo/client-token', 'worker-token': '/dynwork/demo/worker-token' },
+  dataVolumeId: 'vol-0123456789abcdef0',
+  addressAllocationId: 'eipalloc-0123456789abcdef0',
+  config: { cluster: 'demo', index: 1, clientTokenFile: 'client-token', workerTokenFile: 'worker-token', note: "it's $(not run)" },
+};
 
 export function awsError(name: string, message = name): Error {
   return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });

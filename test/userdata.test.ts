@@ -6,18 +6,10 @@ import { describe, test } from 'node:test';
 import { DynworkError } from '../src/errors.js';
 import { renderUserData, shellQuote, USER_DATA_LIMIT, type UserDataInput } from '../src/providers/aws/userdata.js';
 import { loadConfigFile, workerConfigSchema } from '../src/runtime/config.js';
+import { managerUserData } from './fake-aws.js';
 import { tempDir } from './helpers.js';
 
-const manager: UserDataInput = {
-  role: 'manager',
-  region: 'eu-west-1',
-  packageSpec: 'dynwork@0.1.0',
-  version: '0.1.0',
-  tokenParameters: { 'client-token': '/dynwork/demo/client-token', 'worker-token': '/dynwork/demo/worker-token' },
-  dataVolumeId: 'vol-0123456789abcdef0',
-  addressAllocationId: 'eipalloc-0123456789abcdef0',
-  config: { cluster: 'demo', index: 1, clientTokenFile: 'client-token', workerTokenFile: 'worker-token', note: "it's $(not run)" },
-};
+const manager = managerUserData;
 const worker: UserDataInput = { ...manager, role: 'worker', tokenParameters: { 'worker-token': '/dynwork/demo/worker-token' }, config: { cluster: 'demo', workerTokenFile: 'worker-token' } };
 delete (worker as Partial<UserDataInput>).dataVolumeId;
 delete (worker as Partial<UserDataInput>).addressAllocationId;

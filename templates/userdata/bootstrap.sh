@@ -5,7 +5,10 @@
 # files and handed to the service by systemd (LoadCredential).
 # Log: /var/log/dynwork-bootstrap.log (also in the instance's console output).
 set -euo pipefail
-exec > >(tee -a /var/log/dynwork-bootstrap.log > /dev/console) 2>&1
+# Where this script reads and writes files: the machine's root. The tests run
+# the rendered script with stand-in commands and a scratch directory here.
+ROOT=''
+exec > >(tee -a "$ROOT/var/log/dynwork-bootstrap.log" > "$ROOT/dev/console") 2>&1
 
 ROLE={{ROLE}}
 REGION={{REGION}}
@@ -50,22 +53,22 @@ dnf install -y nodejs22 nodejs22-npm gcc-c++ make python3 jq
 id -u dynwork > /dev/null 2>&1 ||
   useradd --system --home-dir /var/lib/dynwork --shell /sbin/nologin dynwork
 
-install -d -m 0755 /opt/dynwork
-npm-22 install --prefix /opt/dynwork --omit=dev --no-audit --no-fund "$PACKAGE_SPEC"
+install -d -m 0755 "$ROOT/opt/dynwork"
+npm-22 install --prefix "$ROOT/opt/dynwork" --omit=dev --no-audit --no-fund "$PACKAGE_SPEC"
 
 # Tokens: root-only files, never on a command line or in the environment.
 umask 077
-install -d -m 0700 /etc/dynwork /etc/dynwork/credentials
+install -d -m 0700 "$ROOT/etc/dynwork" "$ROOT/etc/dynwork/credentials"
 credentials=()
 for pair in $TOKEN_PARAMETERS; do
   name=${pair%%=*}
   parameter=${pair#*=}
   aws ssm get-parameter --region "$REGION" --name "$parameter" --with-decryption \
-    --query Parameter.Value --output text > "/etc/dynwork/credentials/$name"
+    --query Parameter.Value --output text > "$ROOT/etc/dynwork/credentials/$name"
   credentials+=("LoadCredential=$name:/etc/dynwork/credentials/$name")
 done
 
-install -d -m 0750 -o dynwork -g dynwork /var/lib/dynwork
+install -d -m 0750 -o dynwork -g dynwork "$ROOT/var/lib/dynwork"
 if [ -n "$DATA_VOLUME" ]; then
   # The queue outlives this machine: attach its volume, waiting while a
   # terminated predecessor still holds it.
@@ -77,11 +80,11 @@ if [ -n "$DATA_VOLUME" ]; then
     sleep 10
   done
   # Nitro instances show the volume as NVMe, named by its id; Xen as xvdf.
-  nvme="/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${DATA_VOLUME//-/}"
+  nvme="$ROOT/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${DATA_VOLUME//-/}"
   device=""
   for _ in $(seq 1 120); do
     if [ -e "$nvme" ]; then device=$(readlink -f "$nvme"); break; fi
-    if [ -e /dev/xvdf ]; then device=/dev/xvdf; break; fi
+    if [ -e "$ROOT/dev/xvdf" ]; then device="$ROOT/dev/xvdf"; break; fi
     sleep 2
   done
   if [ -z "$device" ]; then
@@ -90,17 +93,17 @@ if [ -n "$DATA_VOLUME" ]; then
   fi
   blkid "$device" > /dev/null || mkfs.xfs -L dynwork-data "$device"
   uuid=$(blkid -s UUID -o value "$device")
-  grep -q "$uuid" /etc/fstab ||
-    echo "UUID=$uuid /var/lib/dynwork xfs defaults,nofail 0 2" >> /etc/fstab
+  grep -q "$uuid" "$ROOT/etc/fstab" ||
+    echo "UUID=$uuid /var/lib/dynwork xfs defaults,nofail 0 2" >> "$ROOT/etc/fstab"
   mount /var/lib/dynwork || mountpoint -q /var/lib/dynwork
-  chown dynwork:dynwork /var/lib/dynwork
-  chmod 0750 /var/lib/dynwork
+  chown dynwork:dynwork "$ROOT/var/lib/dynwork"
+  chmod 0750 "$ROOT/var/lib/dynwork"
 fi
 
 printf '%s' "$CONFIG_B64" | base64 -d |
-  jq --arg id "$INSTANCE_ID" '.instanceId = $id' > /etc/dynwork/config.json
-chown dynwork:dynwork /etc/dynwork /etc/dynwork/config.json
-chmod 0600 /etc/dynwork/config.json
+  jq --arg id "$INSTANCE_ID" '.instanceId = $id' > "$ROOT/etc/dynwork/config.json"
+chown dynwork:dynwork "$ROOT/etc/dynwork" "$ROOT/etc/dynwork/config.json"
+chmod 0600 "$ROOT/etc/dynwork/config.json"
 
 # Managers always come back; a worker that exits cleanly (idle, lifetime)
 # powers the machine off, which terminates it (shutdown behaviour).
@@ -113,7 +116,7 @@ else
 fi
 
 umask 022
-cat > "/etc/systemd/system/dynwork-$ROLE.service" <<UNIT
+cat > "$ROOT/etc/systemd/system/dynwork-$ROLE.service" <<UNIT
 [Unit]
 Description=dynwork $ROLE
 After=network-online.target
