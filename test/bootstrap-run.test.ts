@@ -74,6 +74,8 @@ after(() => {
 });
 
 function boot(input: UserDataInput, env: Record<string, string> = {}): Run {
+  // Amazon Linux gets jq from the script's dnf line; here it must be on the machine already.
+  assert.equal(spawnSync('jq', ['--version']).error, undefined, 'jq is installed (.ci/run installs it)');
   const dir = tempDir('dynwork-boot-');
   scratch.push(dir);
   const root = join(dir.dir, 'root');
