@@ -42,12 +42,7 @@ export async function deployCommand(o: DeployFlags): Promise<void> {
     {
       cluster: o.cluster,
       provider: 'local',
-      ...(o.managers !== undefined && { managers: o.managers }),
-      ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
-      ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
-      ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
-      ...(o.port !== undefined && { port: o.port }),
-      ...(typeof o.wait === 'number' && { waitS: o.wait }),
+      ...sharedOptions(o),
     },
     createLocalProvider(),
     cliProgress(o.json),
@@ -66,13 +61,8 @@ async function deployAwsCommand(o: DeployFlags): Promise<void> {
   const previous = readClusterState(o.cluster);
   const opts: AwsDeployOptions = {
     cluster: o.cluster,
-    ...(o.managers !== undefined && { managers: o.managers }),
-    ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
-    ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
-    ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
-    ...(o.port !== undefined && { port: o.port }),
+    ...sharedOptions(o),
     ...(o.wait === false && { wait: false }),
-    ...(typeof o.wait === 'number' && { waitS: o.wait }),
     ...(o.instanceType !== undefined && { instanceType: o.instanceType }),
     ...(o.workerInstanceType !== undefined && { workerInstanceType: o.workerInstanceType }),
     ...(o.spot !== undefined && { spot: o.spot }),
@@ -95,6 +85,18 @@ async function deployAwsCommand(o: DeployFlags): Promise<void> {
   } finally {
     clients.destroy();
   }
+}
+
+/** The flags both providers take, renamed to the library's option names; unset flags stay unset. */
+function sharedOptions(o: DeployFlags) {
+  return {
+    ...(o.managers !== undefined && { managers: o.managers }),
+    ...(o.maxWorkers !== undefined && { maxWorkers: o.maxWorkers }),
+    ...(o.scaleUpAfter !== undefined && { scaleUpAfterS: o.scaleUpAfter }),
+    ...(o.idleTimeout !== undefined && { idleTimeoutS: o.idleTimeout }),
+    ...(o.port !== undefined && { port: o.port }),
+    ...(typeof o.wait === 'number' && { waitS: o.wait }),
+  };
 }
 
 function printTryIt(url: string, cluster: string): void {
