@@ -5,7 +5,8 @@ import { DynworkError } from '../errors.js';
 export async function discoverPublicIp(url = 'https://checkip.amazonaws.com/', timeoutMs = 5000): Promise<string> {
   const { request } = await import('undici');
   try {
-    const res = await request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    // One deadline for the whole exchange (undici's own header/body timeouts would race it with other errors).
+    const res = await request(url, { signal: AbortSignal.timeout(timeoutMs) });
     const ip = (await res.body.text()).trim();
     if (res.statusCode === 200 && isIPv4(ip)) return ip;
     throw new Error(`unexpected answer from ${url}: ${res.statusCode} ${JSON.stringify(ip.slice(0, 40))}`);
