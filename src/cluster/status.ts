@@ -32,7 +32,9 @@ export interface ClusterStatus {
 export async function clusterStatus(name: string, provider: Provider, now = Date.now()): Promise<ClusterStatus> {
   const c = connect(name, { timeoutMs: 3000 });
   try {
-    const [answers, managersRunning, workers] = await Promise.all([
+    const machines = Promise.all([provider.list({ cluster: name, role: 'manager' }), provider.list({ cluster: name, role: 'worker' })]);
+    // Pricing waits only for the machine list, not for managers that may take their full timeout to answer.
+    const [answers, [managersRunning, workers], cost] = await Promise.all([
       Promise.all(
         c.clients.map(async ({ index, client }) => {
           try {
@@ -42,10 +44,9 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
           }
         }),
       ),
-      provider.list({ cluster: name, role: 'manager' }),
-      provider.list({ cluster: name, role: 'worker' }),
+      machines,
+      machines.then(([m, w]) => provider.hourlyCost([...m, ...w])),
     ]);
-    const cost = await provider.hourlyCost([...managersRunning, ...workers]);
     const heartbeats = new Map<string, { busy: number; lastSeenAt: string }>();
     for (const a of answers) {
       for (const w of a.status?.workers ?? []) {
