@@ -55,10 +55,10 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     if (role === 'manager') {
       if (spec.index === undefined) throw new DynworkError('internal', 'a manager launch needs its index');
       await clearStoppedManager(spec.cluster, spec.index);
-      const volume = await dataVolume(spec.cluster, spec.index);
+      const [volume, allocation] = await Promise.all([dataVolume(spec.cluster, spec.index), publicAddress(spec.cluster, spec.index)]);
       dataVolumeId = volume.id;
       address = volume.address;
-      addressAllocationId = await publicAddress(spec.cluster, spec.index);
+      addressAllocationId = allocation;
       tags.push({ Key: TAG.config, Value: managerConfigHash(spec.config) });
     }
     const part = role === 'manager' ? s.manager : s.worker;
