@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -24,7 +25,7 @@ describe('AWS_ENDPOINT_URL', () => {
   });
 
   before(async () => {
-    wire = await serveAws(new FakeAws({ mock: false }), { AKIDLOCALTEST: 'local-secret-key' });
+    wire = await serveAws(new FakeAws({ mock: false }), { AKIDLOCALTEST: 'local-secret-key', AKIDOPSPROFILE: 'ops-secret-key' });
   });
   after(async () => {
     await wire.close();
@@ -79,6 +80,26 @@ describe('AWS_ENDPOINT_URL', () => {
     assert.equal(none.code, 1);
     assert.match(none.stderr, /^dynwork: no AWS credentials found\nhint: configure them \(aws configure, aws sso login, or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY\) or pass --profile NAME\n$/m);
     assert.equal(seen().length, 1, 'no request without credentials');
+  });
+
+  test('--profile picks the credentials and region of a named profile; --region overrides the region', async () => {
+    const config = join(home.dir, 'aws-config');
+    const credentials = join(home.dir, 'aws-credentials');
+    writeFileSync(config, '[profile ops]\nregion = eu-west-3\n');
+    writeFileSync(credentials, '[ops]\naws_access_key_id = AKIDOPSPROFILE\naws_secret_access_key = ops-secret-key\n', { mode: 0o600 });
+    // No keys or region in the environment: only the profile can supply them.
+    const { AWS_REGION: _r, ...rest } = env();
+    const profileEnv = { ...rest, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
+    for (const [extra, region] of [[[], 'eu-west-3'], [['--region', 'ap-south-1'], 'ap-south-1']] as const) {
+      seen().length = 0;
+      const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'prof', '--profile', 'ops', ...extra, '--json'], { env: profileEnv });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { region: string }).region, region);
+      assert.ok(seen().length > 0);
+      assert.deepEqual([...new Set(seen().map((q) => q.signedBy))], ['AKIDOPSPROFILE'], "every request signed with the profile's key");
+      // IAM is global and always signs for us-east-1; every regional call goes to the chosen region.
+      assert.deepEqual([...new Set(seen().filter((q) => q.service !== 'iam').map((q) => q.region))], [region]);
+    }
   });
 
   test('commands that do not need AWS never load the SDK', async () => {

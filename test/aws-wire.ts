@@ -32,6 +32,8 @@ export interface WireRequest {
   action: string;
   /** The access key whose secret made a valid SigV4 signature; null when unsigned or the signature is wrong. */
   signedBy: string | null;
+  /** The region the request was signed for. */
+  region: string | null;
   body: string;
 }
 
@@ -74,7 +76,7 @@ async function answer(fake: FakeAws, keys: Record<string, string>, req: Incoming
   const params = new URLSearchParams(body);
   const action = spec.dialect === 'json' ? (target.split('.')[1] ?? '?') : (params.get('Action') ?? '?');
   const signedBy = scope && (await signatureValid(req, body, auth, scope[1]!, keys[scope[1]!], scope[2]!, service)) ? scope[1]! : null;
-  requests.push({ service, action, signedBy, body });
+  requests.push({ service, action, signedBy, region: scope?.[2] ?? null, body });
   if (!signedBy) {
     const message = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
     if (spec.dialect === 'json') res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'InvalidSignatureException', message }));
