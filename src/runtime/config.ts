@@ -89,6 +89,12 @@ export const workerConfigSchema = z.object({
   leaseWaitMs: z.number().int().positive().default(20_000),
   /** Timeout of each call to a manager (long-polls get leaseWaitMs on top). @default 5000 */
   requestTimeoutMs: z.number().int().positive().default(5_000),
+  /**
+   * While more jobs wait on this worker, results go to their manager in
+   * batches at most this far apart (one write and one answer for several).
+   * @default 250
+   */
+  resultBatchMs: z.number().int().nonnegative().max(60_000).default(250),
   /** @default "info" */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });

@@ -31,7 +31,7 @@ import type { WorkerConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { ownerOf, type CompleteResponse, type LeasedJob } from '../protocol.js';
 import type { ChunkResult, ChunkTask } from './hash-thread.js';
-import { chunkTarget, leaseAsk, takeChunk, workOf } from './plan.js';
+import { chunkTarget, flushDelay, leaseAsk, takeChunk, workOf } from './plan.js';
 
 export type ExitReason = 'idle' | 'no-manager' | 'lifetime' | 'signal';
 
@@ -75,16 +75,9 @@ export function startWorker(config: WorkerConfig, opts: WorkerOptions = {}): Run
 // --- Implementation ---
 
 const BACKOFF = { factor: 2, minTimeout: 250, maxTimeout: 30_000, randomize: true } as const;
-const FLUSH_DELAY_MS = 5;
-/**
- * While more jobs wait here, their results follow soon: deliver in batches at
- * most this far apart (the manager then writes and answers once for several).
- */
-const FLUSH_DELAY_BUSY_MS = 250;
 /** Pause after an empty lease answer that did not long-poll. */
 const EMPTY_PAUSE_MS = 500;
 const FAILURE_LOG_MS = 30_000;
-const FLUSH_BATCH = 256;
 const MAX_COMPLETE_BATCH = 2_000;
 /** A rate sample counts only from chunks this big (smaller ones are mostly overhead). */
 const MIN_SAMPLE_ITERATIONS = 50_000;
@@ -446,7 +439,7 @@ class Worker {
 
   private flushSoon(link: Link): void {
     if (link.delivering || this.hardStop.signal.aborted) return; // the running delivery takes them
-    const delay = link.buffer.length >= FLUSH_BATCH ? 0 : this.queuedJobs > 0 ? FLUSH_DELAY_BUSY_MS : FLUSH_DELAY_MS;
+    const delay = flushDelay(link.buffer.length, this.queuedJobs, this.config.resultBatchMs);
     const due = Date.now() + delay;
     if (link.flushTimer && link.flushDue <= due) return;
     clearTimeout(link.flushTimer);
