@@ -56,7 +56,7 @@ describe('user-data', () => {
   test('a config that still holds a token is refused; an oversized script is a clear usage error', () => {
     assert.throws(() => renderUserData({ ...worker, config: { workerToken: 'secret-secret-secret' } }), /refusing to put workerToken into user-data/);
     assert.throws(
-      () => renderUserData({ ...worker, packageSpec: `https://example.test/${'x'.repeat(USER_DATA_LIMIT)}` }),
+      () => renderUserData({ ...worker, artifactUrl: `https://example.test/${'x'.repeat(USER_DATA_LIMIT)}` }),
       (err: DynworkError) => err.code === 'usage' && /over EC2's 16384-byte limit/.test(err.message),
     );
   });

@@ -3,7 +3,6 @@
  * SDK, so a bad option is a quick one-line error before any AWS call.
  */
 import { DynworkError } from '../errors.js';
-import { VERSION } from '../version.js';
 
 export interface AwsDeployOptions {
   cluster: string;
@@ -27,7 +26,11 @@ export interface AwsDeployOptions {
   allowCidr?: string[];
   /** Open SSH (port 22) to allowCidr. @default false */
   ssh?: boolean;
-  /** What machines install. @default dynwork@<this version> */
+  /**
+   * What machines run, instead of this very build: a published version
+   * ("dynwork@0.2.0"), a tarball URL or a local .tgz. Either way it is
+   * uploaded and pinned by its SHA-256. @default this build, packed
+   */
   packageSpec?: string;
   /** API port. @default 5000 */
   port?: number;
@@ -48,7 +51,7 @@ export interface ResolvedAwsSettings {
   subnet: string | null;
   allowCidr: string[] | null;
   ssh: boolean;
-  packageSpec: string;
+  packageSpec: string | null;
   port: number;
   wait: boolean;
   waitS: number;
@@ -69,7 +72,7 @@ export function resolveAwsSettings(opts: AwsDeployOptions, prev: Partial<Resolve
     subnet: opts.subnet ?? prev?.subnet ?? null,
     allowCidr: opts.allowCidr ?? prev?.allowCidr ?? null,
     ssh: opts.ssh ?? prev?.ssh ?? false,
-    packageSpec: opts.packageSpec ?? prev?.packageSpec ?? `dynwork@${VERSION}`,
+    packageSpec: opts.packageSpec ?? prev?.packageSpec ?? null,
     port: opts.port ?? prev?.port ?? 5000,
     wait: opts.wait ?? true,
     waitS: opts.waitS ?? 900,
@@ -81,7 +84,7 @@ export function resolveAwsSettings(opts: AwsDeployOptions, prev: Partial<Resolve
   if (s.subnet !== null && !/^subnet-[0-9a-f]+$/.test(s.subnet)) problems.push(`--subnet "${s.subnet}" is not a subnet id (subnet-…)`);
   for (const c of s.allowCidr ?? []) if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(c)) problems.push(`--allow-cidr "${c}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)`);
   if (!Number.isInteger(s.port) || s.port < 1024 || s.port > 65000) problems.push('--port must be an integer from 1024 to 65000');
-  if (/\s|'/.test(s.packageSpec) || s.packageSpec === '') problems.push('--package must be one npm install spec without spaces or quotes');
+  if (s.packageSpec !== null && (/\s|'/.test(s.packageSpec) || s.packageSpec === '')) problems.push('--package must be one npm spec, URL or file without spaces or quotes');
   if (problems.length > 0) throw new DynworkError('usage', problems.join('; '), { hint: 'see dynwork deploy --help' });
   return s;
 }

@@ -41,6 +41,7 @@ import { DynworkError } from '../errors.js';
 import { pickAddresses } from '../providers/aws/addresses.js';
 import { call, type AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists, toDynworkError } from '../providers/aws/errors.js';
+import { artifactBucketName, artifactKey, ensureArtifactBucket, uploadArtifact } from '../providers/aws/artifacts.js';
 import { EC2_TRUST_POLICY, managerPolicy, workerPolicy } from '../providers/aws/iam-policies.js';
 import { createAwsProvider, managerConfigHash } from '../providers/aws/provider.js';
 import type { AwsClusterSettings } from '../providers/aws/settings.js';
@@ -52,6 +53,7 @@ import { managerConfigFor, type AutoscaleSettings, type MemberSpec } from './man
 
 export type { AwsDeployOptions };
 import { withStep, type Progress } from './progress.js';
+import { fetchPackageSpec, packArtifact, type Artifact } from './artifact.js';
 import { discoverPublicIp } from './public-ip.js';
 
 export interface AwsDeployDeps {
@@ -62,6 +64,10 @@ export interface AwsDeployDeps {
   healthy?: (url: string, clientToken: string) => Promise<boolean>;
   /** Pause between health probes and IAM retries. @default 5000 */
   pollMs?: number;
+  /** The build the machines run. @default this dynwork packed, or --package fetched */
+  pack?: (packageSpec: string | null) => Promise<Artifact>;
+  /** A manager's boot log so far (its console output), to tell a failed boot from a slow one. @default ec2:GetConsoleOutput */
+  bootLog?: (instanceId: string) => Promise<string>;
 }
 
 export interface AwsDeployResult {
@@ -128,7 +134,13 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       if (!arch) throw new DynworkError('usage', `instance type ${t} has no architecture Amazon Linux 2023 supports`, { hint: 'pick an x86_64 or arm64 type' });
       if (!amis.has(arch)) {
         const p = await call<{ Parameter?: { Value?: string } }>(ssm, new GetParameterCommand({ Name: AMI_PARAMETER(arch) }));
-        amis.set(arch, p.Parameter?.Value ?? '');
+        const ami = p.Parameter?.Value ?? '';
+        if (!/^ami-[0-9a-f]+$/.test(ami)) {
+          throw new DynworkError('provider_error', `the Amazon Linux 2023 AMI for ${arch} did not resolve in ${region} (${AMI_PARAMETER(arch)} = "${ami}")`, {
+            hint: `check aws ssm get-parameter --region ${region} --name ${AMI_PARAMETER(arch)}`,
+          });
+        }
+        amis.set(arch, ami);
       }
       info.set(t, { arch, vcpus: found.VCpuInfo?.DefaultVCpus ?? 1, imageId: amis.get(arch)! });
     }
@@ -136,6 +148,29 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   });
   const managerType = types.get(s.instanceType)!;
   const workerType = types.get(s.workerInstanceType)!;
+
+  // Packed before anything is created: a build that cannot be packed stops the deploy here.
+  const artifact = await withStep(
+    progress,
+    s.packageSpec ? `Fetching ${s.packageSpec} for the machines` : 'Packing this dynwork for the machines',
+    () => (deps.pack ?? defaultPack)(s.packageSpec),
+    (a) => `Build ${a.name}@${a.version}, ${(a.bytes / 1e6).toFixed(1)} MB, sha256 ${a.sha256.slice(0, 12)}…`,
+  );
+  const bucket = artifactBucketName(account, region);
+  const key = artifactKey(opts.cluster, artifact);
+  try {
+    await withStep(
+      progress,
+      `Uploading the build to s3://${bucket}/${key}`,
+      async () => {
+        await ensureArtifactBucket(clients, bucket, region, partition, created);
+        return uploadArtifact(clients, bucket, key, artifact);
+      },
+      (r) => `Build in s3://${bucket}/${key} (${r === 'present' ? 'already there' : 'uploaded, read back'})`,
+    );
+  } finally {
+    artifact.cleanup();
+  }
 
   ensureClusterDir(opts.cluster);
   const keyName = await withStep(progress, `Key pair ${names.keyPair}`, async () => {
@@ -160,7 +195,19 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const profiles = await withStep(progress, 'IAM roles and instance profiles', async () => {
     const managerArn = `arn:${partition}:iam::${account}:role${names.iamPath}${names.managerRole}`;
     const workerArn = `arn:${partition}:iam::${account}:role${names.iamPath}${names.workerRole}`;
-    const scope = { cluster: opts.cluster, region, account, partition, managerRoleArn: managerArn, workerRoleArn: workerArn, subnetId, securityGroupId: groupId };
+    const scope = {
+      cluster: opts.cluster,
+      region,
+      account,
+      partition,
+      managerRoleArn: managerArn,
+      workerRoleArn: workerArn,
+      subnetId,
+      securityGroupId: groupId,
+      imageIds: [managerType.imageId, workerType.imageId],
+      instanceTypes: [...new Set([s.instanceType, s.workerInstanceType])],
+      artifactBucket: bucket,
+    };
     await ensureRole(clients, names.managerRole, names.iamPath, names.policyName, managerPolicy(scope), opts.cluster, created);
     await ensureRole(clients, names.workerRole, names.iamPath, names.policyName, workerPolicy(scope), opts.cluster, created);
     return { manager: names.managerRole, worker: names.workerRole };
@@ -179,7 +226,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     subnetId,
     securityGroupId: groupId,
     keyName,
-    packageSpec: s.packageSpec,
+    artifact: { url: `s3://${bucket}/${key}`, sha256: artifact.sha256 },
     version: VERSION,
     clientTokenParameter: names.clientTokenParameter,
     workerTokenParameter: names.workerTokenParameter,
@@ -462,6 +509,10 @@ async function ensureVolumes(clients: AwsClients, cluster: string, managers: num
     const dataDir = '/var/lib/dynwork/queue';
     return { index: k + 1, host: tagValue(v.Tags, TAG.address)!, bindHost: '0.0.0.0', port, dataDir };
   });
+}
+
+function defaultPack(packageSpec: string | null): Promise<Artifact> {
+  return packageSpec ? fetchPackageSpec(packageSpec) : packArtifact();
 }
 
 async function probeHealth(url: string, clientToken: string): Promise<boolean> {

@@ -24,7 +24,9 @@ import {
   type InstanceProfile,
 } from '@aws-sdk/client-iam';
 import { DeleteParametersCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import pRetry from 'p-retry';
+import { artifactBucketName, removeClusterArtifacts } from '../providers/aws/artifacts.js';
 import { call, type AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists, isAwsError, toDynworkError } from '../providers/aws/errors.js';
 import { createAwsProvider } from '../providers/aws/provider.js';
@@ -165,6 +167,13 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
       }
     });
   }
+
+  // The cluster's builds; the account's bucket too once no other cluster keeps one there.
+  const identity = await call<{ Account?: string; Arn?: string }>(clients.sts, new GetCallerIdentityCommand({}));
+  const bucket = artifactBucketName(identity.Account ?? '', region);
+  const s3 = await (dry ? removeClusterArtifacts(clients, bucket, opts.cluster, true) : withStep(progress, `Deleting the cluster's builds in s3://${bucket}`, () => removeClusterArtifacts(clients, bucket, opts.cluster, false)));
+  for (const o of s3.objects) removed.push({ kind: 'S3 object', id: o });
+  if (s3.bucket) removed.push({ kind: 'S3 bucket', id: s3.bucket });
 
   const hadState = readClusterState(opts.cluster) !== null;
   if (!dry) removeClusterState(opts.cluster, { keepData: false });

@@ -20,7 +20,11 @@ export async function teardownCommand(o: TeardownFlags): Promise<void> {
   const [{ teardown }, { createLocalProvider }] = await Promise.all([import('../cluster/teardown.js'), import('../providers/local.js')]);
   const r = await teardown(o.cluster, createLocalProvider(), cliProgress(o.json), { keepData: o.keepData });
   if (o.json) printJson(r);
-  else if (r.nothingToDo) print(`cluster "${o.cluster}": nothing to do (no process or state found)`);
+  else if (r.nothingToDo) {
+    // No state here says nothing about AWS, where teardown finds a cluster by its tags instead.
+    print(`cluster "${o.cluster}": nothing found on this machine (no local process, no cluster state)`);
+    print(`if it runs on AWS: dynwork teardown --provider aws --region REGION --cluster ${o.cluster} finds everything by its tag dynwork:cluster=${o.cluster}`);
+  }
   else print(`cluster "${o.cluster}" removed: ${r.removed.length} process${r.removed.length === 1 ? '' : 'es'} stopped${o.keepData ? '; queues kept on disk' : ''}`);
 }
 

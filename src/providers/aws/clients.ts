@@ -9,6 +9,7 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { PricingClient } from '@aws-sdk/client-pricing';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -30,6 +31,7 @@ export interface AwsClients {
   iam: IAMClient;
   ssm: SSMClient;
   sts: STSClient;
+  s3: S3Client;
   /** The Price List API (us-east-1 serves every region's prices); loaded only by `status`. */
   pricing(): Promise<PricingClient>;
   /** The region every regional client uses. */
@@ -49,12 +51,16 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   const iam = new IAMClient(common);
   const ssm = new SSMClient(common);
   const sts = new STSClient(common);
+  // A custom endpoint (an EC2-compatible cloud, a test server) has no
+  // per-bucket host names: address buckets in the path there.
+  const s3 = new S3Client({ ...common, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) });
   let pricing: Promise<PricingClient> | undefined;
   return {
     ec2,
     iam,
     ssm,
     sts,
+    s3,
     pricing: () => (pricing ??= import('@aws-sdk/client-pricing').then(({ PricingClient }) => new PricingClient({ ...common, region: 'us-east-1' }))),
     region: async () => {
       try {
@@ -64,7 +70,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
       }
     },
     destroy: () => {
-      for (const c of [ec2, iam, ssm, sts]) c.destroy();
+      for (const c of [ec2, iam, ssm, sts, s3]) c.destroy();
       void pricing?.then((c) => c.destroy());
     },
   };

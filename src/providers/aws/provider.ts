@@ -65,7 +65,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     const userData = renderUserData({
       role,
       region: s.region,
-      packageSpec: s.packageSpec,
+      artifactUrl: s.artifact.url,
+      artifactSha256: s.artifact.sha256,
       version: s.version,
       tokenParameters: role === 'manager' ? { 'client-token': s.clientTokenParameter, 'worker-token': s.workerTokenParameter } : { 'worker-token': s.workerTokenParameter },
       ...(dataVolumeId ? { dataVolumeId } : {}),
@@ -90,6 +91,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
         },
       ],
       IamInstanceProfile: { Name: part.profileName },
+      // Amazon Linux 2023's root device; the manager policy launches only encrypted volumes.
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }],
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
       UserData: Buffer.from(userData).toString('base64'),
       // The manager policy lets RunInstances create only tagged instances, volumes and network interfaces.

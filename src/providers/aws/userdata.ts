@@ -9,8 +9,10 @@ export const USER_DATA_LIMIT = 16 * 1024;
 export interface UserDataInput {
   role: Role;
   region: string;
-  /** What `npm install` gets on the machine, e.g. "dynwork@0.1.0" or a tarball URL. */
-  packageSpec: string;
+  /** Where the machine gets the dynwork build: "s3://bucket/key" (fetched with the instance role) or an "https://" tarball URL. */
+  artifactUrl: string;
+  /** Lowercase hex SHA-256 of that tarball; the machine refuses to start on anything else. */
+  artifactSha256: string;
   /** credential name → SSM parameter holding it. */
   tokenParameters: Record<string, string>;
   /** Managers: the EBS volume holding its queue. */
@@ -41,7 +43,8 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
     DYNWORK_VERSION: input.version.replace(/[^0-9A-Za-z.+-]/g, ''),
     ROLE: shellQuote(input.role),
     REGION: shellQuote(input.region),
-    PACKAGE_SPEC: shellQuote(input.packageSpec),
+    ARTIFACT_URL: shellQuote(input.artifactUrl),
+    ARTIFACT_SHA256: shellQuote(input.artifactSha256),
     TOKEN_PARAMETERS: shellQuote(Object.entries(input.tokenParameters).map(([n, p]) => `${n}=${p}`).join(' ')),
     DATA_VOLUME: shellQuote(input.dataVolumeId ?? ''),
     ADDRESS_ALLOCATION: shellQuote(input.addressAllocationId ?? ''),
