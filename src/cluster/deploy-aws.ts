@@ -41,6 +41,7 @@ import { DynworkError } from '../errors.js';
 import { pickAddresses } from '../providers/aws/addresses.js';
 import { call, type AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists, toDynworkError } from '../providers/aws/errors.js';
+import { bootFailure, consoleOutput } from '../providers/aws/boot-log.js';
 import { artifactBucketName, artifactKey, ensureArtifactBucket, uploadArtifact } from '../providers/aws/artifacts.js';
 import { EC2_TRUST_POLICY, managerPolicy, workerPolicy } from '../providers/aws/iam-policies.js';
 import { createAwsProvider, managerConfigHash } from '../providers/aws/provider.js';
@@ -255,63 +256,98 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const running = await provider.list({ cluster: opts.cluster, role: 'manager' });
   const out: AwsDeployResult['managers'] = [];
   const hashes = new Map<number, string>();
+  const replacements: { m: MemberSpec; config: Record<string, unknown>; current: { id: string } }[] = [];
+  const urlOf = (index: number) => `http://${publicIps.get(index)!}:${s.port}`;
+  const healthy = deps.healthy ?? probeHealth;
+  const bootLog = deps.bootLog ?? ((id: string) => consoleOutput(clients, id));
+  const deadline = Date.now() + s.waitS * 1000;
+
+  /** Until the manager answers; a boot that failed (its console says so) ends the wait at once. */
+  const answered = async (o: AwsDeployResult['managers'][number]): Promise<void> => {
+    for (let probe = 1; ; probe++) {
+      if (await healthy(o.url, tokens.clientToken)) break;
+      // The console is cheap to read but not free: every few probes is soon enough.
+      const failed = probe % 4 === 0 ? bootFailure(await bootLog(o.instanceId).catch(() => '')) : null;
+      if (failed) {
+        throw new DynworkError('provider_error', `manager ${o.index} (${o.instanceId}) ${failed}`, {
+          hint: `the whole boot log: aws ec2 get-console-output --region ${region} --instance-id ${o.instanceId} --latest --output text; fix the cause and deploy again (it replaces that manager)`,
+        });
+      }
+      if (Date.now() >= deadline) {
+        throw new DynworkError('timeout', `manager ${o.index} (${o.instanceId}) did not answer at ${o.url} within ${s.waitS} s`, {
+          hint: `see its boot log: aws ec2 get-console-output --region ${region} --instance-id ${o.instanceId} --latest --output text (a re-run of deploy picks up from here)`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    o.healthy = true;
+  };
+  const waitRunning = (ids: string[]) => waitUntilInstanceRunning({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: ids }).then(() => undefined);
+  const launch = async (m: MemberSpec, config: Record<string, unknown>, action: 'created' | 'replaced') => {
+    const [inst] = await provider.launch('manager', { cluster: opts.cluster, index: m.index, config });
+    if (!inst) throw new DynworkError('provider_error', `EC2 started no manager ${m.index}`);
+    created.push(`manager ${m.index} ${inst.id}`);
+    const o = { index: m.index, url: urlOf(m.index), instanceId: inst.id, privateAddress: m.host, action, healthy: null };
+    out.push(o);
+    return o;
+  };
+  const saveState = () =>
+    writeClusterState({
+      provider: 'aws',
+      name: opts.cluster,
+      createdAt: previous?.createdAt ?? new Date().toISOString(),
+      clientToken: tokens.clientToken,
+      workerToken: tokens.workerToken,
+      settings: { ...s, region } as unknown as Record<string, unknown>,
+      managers: [...out]
+        .sort((a, b) => a.index - b.index)
+        .map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),
+    });
+
   for (const m of members) {
     const config = managerConfigFor(base, m.index);
     const hash = managerConfigHash(config);
     hashes.set(m.index, hash);
     const current = running.find((i) => i.index === m.index);
     if (current && current.configHash === hash) {
-      out.push({ index: m.index, url: '', instanceId: current.id, privateAddress: m.host, action: 'unchanged', healthy: null });
-      continue;
+      out.push({ index: m.index, url: urlOf(m.index), instanceId: current.id, privateAddress: m.host, action: 'unchanged', healthy: null });
+    } else if (current) {
+      replacements.push({ m, config, current });
+    } else {
+      await withStep(progress, `Launching manager ${m.index} (${s.instanceType}, ${m.host})`, () => launch(m, config, 'created'));
     }
-    await withStep(progress, `${current ? 'Replacing' : 'Launching'} manager ${m.index} (${s.instanceType}, ${m.host})`, async (step) => {
-      if (current) {
-        await provider.terminate([current.id]);
-        step.update(`Waiting for the old manager ${m.index} (${current.id}) to terminate`);
-        await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: [current.id] });
+  }
+  const fresh = out.filter((o) => o.action === 'created').map((o) => o.instanceId);
+  if (fresh.length > 0) await withStep(progress, `Waiting for ${fresh.length} new manager instance${fresh.length === 1 ? '' : 's'} to run`, () => waitRunning(fresh));
+  // Written before any wait for health, so status and teardown know the cluster even if that wait fails.
+  saveState();
+
+  // One at a time, each answering before the next goes: the other managers
+  // serve meanwhile, so a changed config never takes the API down. (Each
+  // machine must let go of its volume and address before its successor can
+  // take them, so a lone manager cannot be replaced without a gap.)
+  for (const [k, { m, config, current }] of replacements.entries()) {
+    await withStep(progress, `Replacing manager ${m.index} (${s.instanceType}, ${m.host})`, async (step) => {
+      await provider.terminate([current.id]);
+      step.update(`Waiting for the old manager ${m.index} (${current.id}) to terminate`);
+      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: [current.id] });
+      const o = await launch(m, config, 'replaced');
+      saveState();
+      step.update(`Waiting for the new manager ${m.index} (${o.instanceId}) to run`);
+      await waitRunning([o.instanceId]);
+      if (s.wait || k < replacements.length - 1) {
+        step.update(`Waiting for the new manager ${m.index} to answer at ${o.url} before the next one goes`);
+        await answered(o);
       }
-      const [inst] = await provider.launch('manager', { cluster: opts.cluster, index: m.index, config });
-      if (!inst) throw new DynworkError('provider_error', `EC2 started no manager ${m.index}`);
-      created.push(`manager ${m.index} ${inst.id}`);
-      out.push({ index: m.index, url: '', instanceId: inst.id, privateAddress: m.host, action: current ? 'replaced' : 'created', healthy: null });
     });
   }
 
-  const ids = out.map((o) => o.instanceId);
-  await withStep(progress, `Waiting for ${ids.length} manager instance${ids.length === 1 ? '' : 's'} to run`, () =>
-    waitUntilInstanceRunning({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: ids }).then(() => undefined),
-  );
-  // Each manager takes its Elastic IP as it boots, so the URL is known now and outlives the machine.
-  for (const o of out) o.url = `http://${publicIps.get(o.index)!}:${s.port}`;
-
-  const state: ClusterState = {
-    provider: 'aws',
-    name: opts.cluster,
-    createdAt: previous?.createdAt ?? new Date().toISOString(),
-    clientToken: tokens.clientToken,
-    workerToken: tokens.workerToken,
-    settings: { ...s, region } as unknown as Record<string, unknown>,
-    managers: out.map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),
-  };
-  // Written before the health wait, so status and teardown know the cluster even if that wait fails.
-  writeClusterState(state);
-
-  if (s.wait) {
-    const healthy = deps.healthy ?? probeHealth;
-    const deadline = Date.now() + s.waitS * 1000;
-    await withStep(progress, `Waiting for ${out.length} managers to answer (first boot installs Node and dynwork: a few minutes)`, async (step) => {
-      for (const o of out) {
+  const pending = out.filter((o) => o.healthy === null).sort((a, b) => a.index - b.index);
+  if (s.wait && pending.length > 0) {
+    await withStep(progress, `Waiting for ${pending.length} manager${pending.length === 1 ? '' : 's'} to answer (a first boot installs Node and dynwork: a few minutes)`, async (step) => {
+      for (const o of pending) {
         step.update(`Waiting for manager ${o.index} to answer at ${o.url}`);
-        for (;;) {
-          if (await healthy(o.url, tokens.clientToken)) break;
-          if (Date.now() >= deadline) {
-            throw new DynworkError('timeout', `manager ${o.index} (${o.instanceId}) did not answer at ${o.url} within ${s.waitS} s`, {
-              hint: `see its boot log: aws ec2 get-console-output --region ${region} --instance-id ${o.instanceId} --latest --output text (a re-run of deploy picks up from here)`,
-            });
-          }
-          await new Promise((r) => setTimeout(r, pollMs));
-        }
-        o.healthy = true;
+        await answered(o);
       }
     });
   }

@@ -47,6 +47,17 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
       machines,
       machines.then(([m, w]) => provider.hourlyCost([...m, ...w])),
     ]);
+    // A manager that does not answer but whose machine runs: its boot log may say why.
+    const bootFailures = new Map(
+      await Promise.all(
+        answers
+          .filter((a) => a.status === null)
+          .map(async (a): Promise<[number, string | null]> => {
+            const machine = managersRunning.find((i) => i.index === a.index && i.state === 'running');
+            return [a.index, machine && provider.bootFailure ? await provider.bootFailure(machine.id).catch(() => null) : null];
+          }),
+      ),
+    );
     const heartbeats = new Map<string, { busy: number; lastSeenAt: string }>();
     for (const a of answers) {
       for (const w of a.status?.workers ?? []) {
@@ -67,7 +78,7 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
           pid: proc?.pid ?? null,
           up: status !== null,
           leader: status?.manager.leader ?? false,
-          error,
+          error: bootFailures.get(index) ?? error,
           queued: q?.queued ?? null,
           running: q?.running ?? null,
           completed: q?.completed ?? null,

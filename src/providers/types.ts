@@ -66,4 +66,6 @@ export interface Provider {
   terminate(ids: string[]): Promise<void>;
   /** What these instances cost per hour now (for `status`). */
   hourlyCost(instances: Instance[]): Promise<HourlyCost>;
+  /** Why a machine that does not answer failed to boot ("boot failed: …"), when its boot log says so; null while it just has not come up yet. */
+  bootFailure?(instanceId: string): Promise<string | null>;
 }

@@ -184,7 +184,12 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     return price(clients, instances);
   }
 
-  return { name: 'aws', launch, list, terminate, hourlyCost };
+  async function bootFailure(instanceId: string): Promise<string | null> {
+    const { bootFailure: fromLog, consoleOutput } = await import('./boot-log.js');
+    return fromLog(await consoleOutput(clients, instanceId));
+  }
+
+  return { name: 'aws', launch, list, terminate, hourlyCost, bootFailure };
 }
 
 /** Stable across deploy and a leader's relaunch: tokens left out, keys sorted. */
