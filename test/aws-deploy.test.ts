@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
-import { deployAws, type AwsDeployOptions } from '../src/cluster/deploy-aws.js';
+import type { Artifact } from '../src/cluster/artifact.js';
+import { deployAws, type AwsDeployDeps, type AwsDeployOptions } from '../src/cluster/deploy-aws.js';
 import { silentProgress } from '../src/cluster/progress.js';
 import { teardownAws } from '../src/cluster/teardown-aws.js';
 import { DynworkError } from '../src/errors.js';
@@ -18,6 +21,8 @@ let fake: FakeAws;
 let clients: AwsClients;
 let home: { dir: string; cleanup: () => void };
 let probed: string[];
+/** What each deploy was asked to pack: null for this build, else the --package spec. */
+let packed: (string | null)[];
 const savedHome = process.env.DYNWORK_HOME;
 
 beforeEach(() => {
@@ -26,6 +31,7 @@ beforeEach(() => {
   home = tempDir('dynwork-aws-');
   process.env.DYNWORK_HOME = home.dir;
   probed = [];
+  packed = [];
 });
 afterEach(() => {
   fake.restore();
@@ -37,7 +43,25 @@ after(() => {
   else process.env.DYNWORK_HOME = savedHome;
 });
 
-function deploy(opts: Partial<AwsDeployOptions> = {}, healthy: (url: string) => boolean = () => true) {
+/**
+ * A small stand-in for the packed build (test/artifact.test.ts packs the real
+ * one): its bytes, hence its hash, depend on what was asked for.
+ */
+async function fakePack(spec: string | null): Promise<Artifact> {
+  packed.push(spec);
+  const dir = mkdtempSync(join(tmpdir(), 'dynwork-fake-build-'));
+  const body = Buffer.from(`the build of ${spec ?? 'this dynwork'}`);
+  const file = join(dir, 'dynwork-0.1.0.tgz');
+  writeFileSync(file, body);
+  return { file, sha256: sha256(body), bytes: body.length, name: 'dynwork', version: '0.1.0', cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const BUILD_SHA = sha256('the build of this dynwork');
+const BUCKET = 'dynwork-artifacts-123456789012-us-east-1';
+const BUILD_KEY = `clusters/demo/dynwork-0.1.0-${BUILD_SHA}.tgz`;
+
+function deploy(opts: Partial<AwsDeployOptions> = {}, healthy: (url: string) => boolean = () => true, over: Partial<AwsDeployDeps> = {}) {
   return deployAws(
     { cluster: 'demo', ...opts },
     {
@@ -49,6 +73,9 @@ function deploy(opts: Partial<AwsDeployOptions> = {}, healthy: (url: string) => 
         return healthy(url);
       },
       pollMs: 1,
+      pack: fakePack,
+      bootLog: async () => '',
+      ...over,
     },
     silentProgress,
   );
@@ -72,6 +99,12 @@ describe('aws deploy', () => {
     const r = await deploy();
 
     assert.deepEqual(fake.mutations(), [
+      's3:CreateBucket',
+      's3:PutPublicAccessBlock',
+      's3:PutBucketPolicy',
+      's3:PutBucketEncryption',
+      's3:PutBucketTagging',
+      's3:PutObject',
       'ec2:CreateKeyPair',
       'ec2:CreateSecurityGroup',
       'ec2:AuthorizeSecurityGroupIngress',
@@ -94,6 +127,32 @@ describe('aws deploy', () => {
     ]);
     assert.equal(fake.calls('sts:GetCallerIdentity').length, 1, 'the account is looked up before anything is created');
     assert.equal(fake.log[0]?.action, 'sts:GetCallerIdentity');
+
+    // The build: packed once, into the account's private bucket, named by its hash.
+    assert.deepEqual(packed, [null], 'this very build, not a registry package');
+    assert.deepEqual(fake.calls('s3:CreateBucket'), [{ Bucket: BUCKET, ObjectOwnership: 'BucketOwnerEnforced' }], 'us-east-1 takes no LocationConstraint');
+    assert.deepEqual(fake.calls('s3:PutPublicAccessBlock')[0]!.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    assert.deepEqual(JSON.parse(fake.calls('s3:PutBucketPolicy')[0]!.Policy as string).Statement, [
+      {
+        Sid: 'RefuseInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ]);
+    assert.deepEqual(fake.calls('s3:PutBucketEncryption')[0]!.ServerSideEncryptionConfiguration.Rules, [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }]);
+    assert.deepEqual(fake.calls('s3:PutBucketTagging')[0]!.Tagging.TagSet, [
+      { Key: 'dynwork:role', Value: 'artifacts' },
+      { Key: 'Name', Value: 'dynwork-artifacts' },
+    ]);
+    const [put] = fake.calls('s3:PutObject');
+    assert.equal(put!.Bucket, BUCKET);
+    assert.equal(put!.Key, BUILD_KEY);
+    assert.equal(put!.ChecksumSHA256, Buffer.from(BUILD_SHA, 'hex').toString('base64'), 'S3 checks the bytes it stores');
+    assert.deepEqual(put!.Metadata, { sha256: BUILD_SHA });
+    assert.ok(fake.calls('s3:HeadObject').length >= 2, 'looked for before the upload, read back after');
 
     // Network: the default VPC's first default subnet (by zone).
     const [key] = fake.calls('ec2:CreateKeyPair');
@@ -130,7 +189,25 @@ describe('aws deploy', () => {
     assert.deepEqual(JSON.parse(roles[0]!.AssumeRolePolicyDocument).Statement[0].Principal, { Service: 'ec2.amazonaws.com' });
     const [managerPolicy, workerPolicy] = fake.calls('iam:PutRolePolicy').map((p) => JSON.parse(p.PolicyDocument as string) as Json);
     const stmt = (sid: string) => managerPolicy!.Statement.find((x: Json) => x.Sid === sid);
-    assert.deepEqual(stmt('LaunchOnlyClusterTaggedInstances').Condition, { StringEquals: { 'aws:RequestTag/dynwork:cluster': 'demo' } });
+    // Launch: only the cluster's instance types, IMDSv2, encrypted volumes, the AMI deploy resolved, in the cluster's network.
+    assert.deepEqual(stmt('LaunchOnlyClusterInstancesOfItsTypes'), {
+      Sid: 'LaunchOnlyClusterInstancesOfItsTypes',
+      Effect: 'Allow',
+      Action: 'ec2:RunInstances',
+      Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*',
+      Condition: { StringEquals: { 'aws:RequestTag/dynwork:cluster': 'demo', 'ec2:InstanceType': ['t3.micro'], 'ec2:MetadataHttpTokens': 'required' } },
+    });
+    assert.deepEqual(stmt('LaunchOnlyEncryptedClusterVolumes').Condition, { StringEquals: { 'aws:RequestTag/dynwork:cluster': 'demo' }, Bool: { 'ec2:Encrypted': 'true' } });
+    assert.deepEqual(stmt('LaunchOnlyClusterNetworkInterfaces').Condition, { StringEquals: { 'aws:RequestTag/dynwork:cluster': 'demo' } });
+    assert.deepEqual(stmt('LaunchOnlyTheClusterImagesInItsNetwork').Resource, [
+      'arn:aws:ec2:us-east-1::image/ami-0x86',
+      'arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0a',
+      `arn:aws:ec2:us-east-1:123456789012:security-group/${[...fake.groups.keys()][0]}`,
+      'arn:aws:ec2:us-east-1:123456789012:key-pair/*',
+      'arn:aws:ec2:us-east-1:123456789012:spot-instances-request/*',
+    ]);
+    const readBuilds = { Sid: 'ReadClusterBuilds', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/clusters/demo/*` };
+    assert.deepEqual(stmt('ReadClusterBuilds'), readBuilds, "the cluster's builds, nothing else in the bucket");
     assert.deepEqual(stmt('TerminateOnlyClusterInstances').Condition, { StringEquals: { 'aws:ResourceTag/dynwork:cluster': 'demo' } });
     assert.deepEqual(stmt('TagOnlyAtLaunch').Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
     assert.deepEqual(stmt('TakeOnlyClusterAddresses'), {
@@ -145,9 +222,25 @@ describe('aws deploy', () => {
       'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-worker',
     ]);
     const actions = managerPolicy!.Statement.flatMap((x: Json) => [x.Action].flat()).sort();
-    assert.deepEqual(actions, ['ec2:AssociateAddress', 'ec2:AttachVolume', 'ec2:CreateTags', 'ec2:DescribeAddresses', 'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:RunInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'iam:PassRole', 'ssm:GetParameter']);
+    assert.deepEqual(actions, [
+      'ec2:AssociateAddress',
+      'ec2:AttachVolume',
+      'ec2:CreateTags',
+      'ec2:DescribeAddresses',
+      'ec2:DescribeInstances',
+      'ec2:DescribeVolumes',
+      'ec2:RunInstances',
+      'ec2:RunInstances',
+      'ec2:RunInstances',
+      'ec2:RunInstances',
+      'ec2:TerminateInstances',
+      'iam:PassRole',
+      's3:GetObject',
+      'ssm:GetParameter',
+    ]);
     assert.deepEqual(workerPolicy!.Statement, [
       { Sid: 'ReadWorkerToken', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: 'arn:aws:ssm:us-east-1:123456789012:parameter/dynwork/demo/worker-token' },
+      readBuilds,
     ]);
 
     const volumes = fake.calls('ec2:CreateVolume');
@@ -189,7 +282,9 @@ describe('aws deploy', () => {
 
       const { script, config } = userDataOf(run);
       assert.ok(Buffer.byteLength(script) < 16 * 1024);
-      assert.match(script, new RegExp(`^PACKAGE_SPEC='dynwork@${VERSION.replace(/\./g, '\\.')}'$`, 'm'), 'the exact version the CLI runs');
+      assert.match(script, new RegExp(`^ARTIFACT_URL='s3://${BUCKET}/${BUILD_KEY}'$`, 'm'), 'the build this CLI runs, where it was uploaded');
+      assert.match(script, new RegExp(`^ARTIFACT_SHA256='${BUILD_SHA}'$`, 'm'), 'pinned by its hash');
+      assert.deepEqual(run.BlockDeviceMappings, [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }], 'an encrypted root volume');
       const volumeId = [...fake.volumes.values()].find((v) => tag(v.Tags, 'dynwork:index') === String(index))!.VolumeId;
       assert.match(script, new RegExp(`^DATA_VOLUME='${volumeId}'$`, 'm'));
       assert.match(script, new RegExp(`^ADDRESS_ALLOCATION='${eip(index).AllocationId}'$`, 'm'), 'the machine takes its own Elastic IP at boot');
@@ -239,6 +334,70 @@ describe('aws deploy', () => {
     assert.equal(userDataOf(runs[0]!).config.autoscale.scaleUpAfterMs, 5000);
   });
 
+  test('a rolling replace: one manager at a time, each answering before the next goes, so one always answers', async () => {
+    await deploy();
+    // A manager answers once its machine runs and has been probed twice (its boot); a terminated one never.
+    const index = (url: string) => Number(tag([...fake.addresses.values()].find((a) => url.includes(`//${a.PublicIp}:`))!.Tags, 'dynwork:index'));
+    const probes = new Map<string, number>();
+    const answers = (i: number) => [...fake.instances.values()].some((x) => x.State.Name === 'running' && tag(x.Tags, 'dynwork:index') === String(i) && (probes.get(x.InstanceId) ?? 0) >= 2);
+    const live = (i: number) => [...fake.instances.values()].find((x) => x.State.Name === 'running' && tag(x.Tags, 'dynwork:index') === String(i));
+    for (const x of fake.instances.values()) probes.set(x.InstanceId, 2);
+    const answeringAtTerminate: number[][] = [];
+    const terminate = fake.handlers['ec2:TerminateInstances']!;
+    fake.handlers['ec2:TerminateInstances'] = (input: never) => {
+      answeringAtTerminate.push([1, 2].filter(answers));
+      return terminate(input);
+    };
+    fake.clearLog();
+    const r = await deploy({ scaleUpAfterS: 5 }, (url) => {
+      const x = live(index(url));
+      if (x) probes.set(x.InstanceId, (probes.get(x.InstanceId) ?? 0) + 1);
+      return answers(index(url));
+    });
+    assert.deepEqual(fake.mutations(), ['ec2:TerminateInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:RunInstances']);
+    assert.deepEqual(answeringAtTerminate, [[1, 2], [1, 2]], 'both answered whenever one was about to go');
+    assert.deepEqual(r.managers.map((m) => [m.action, m.healthy]), [
+      ['replaced', true],
+      ['replaced', true],
+    ]);
+  });
+
+  test('a manager whose boot failed is reported at once with the line from its console, not after the timeout', async () => {
+    const console = [
+      '[   12.345678] cloud-init[1201]: dynwork: bootstrapping a manager',
+      '[   19.876543] cloud-init[1201]: dynwork: boot failed: package checksum mismatch (expected 1111, got 2222)',
+      '',
+    ].join('\n');
+    const asked: string[] = [];
+    await assert.rejects(
+      deploy({ waitS: 3600 }, () => false, {
+        bootLog: async (id) => {
+          asked.push(id);
+          return console;
+        },
+      }),
+      (err: DynworkError) => {
+        assert.equal(err.code, 'provider_error');
+        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) boot failed: package checksum mismatch \(expected 1111, got 2222\)$/);
+        assert.match(err.hint ?? '', /aws ec2 get-console-output --region us-east-1 --instance-id i-[0-9a-f]+ --latest/);
+        return true;
+      },
+    );
+    assert.equal(asked[0], readClusterState('demo')!.managers[0]!.instanceId, "it read manager 1's own console");
+  });
+
+  test('a build that cannot be packed stops the deploy before anything is created', async () => {
+    await assert.rejects(
+      deploy({}, () => true, {
+        pack: async () => {
+          throw new DynworkError('usage', 'cannot list dynwork\'s files with npm pack: npm not found', { hint: 'deploy to aws needs npm on PATH' });
+        },
+      }),
+      /cannot list dynwork's files with npm pack/,
+    );
+    assert.deepEqual(fake.mutations(), []);
+  });
+
   test('a lost manager is relaunched by a re-run on its own volume and address', async () => {
     await deploy();
     const lost = [...fake.instances.values()].find((i) => tag(i.Tags, 'dynwork:index') === '2')!;
@@ -266,7 +425,10 @@ describe('aws deploy', () => {
     );
     assert.equal(run!.NetworkInterfaces[0].SubnetId, 'subnet-0b');
     const { script, config } = userDataOf(run!);
-    assert.match(script, /^PACKAGE_SPEC='https:\/\/example\.test\/dynwork-0\.1\.0\.tgz'$/m);
+    assert.deepEqual(packed, ['https://example.test/dynwork-0.1.0.tgz'], '--package is fetched, then pinned like a packed build');
+    const pinned = sha256('the build of https://example.test/dynwork-0.1.0.tgz');
+    assert.match(script, new RegExp(`^ARTIFACT_URL='s3://${BUCKET}/clusters/demo/dynwork-0\\.1\\.0-${pinned}\\.tgz'$`, 'm'));
+    assert.match(script, new RegExp(`^ARTIFACT_SHA256='${pinned}'$`, 'm'));
     assert.deepEqual(config.autoscale.aws.worker, { instanceType: 'c6i.xlarge', imageId: 'ami-0x86', profileName: 'dynwork-demo-us-east-1-worker', spot: true });
     assert.equal(config.autoscale.workerThreads, 4, 'an EC2 worker hashes on all its vCPUs');
     const [ingress] = fake.calls('ec2:AuthorizeSecurityGroupIngress');
@@ -348,7 +510,8 @@ describe('aws errors users will hit', () => {
     ['no default VPC', () => void (fake.defaultVpc = null), {}, /^us-east-1 has no default VPC$/, /--subnet/],
     ['region without the AMI parameter', () => fake.fail('ssm:no-ami', new Error('marker')), {}, /has no Amazon Linux 2023 AMI parameter/, /--region/],
     ['unknown instance type', () => undefined, { instanceType: 'q9.huge' }, /invalid instance type|q9\.huge/, /describe-instance-type-offerings/],
-    ['user-data too big', () => undefined, { packageSpec: `https://example.test/${'x'.repeat(17_000)}.tgz` }, /^user-data is \d+ bytes, over EC2's 16384-byte limit$/, /shorter --package/],
+    ['a --subnet that does not exist', () => undefined, { subnet: 'subnet-0bad' }, /^subnet subnet-0bad not found in us-east-1$/, /--subnet/],
+    ['an AMI parameter that resolves to nothing', () => fake.fail('ssm:empty-ami', new Error('marker')), {}, /^the Amazon Linux 2023 AMI for x86_64 did not resolve in us-east-1/, /aws ssm get-parameter/],
   ];
   for (const [name, arrange, opts, message, hint] of cases) {
     test(name, async () => {
@@ -399,19 +562,40 @@ describe('aws teardown', () => {
       'iam:DeleteInstanceProfile',
       'iam:DeleteRolePolicy',
       'iam:DeleteRole',
+      's3:DeleteObjects',
+      's3:DeleteBucket',
     ]);
+    assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete.Objects, [{ Key: BUILD_KEY }], "only the cluster's build");
     const [managers, workers] = fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds as string[]);
     assert.equal(managers!.length, 2, 'managers first, so no leader launches more');
     assert.equal(workers!.length, 2);
     const waitedIndex = fake.log.findIndex((l) => l.action === 'ec2:DescribeInstances' && (l.input.InstanceIds as string[] | undefined)?.length === 4);
     assert.ok(waitedIndex > 0 && waitedIndex < fake.log.findIndex((l) => l.action === 'ec2:DeleteSecurityGroup'), 'waited for termination before deleting the group');
-    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 2 + 4, 'instances, group, key, addresses, volumes, parameters, profiles and roles');
+    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 2 + 4 + 2, 'instances, group, key, addresses, volumes, parameters, profiles and roles, the build and its bucket');
+    assert.deepEqual(r.removed.slice(-2), [
+      { kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` },
+      { kind: 'S3 bucket', id: BUCKET },
+    ]);
     assert.equal(existsSync(clusterDir('demo')), false, 'local state and key removed');
 
     fake.clearLog();
     const again = await teardown();
     assert.equal(again.nothingToDo, true);
     assert.deepEqual(fake.mutations(), []);
+  });
+
+  test("the account's bucket stays while another cluster keeps a build in it; --dry-run lists the build", async () => {
+    await deploy();
+    const other = await deployAws({ cluster: 'other', managers: 1 }, { clients, publicIp: async () => ALLOW, healthy: async () => true, pollMs: 1, pack: fakePack, bootLog: async () => '' }, silentProgress);
+    assert.equal(other.managers.length, 1);
+    const dry = await teardown({ dryRun: true });
+    assert.deepEqual(dry.removed.filter((x) => x.kind.startsWith('S3')), [{ kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` }], 'the bucket is not listed: "other" uses it');
+    fake.clearLog();
+    await teardown();
+    assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete.Objects, [{ Key: BUILD_KEY }]);
+    assert.deepEqual(fake.calls('s3:DeleteBucket'), []);
+    await teardownAws({ cluster: 'other' }, { clients, pollMs: 1 }, silentProgress);
+    assert.deepEqual(fake.calls('s3:DeleteBucket'), [{ Bucket: BUCKET }], 'the last cluster out removes the bucket');
   });
 
   test('works without the state file, finding everything by tag and name', async () => {

@@ -78,7 +78,8 @@ export class FakeAws {
   private seq = 0;
   private readonly mocks: { restore(): void }[] = [];
 
-  private readonly handlers: Record<string, (input: never) => unknown> = {};
+  /** By action ("ec2:RunInstances"); a test may wrap one to look at the account at that moment. */
+  readonly handlers: Record<string, (input: never) => unknown> = {};
 
   /** `mock: false` leaves the SDK alone, for serving the account over HTTP (test/aws-wire.ts). */
   constructor({ mock = true }: { mock?: boolean } = {}) {
@@ -418,6 +419,7 @@ export class FakeAws {
       GetParameter: (input: ssm.GetParameterCommandInput) => {
         if (input.Name!.startsWith('/aws/service/ami-amazon-linux-latest/')) {
           if (this.faults.has('ssm:no-ami')) throw awsError('ParameterNotFound');
+          if (this.faults.has('ssm:empty-ami')) return { Parameter: { Name: input.Name, Value: '' } };
           return { Parameter: { Name: input.Name, Value: input.Name!.endsWith('arm64') ? 'ami-0arm64' : 'ami-0x86' } };
         }
         const p = this.parameters.get(input.Name!);

@@ -377,8 +377,9 @@ async function ensureAddresses(clients: AwsClients, cluster: string, indexes: nu
 
 async function findSubnet(clients: AwsClients, subnetId: string | null, region: string): Promise<Subnet> {
   if (subnetId) {
-    const out = await call<{ Subnets?: Subnet[] }>(clients.ec2, new DescribeSubnetsCommand({ SubnetIds: [subnetId] }));
-    const sn = out.Subnets?.[0];
+    // EC2 answers an unknown id with an error, not an empty list.
+    const out = await ifExists(['InvalidSubnetID.NotFound'], () => call<{ Subnets?: Subnet[] }>(clients.ec2, new DescribeSubnetsCommand({ SubnetIds: [subnetId] })));
+    const sn = out?.Subnets?.[0];
     if (!sn) throw new DynworkError('usage', `subnet ${subnetId} not found in ${region}`, { hint: 'pass a subnet of this region (--subnet) or another --region' });
     return sn;
   }
