@@ -658,8 +658,17 @@ describe('docs/aws.md', () => {
     const cost = await provider.hourlyCost(await provider.list({ cluster: 'demo' }));
     assert.match(cost.basis, /^2 × t3\.micro on-demand at \$0\.0104\/h, 1 × t3\.micro spot at \$0\.0037\/h; machines only$/);
     await teardown();
-    // GetCallerIdentity needs no permission; tagging on create needs its own.
-    const used = new Set([...fake.log.map((l) => l.action).filter((a) => a !== 'sts:GetCallerIdentity'), 'ec2:CreateTags', 'iam:TagRole', 'iam:TagInstanceProfile', 'ssm:AddTagsToResource']);
+    // GetCallerIdentity needs no permission; tagging on create needs its own; S3 names some actions apart from their calls.
+    const s3Iam: Record<string, string> = {
+      's3:HeadBucket': 's3:ListBucket',
+      's3:ListObjectsV2': 's3:ListBucket',
+      's3:HeadObject': 's3:GetObject',
+      's3:DeleteObjects': 's3:DeleteObject',
+      's3:PutPublicAccessBlock': 's3:PutBucketPublicAccessBlock',
+      's3:GetPublicAccessBlock': 's3:GetBucketPublicAccessBlock',
+      's3:PutBucketEncryption': 's3:PutEncryptionConfiguration',
+    };
+    const used = new Set([...fake.log.map((l) => s3Iam[l.action] ?? l.action).filter((a) => a !== 'sts:GetCallerIdentity'), 'ec2:CreateTags', 'iam:TagRole', 'iam:TagInstanceProfile', 'ssm:AddTagsToResource']);
     assert.deepEqual([...used].filter((a) => !granted.has(a)), []);
   });
 });

@@ -89,8 +89,21 @@ export async function call<O>(client: { send(command: never): Promise<unknown> }
   }
 }
 
+/** S3 operations whose IAM action has another name (the rest share theirs). */
+const S3_ACTIONS: Record<string, string> = {
+  HeadBucket: 'ListBucket',
+  ListObjectsV2: 'ListBucket',
+  HeadObject: 'GetObject',
+  DeleteObjects: 'DeleteObject',
+  PutPublicAccessBlock: 'PutBucketPublicAccessBlock',
+  GetPublicAccessBlock: 'GetBucketPublicAccessBlock',
+  PutBucketEncryption: 'PutEncryptionConfiguration',
+  GetBucketEncryption: 'GetEncryptionConfiguration',
+};
+
 function actionOf(client: object, command: object): string {
-  // serviceId "EC2" / "IAM" / "SSM" / "STS" is the IAM prefix in capitals.
+  // serviceId "EC2" / "IAM" / "SSM" / "STS" / "S3" is the IAM prefix in capitals.
   const prefix = ((client as { config?: { serviceId?: string } }).config?.serviceId ?? '').toLowerCase();
-  return `${prefix}:${command.constructor.name.replace(/Command$/, '')}`;
+  const op = command.constructor.name.replace(/Command$/, '');
+  return `${prefix}:${prefix === 's3' ? (S3_ACTIONS[op] ?? op) : op}`;
 }
