@@ -4,6 +4,9 @@
  * itself (its headers ship with Node; its symbols are already loaded), so the
  * addon needs no library of its own. src/job/hash.ts falls back to
  * crypto.hash when this is not built.
+ *
+ * The linux-x64 and linux-arm64 builds are committed in prebuilds/, so after
+ * editing this file run `npm run prebuilds` (see native/README.md).
  */
 #define NAPI_VERSION 8
 #include <node_api.h>

@@ -1,17 +1,23 @@
 import { createHash, hash as oneShot } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+type Addon = { iterate(data: string, iterations: number): string };
 
 /**
- * The C loop in native/sha512.c, built by `npm ci` / `npm install` when a
- * compiler is there (Node's own headers and OpenSSL, no download). Null when
- * it was not built: then the JavaScript loop below does the work.
+ * The C loop in native/sha512.c, found by node-gyp-build in the package root:
+ * a local compile in build/Release first, else the committed prebuild in
+ * prebuilds/<platform>-<arch> (one Node-API build serves every Node version,
+ * so installing needs no compiler). Null when neither loads: then the
+ * JavaScript loop below does the work.
  */
-const native: { iterate(data: string, iterations: number): string } | null = (() => {
+const native: Addon | null = (() => {
   if (process.env.DYNWORK_NO_NATIVE) return null;
   try {
     const require = createRequire(import.meta.url);
-    // dist/src/job/hash.js → <package>/build/Release
-    return require('../../../build/Release/dynwork_sha512.node') as { iterate(data: string, iterations: number): string };
+    const load = require('node-gyp-build') as (dir: string) => Addon;
+    // dist/src/job/hash.js → the package root
+    return load(fileURLToPath(new URL('../../../', import.meta.url)));
   } catch {
     return null;
   }
