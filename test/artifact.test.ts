@@ -40,7 +40,14 @@ describe('the packed build', () => {
   });
 
   test('holds the shipped files, the lockfile as npm-shrinkwrap.json, and only what a worker imports', () => {
-    for (const f of ['package/package.json', 'package/dist/bin/dynwork.js', 'package/templates/userdata/bootstrap.sh', 'package/npm-shrinkwrap.json']) {
+    for (const f of [
+      'package/package.json',
+      'package/dist/bin/dynwork.js',
+      'package/templates/userdata/bootstrap.sh',
+      'package/npm-shrinkwrap.json',
+      'package/prebuilds/linux-x64/node.napi.glibc.node',
+      'package/prebuilds/linux-arm64/node.napi.glibc.node',
+    ]) {
       assert.ok(entries.includes(f), `${f} is in the tarball`);
     }
     for (const dep of WORKER_DEPENDENCIES) assert.ok(entries.includes(`package/node_modules/${dep}/package.json`), `${dep} is bundled`);
@@ -50,7 +57,7 @@ describe('the packed build', () => {
     assert.ok(!entries.some((e) => e.startsWith('package/test/') || e.startsWith('package/dist/test/')), 'no tests shipped');
   });
 
-  test('a worker runs from the unpacked tarball alone and completes a job on a real manager', async () => {
+  test('a worker runs from the unpacked tarball alone, hashing with the prebuilt addon, and completes a job on a real manager', async () => {
     const tmp = tempDir('dynwork-artifact-run-');
     const mdir = tempDir();
     let pid: number | undefined;
@@ -76,13 +83,17 @@ describe('the packed build', () => {
       });
       pid = child.pid;
       let stderr = '';
+      let stdout = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       const job = await waitFor(`the job done by the worker from the tarball (stderr: ${stderr})`, async () => {
         if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${stderr}`);
         const j = await client.getJob(id!);
         return j.status === 'completed' ? j : null;
       }, 30_000);
       assert.equal(job.result, expected('shipped', 1_000));
+      const started = `${stdout}${stderr}`.split('\n').find((l) => l.includes('"worker started"'));
+      assert.equal((JSON.parse(started ?? '{}') as { hashBackend?: string }).hashBackend, 'native', 'the prebuilt addon, no compiler needed');
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;

@@ -32,7 +32,7 @@ const run = promisify(execFile);
  * test/artifact.test.ts runs a worker from an unpacked artifact, so a missing
  * name here fails there.
  */
-export const WORKER_DEPENDENCIES = ['commander', 'p-retry', 'piscina', 'undici', 'zod'] as const;
+export const WORKER_DEPENDENCIES = ['commander', 'node-gyp-build', 'p-retry', 'piscina', 'undici', 'zod'] as const;
 
 /** npm's own fixed time for packed files (1985-10-26): the same build gives the same bytes. */
 const FIXED_MTIME = new Date('1985-10-26T08:15:00.000Z');

@@ -26,7 +26,7 @@ import { hostname } from 'node:os';
 import pRetry from 'p-retry';
 import { Piscina } from 'piscina';
 import { ManagerClient } from '../../client/manager-client.js';
-import { iteratedSha512 } from '../../job/hash.js';
+import { HASH_BACKEND, iteratedSha512 } from '../../job/hash.js';
 import type { WorkerConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { ownerOf, type CompleteResponse, type LeasedJob } from '../protocol.js';
@@ -216,6 +216,8 @@ class Worker {
       threads: this.threads,
       managers: this.links.map((l) => l.index),
       hashRate: Math.round(this.rate),
+      // A machine without the native addon hashes in JavaScript, slower: worth seeing in its log.
+      hashBackend: HASH_BACKEND,
       idleTimeoutMs: this.config.idleTimeoutMs,
       noManagerTimeoutMs: this.config.noManagerTimeoutMs,
       maxLifetimeMs: this.config.maxLifetimeMs,
