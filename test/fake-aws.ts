@@ -33,7 +33,7 @@ export function demoSettings(worker: Partial<AwsClusterSettings['worker']> = {})
     subnetId: 'subnet-0a',
     securityGroupId: 'sg-0cluster',
     keyName: 'dynwork-demo',
-    packageSpec: 'dynwork@0.1.0',
+    artifact: { url: 's3://dynwork-123456789012-us-east-1/clusters/demo/dynwork-0.1.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.tgz', sha256: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' },
     version: '0.1.0',
     clientTokenParameter: '/dynwork/demo/client-token',
     workerTokenParameter: '/dynwork/demo/worker-token',
@@ -46,7 +46,8 @@ export function demoSettings(worker: Partial<AwsClusterSettings['worker']> = {})
 export const managerUserData: UserDataInput = {
   role: 'manager',
   region: 'eu-west-1',
-  packageSpec: 'dynwork@0.1.0',
+  artifactUrl: 's3://dynwork-123456789012-eu-west-1/clusters/demo/dynwork-0.1.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.tgz',
+  artifactSha256: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
   version: '0.1.0',
   tokenParameters: { 'client-token': '/dynwork/demo/client-token', 'worker-token': '/dynwork/demo/worker-token' },
   dataVolumeId: 'vol-0123456789abcdef0',

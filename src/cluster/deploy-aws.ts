@@ -179,7 +179,11 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     subnetId,
     securityGroupId: groupId,
     keyName,
-    packageSpec: s.packageSpec,
+    // TODO(#10): wired by the artifact upload. Until then a placeholder that
+    // passes renderUserData's checks (so deploy runs) but can never be
+    // fetched: machines report "boot failed: download …" rather than run
+    // something unverified.
+    artifact: { url: 'https://dynwork.invalid/TODO-10/dynwork.tgz', sha256: '0'.repeat(64) },
     version: VERSION,
     clientTokenParameter: names.clientTokenParameter,
     workerTokenParameter: names.workerTokenParameter,

@@ -65,7 +65,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     const userData = renderUserData({
       role,
       region: s.region,
-      packageSpec: s.packageSpec,
+      artifactUrl: s.artifact.url,
+      artifactSha256: s.artifact.sha256,
       version: s.version,
       tokenParameters: role === 'manager' ? { 'client-token': s.clientTokenParameter, 'worker-token': s.workerTokenParameter } : { 'worker-token': s.workerTokenParameter },
       ...(dataVolumeId ? { dataVolumeId } : {}),

@@ -5,8 +5,8 @@ export interface AwsClusterSettings {
   securityGroupId: string;
   /** Key pair for SSH, when the cluster has one. */
   keyName?: string;
-  /** What machines `npm install` (e.g. "dynwork@0.1.0"). */
-  packageSpec: string;
+  /** The dynwork build machines run: its tarball's URL (s3:// or https://) and lowercase hex SHA-256. */
+  artifact: { url: string; sha256: string };
   /** dynwork version that rendered the user-data. */
   version: string;
   clientTokenParameter: string;

@@ -9,8 +9,10 @@ export const USER_DATA_LIMIT = 16 * 1024;
 export interface UserDataInput {
   role: Role;
   region: string;
-  /** What `npm install` gets on the machine, e.g. "dynwork@0.1.0" or a tarball URL. */
-  packageSpec: string;
+  /** Where the machine gets the dynwork build: "s3://bucket/key" (fetched with the instance role) or an "https://" tarball URL. */
+  artifactUrl: string;
+  /** Lowercase hex SHA-256 of that tarball; the machine refuses to start on anything else. */
+  artifactSha256: string;
   /** credential name → SSM parameter holding it. */
   tokenParameters: Record<string, string>;
   /** Managers: the EBS volume holding its queue. */
@@ -34,6 +36,9 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   for (const k of SECRET_KEYS) {
     if (k in input.config) throw new DynworkError('internal', `refusing to put ${k} into user-data`);
   }
+  // A bad URL or hash would only show as a machine that never starts, minutes later.
+  if (!isArtifactUrl(input.artifactUrl)) throw new DynworkError('internal', `bad artifact URL "${input.artifactUrl}": expected s3://bucket/key or https://host/path`);
+  if (!/^[0-9a-f]{64}$/.test(input.artifactSha256)) throw new DynworkError('internal', `bad artifact SHA-256 "${input.artifactSha256}": expected 64 lowercase hex digits`);
   for (const [name, parameter] of Object.entries(input.tokenParameters)) {
     if (!/^[a-z-]+$/.test(name) || !/^\/[A-Za-z0-9/_.-]+$/.test(parameter)) throw new DynworkError('internal', `bad token parameter ${name}=${parameter}`);
   }
@@ -41,7 +46,8 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
     DYNWORK_VERSION: input.version.replace(/[^0-9A-Za-z.+-]/g, ''),
     ROLE: shellQuote(input.role),
     REGION: shellQuote(input.region),
-    PACKAGE_SPEC: shellQuote(input.packageSpec),
+    ARTIFACT_URL: shellQuote(input.artifactUrl),
+    ARTIFACT_SHA256: shellQuote(input.artifactSha256),
     TOKEN_PARAMETERS: shellQuote(Object.entries(input.tokenParameters).map(([n, p]) => `${n}=${p}`).join(' ')),
     DATA_VOLUME: shellQuote(input.dataVolumeId ?? ''),
     ADDRESS_ALLOCATION: shellQuote(input.addressAllocationId ?? ''),
@@ -55,10 +61,23 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   const bytes = Buffer.byteLength(script);
   if (bytes > USER_DATA_LIMIT) {
     throw new DynworkError('usage', `user-data is ${bytes} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit`, {
-      hint: 'use a shorter --package spec (e.g. a URL of a tarball) or fewer managers',
+      hint: 'use a shorter artifact URL or fewer managers',
     });
   }
   return script;
+}
+
+/** s3://bucket/key (a valid bucket name, a non-empty key) or an https URL with a host; no whitespace or control characters anywhere. */
+function isArtifactUrl(url: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(url)) return false;
+  if (url.startsWith('s3://')) return /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/.test(url);
+  if (!url.startsWith('https://')) return false;
+  try {
+    return new URL(url).hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 export function shellQuote(s: string): string {
