@@ -282,6 +282,7 @@ describe('aws deploy', () => {
 
       const { script, config } = userDataOf(run);
       assert.ok(Buffer.byteLength(script) < 16 * 1024);
+      assert.match(script, new RegExp(`^# dynwork machine bootstrap, rendered by dynwork ${VERSION.replace(/\./g, '\\.')} `, 'm'), 'the exact version the CLI runs');
       assert.match(script, new RegExp(`^ARTIFACT_URL='s3://${BUCKET}/${BUILD_KEY}'$`, 'm'), 'the build this CLI runs, where it was uploaded');
       assert.match(script, new RegExp(`^ARTIFACT_SHA256='${BUILD_SHA}'$`, 'm'), 'pinned by its hash');
       assert.deepEqual(run.BlockDeviceMappings, [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }], 'an encrypted root volume');

@@ -30,7 +30,9 @@ describe('user-data', () => {
         dir.cleanup();
       }
       assert.ok(Buffer.byteLength(script) < USER_DATA_LIMIT);
-      assert.match(script, /^PACKAGE_SPEC='dynwork@0\.1\.0'$/m);
+      assert.match(script, /^ARTIFACT_URL='s3:\/\/dynwork-123456789012-eu-west-1\/clusters\/demo\/dynwork-0\.1\.0-(0123456789abcdef){4}\.tgz'$/m);
+      assert.match(script, /^ARTIFACT_SHA256='(0123456789abcdef){4}'$/m);
+      assert.doesNotMatch(script, /gcc|python|make |jq /, 'nothing is compiled on the machine; workers install only Node');
       assert.match(script, /^# dynwork machine bootstrap, rendered by dynwork 0\.1\.0/m);
       assert.match(script, /^ {2}restart="Restart=always"$/m, 'managers restart always');
       assert.match(script, /^ {2}after_exit=\$'SuccessAction=poweroff\\nFailureAction=poweroff'$/m, 'a worker that exits powers its machine off');
@@ -59,6 +61,19 @@ describe('user-data', () => {
       () => renderUserData({ ...worker, artifactUrl: `https://example.test/${'x'.repeat(USER_DATA_LIMIT)}` }),
       (err: DynworkError) => err.code === 'usage' && /over EC2's 16384-byte limit/.test(err.message),
     );
+  });
+
+  test('the artifact must be an s3:// or https:// URL and a lowercase hex SHA-256', () => {
+    const internal = (message: RegExp) => (err: DynworkError) => err instanceof DynworkError && err.code === 'internal' && message.test(err.message);
+    for (const artifactUrl of ['', 'dynwork@0.1.0', 'http://example.test/d.tgz', 's3://bucket', 's3://bucket/', 's3://B/key.tgz', 'https://', 'https://example.test/a b.tgz', 'https://example.test/a\nb.tgz', 'file:///tmp/d.tgz']) {
+      assert.throws(() => renderUserData({ ...worker, artifactUrl }), internal(/^bad artifact URL/), artifactUrl);
+    }
+    for (const artifactSha256 of ['', 'ABCDEF'.padEnd(64, '0'), '0'.repeat(63), '0'.repeat(65), `${'0'.repeat(63)}g`]) {
+      assert.throws(() => renderUserData({ ...worker, artifactSha256 }), internal(/^bad artifact SHA-256/), artifactSha256);
+    }
+    for (const artifactUrl of ['s3://dynwork-123456789012-us-east-1/clusters/demo/dynwork-0.1.0.tgz', 'https://example.test/builds/dynwork-0.1.0.tgz?X-Amz-Signature=abc']) {
+      assert.match(renderUserData({ ...worker, artifactUrl }), /^ARTIFACT_URL='/m, artifactUrl);
+    }
   });
 });
 

@@ -36,6 +36,9 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   for (const k of SECRET_KEYS) {
     if (k in input.config) throw new DynworkError('internal', `refusing to put ${k} into user-data`);
   }
+  // A bad URL or hash would only show as a machine that never starts, minutes later.
+  if (!isArtifactUrl(input.artifactUrl)) throw new DynworkError('internal', `bad artifact URL "${input.artifactUrl}": expected s3://bucket/key or https://host/path`);
+  if (!/^[0-9a-f]{64}$/.test(input.artifactSha256)) throw new DynworkError('internal', `bad artifact SHA-256 "${input.artifactSha256}": expected 64 lowercase hex digits`);
   for (const [name, parameter] of Object.entries(input.tokenParameters)) {
     if (!/^[a-z-]+$/.test(name) || !/^\/[A-Za-z0-9/_.-]+$/.test(parameter)) throw new DynworkError('internal', `bad token parameter ${name}=${parameter}`);
   }
@@ -58,10 +61,23 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   const bytes = Buffer.byteLength(script);
   if (bytes > USER_DATA_LIMIT) {
     throw new DynworkError('usage', `user-data is ${bytes} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit`, {
-      hint: 'use a shorter --package spec (e.g. a URL of a tarball) or fewer managers',
+      hint: 'use a shorter artifact URL or fewer managers',
     });
   }
   return script;
+}
+
+/** s3://bucket/key (a valid bucket name, a non-empty key) or an https URL with a host; no whitespace or control characters anywhere. */
+function isArtifactUrl(url: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(url)) return false;
+  if (url.startsWith('s3://')) return /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/.test(url);
+  if (!url.startsWith('https://')) return false;
+  try {
+    return new URL(url).hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 export function shellQuote(s: string): string {
