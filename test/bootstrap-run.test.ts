@@ -44,9 +44,10 @@ const artifacts = (() => {
     // npm pack never makes one: proves only package/ is unpacked.
     'outside.txt': 'not part of the package',
   };
-  const build = (name: string, extra: string) => {
+  const build = (name: string, extra: string, withDependencies = true) => {
     const src = join(d.dir, `src-${name}`);
     for (const [path, content] of Object.entries(files)) {
+      if (!withDependencies && path.startsWith('package/node_modules/')) continue;
       mkdirSync(dirname(join(src, path)), { recursive: true });
       writeFileSync(join(src, path), content);
     }
@@ -57,7 +58,9 @@ const artifacts = (() => {
   };
   const sha256 = build('dynwork-0.1.0-good.tgz', 'the build the deployer packed');
   build('dynwork-0.1.0-tampered.tgz', 'something else');
-  return { dir: d.dir, sha256 };
+  // What --package brings: a published tarball, no dependencies inside.
+  const publishedSha256 = build('dynwork-0.2.0-published.tgz', 'a published version', false);
+  return { dir: d.dir, sha256, publishedSha256 };
 })();
 
 /** The test build, from S3 unless another URL is given. */
@@ -273,6 +276,15 @@ describe('the EC2 boot script, run with stand-in commands', () => {
     assert.doesNotMatch(unit, /client-token|RequiresMountsFor/);
     assert.equal(r.file('etc/fstab'), '', 'nothing mounted');
     assert.deepEqual(JSON.parse(r.file('etc/dynwork/config.json')), { cluster: 'demo', workerTokenFile: 'worker-token', instanceId: INSTANCE });
+    assert.ok(r.calls.includes('systemctl enable --now dynwork-worker.service'));
+  });
+
+  test('a worker from a --package build without dependencies installs them with npm ci, and builds nothing', () => {
+    const r = boot({ ...worker, artifactUrl: `${BUCKET}/dynwork-0.2.0-published.tgz`, artifactSha256: artifacts.publishedSha256 });
+    assert.equal(r.code, 0, r.log);
+    assert.deepEqual(r.calls.filter((c) => c.startsWith('dnf ')), ['dnf install -y nodejs22', 'dnf install -y nodejs22-npm']);
+    assert.deepEqual(r.calls.filter((c) => c.startsWith('npm-22 ')), ['npm-22 ci --omit=dev --ignore-scripts --no-audit --no-fund']);
+    assert.equal(r.file('npm-cwd').trim(), `${r.root}/opt/dynwork`);
     assert.ok(r.calls.includes('systemctl enable --now dynwork-worker.service'));
   });
 

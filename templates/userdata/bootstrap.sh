@@ -135,15 +135,17 @@ rm -rf "$ROOT/var/tmp/dynwork-boot"
 [ -f "$ROOT/opt/dynwork/dist/bin/dynwork.js" ] ||
   fail "the package has no dist/bin/dynwork.js"
 
-if [ "$ROLE" = manager ]; then
+if [ "$ROLE" = manager ] || [ ! -d "$ROOT/opt/dynwork/node_modules" ]; then
   # The manager's store needs better-sqlite3, a native module: install the
   # shrinkwrapped dependencies without running anyone's scripts, then let
-  # better-sqlite3 alone fetch its prebuilt binary.
+  # better-sqlite3 alone fetch its prebuilt binary. A worker does this only
+  # for a --package build that brings no dependencies of its own.
+  [ "$ROLE" = manager ] || retry "dnf install nodejs22-npm" 5 30 dnf install -y nodejs22-npm
   step="cd /opt/dynwork"
   export HOME="${HOME:-/root}"
   cd "$ROOT/opt/dynwork"
   retry "npm ci" 3 30 npm-22 ci --omit=dev --ignore-scripts --no-audit --no-fund
-  retry "npm rebuild better-sqlite3" 3 30 npm-22 rebuild better-sqlite3
+  [ "$ROLE" != manager ] || retry "npm rebuild better-sqlite3" 3 30 npm-22 rebuild better-sqlite3
   cd /
 fi
 
