@@ -68,6 +68,7 @@ describe('the aws provider behind a manager', () => {
         assert.deepEqual(run.IamInstanceProfile, { Name: 'dynwork-demo-us-east-1-worker' });
         assert.deepEqual(run.MetadataOptions, { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
         assert.equal(run.MaintenanceOptions, undefined);
+        assert.deepEqual(run.BlockDeviceMappings, [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }], 'an encrypted root volume, as the manager policy requires');
         assert.deepEqual(run.TagSpecifications.map((t: Json) => t.ResourceType), ['instance', 'volume', 'network-interface'], 'everything the launch creates is tagged, as the manager policy requires');
         for (const spec of run.TagSpecifications) {
           assert.equal(tag(spec.Tags, 'dynwork:cluster'), 'demo');
@@ -78,6 +79,8 @@ describe('the aws provider behind a manager', () => {
         assert.match(script, /^ROLE='worker'$/m);
         assert.match(script, /^TOKEN_PARAMETERS='worker-token=\/dynwork\/demo\/worker-token'$/m, 'a worker reads only the worker token');
         assert.match(script, /^DATA_VOLUME=''$/m);
+        assert.match(script, /^ARTIFACT_URL='s3:\/\/dynwork-123456789012-us-east-1\/clusters\/demo\/dynwork-0\.1\.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\.tgz'$/m, "the leader's workers run the cluster's build");
+        assert.match(script, /^ARTIFACT_SHA256='0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'$/m);
         assert.equal(config.workerTokenFile, 'worker-token');
         assert.equal(config.workerToken, undefined);
         assert.equal(config.threads, 4);
