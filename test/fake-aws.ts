@@ -1,15 +1,20 @@
 /**
  * A small in-memory AWS account behind aws-sdk-client-mock: enough of EC2,
- * IAM, SSM and STS for dynwork's deploy, provider and teardown, with state,
- * so a second deploy can be seen to create nothing and a teardown to leave
- * nothing. Every call is logged in order with its input; `fail` queues errors
- * (by action name) to inject faults.
+ * IAM, SSM, STS and S3 for dynwork's deploy, provider and teardown, with
+ * state, so a second deploy can be seen to create nothing and a teardown to
+ * leave nothing. Every call is logged in order with its input; `fail` queues
+ * errors (by action name) to inject faults.
  */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import * as ec2 from '@aws-sdk/client-ec2';
 import * as iam from '@aws-sdk/client-iam';
 import * as pricing from '@aws-sdk/client-pricing';
+import * as s3 from '@aws-sdk/client-s3';
 import * as ssm from '@aws-sdk/client-ssm';
 import * as sts from '@aws-sdk/client-sts';
+import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClusterSettings } from '../src/providers/aws/settings.js';
 import type { UserDataInput } from '../src/providers/aws/userdata.js';
@@ -59,6 +64,128 @@ export function awsError(name: string, message = name): Error {
   return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 }
 
+/**
+ * An S3 error as the SDK raises it: the modelled class when S3 has one
+ * (NoSuchBucket, NoSuchKey, NotFound, BucketAlreadyOwnedByYou…), otherwise an
+ * S3ServiceException named after the code; `extra` are the error's other
+ * XML fields (BucketName, Key…).
+ */
+export function s3Error(name: string, status: number, message: string, extra: Record<string, string> = {}): Error {
+  const opts = { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message };
+  const Modelled = (s3 as unknown as Record<string, unknown>)[name];
+  const err =
+    typeof Modelled === 'function' && Modelled.prototype instanceof s3.S3ServiceException
+      ? new (Modelled as new (o: typeof opts) => Error)(opts)
+      : new s3.S3ServiceException(opts as ConstructorParameters<typeof s3.S3ServiceException>[0]);
+  return Object.assign(err, extra);
+}
+
+/** What a handler knows of the call besides its input: the region the client was configured (and signed) for. */
+export interface CallContext {
+  region?: string;
+}
+
+const CHECKSUMS = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
+type ChecksumAlgorithm = (typeof CHECKSUMS)[number];
+export interface FakeObject {
+  Key: string;
+  Body: Buffer;
+  ContentLength: number;
+  /** Quoted hex MD5 of the body, as S3 gives a single-part upload. */
+  ETag: string;
+  LastModified: Date;
+  ContentType: string;
+  Metadata: Record<string, string>;
+  /** The object's checksum (base64), as sent or, when none was, the CRC64NVME S3 computes itself. */
+  Checksum: { algorithm: ChecksumAlgorithm; value: string };
+}
+export interface FakeBucket {
+  Name: string;
+  Region: string;
+  CreationDate: Date;
+  Tags: Tag[] | null;
+  PublicAccessBlock: s3.PublicAccessBlockConfiguration | null;
+  Encryption: s3.ServerSideEncryptionConfiguration;
+  Policy: string | null;
+  Objects: Map<string, FakeObject>;
+}
+
+/** An object's checksum the way S3 writes it: the big-endian digest in base64. */
+export function checksum(algorithm: ChecksumAlgorithm, data: Uint8Array): string {
+  const be32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  switch (algorithm) {
+    case 'SHA256':
+    case 'SHA1':
+      return createHash(algorithm.toLowerCase()).update(data).digest('base64');
+    case 'CRC32':
+      return be32(crc32(data)).toString('base64');
+    case 'CRC32C': {
+      let c = ~0;
+      for (const b of data) c = CRC32C[(c ^ b) & 255]! ^ (c >>> 8);
+      return be32(~c >>> 0).toString('base64');
+    }
+    case 'CRC64NVME': {
+      // 64 bits as two 32-bit halves: BigInt per byte is too slow for a build upload.
+      let [hi, lo] = [~0 >>> 0, ~0 >>> 0];
+      for (const b of data) {
+        const i = (lo ^ b) & 255;
+        lo = (((lo >>> 8) | (hi << 24)) ^ CRC64NVME_LO[i]!) >>> 0;
+        hi = ((hi >>> 8) ^ CRC64NVME_HI[i]!) >>> 0;
+      }
+      return Buffer.concat([be32(~hi >>> 0), be32(~lo >>> 0)]).toString('base64');
+    }
+  }
+}
+
+// Reflected CRC tables: CRC-32C (Castagnoli) and CRC-64/NVME.
+const CRC32C = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
+const [CRC64NVME_HI, CRC64NVME_LO] = (() => {
+  const poly = 0x9a6c9329ac4bc9b5n; // 0xad93d23594c93659, bit-reversed
+  const hi = new Uint32Array(256);
+  const lo = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = BigInt(n);
+    for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
+    hi[n] = Number(c >> 32n);
+    lo[n] = Number(c & 0xffffffffn);
+  }
+  return [hi, lo];
+})();
+
+/** The object without its undefined members: what the SDK gives for members the answer did not carry. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The region of a mocked client's config (a provider or a string); undefined when it has none. */
+async function regionOf(region: unknown): Promise<string | undefined> {
+  try {
+    const r = typeof region === 'function' ? await (region as () => unknown)() : region;
+    return typeof r === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A request body in any form the SDK accepts (string, bytes, Node or web stream, Blob), as bytes. */
+async function bodyBytes(body: unknown): Promise<Buffer> {
+  if (body == null) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (body instanceof Blob) return Buffer.from(await body.arrayBuffer());
+  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+    const chunks: Buffer[] = [];
+    for await (const c of body as AsyncIterable<string | Uint8Array>) chunks.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c));
+    return Buffer.concat(chunks);
+  }
+  throw new TypeError(`fake: cannot read a Body of type ${Object.prototype.toString.call(body)}`);
+}
+
 export class FakeAws {
   readonly account = '123456789012';
   readonly log: { action: string; input: Record<string, unknown> }[] = [];
@@ -70,6 +197,9 @@ export class FakeAws {
   readonly parameters = new Map<string, { Value: string; Type: string }>();
   readonly roles = new Map<string, { RoleName: string; Path: string; Arn: string; policies: Map<string, string> }>();
   readonly profiles = new Map<string, { InstanceProfileName: string; Roles: string[] }>();
+  readonly buckets = new Map<string, FakeBucket>();
+  /** Bucket names some other account holds (S3 names are global): CreateBucket gets BucketAlreadyExists, anything else AccessDenied. */
+  readonly foreignBuckets = new Set<string>();
   /** Errors to throw, by action ("ec2:RunInstances"), first in first out. */
   readonly faults = new Map<string, Error[]>();
   defaultVpc: string | null = 'vpc-0default';
@@ -79,38 +209,45 @@ export class FakeAws {
   private readonly mocks: { restore(): void }[] = [];
 
   /** By action ("ec2:RunInstances"); a test may wrap one to look at the account at that moment. */
-  readonly handlers: Record<string, (input: never) => unknown> = {};
+  readonly handlers: Record<string, (input: never, ctx: CallContext) => unknown> = {};
 
   /** `mock: false` leaves the SDK alone, for serving the account over HTTP (test/aws-wire.ts). */
   constructor({ mock = true }: { mock?: boolean } = {}) {
-    const services: [string, Record<string, (input: never) => unknown>, Record<string, unknown>, unknown][] = [
+    const services: [string, Record<string, (input: never, ctx: CallContext) => unknown>, Record<string, unknown>, unknown][] = [
       ['ec2', this.ec2Handlers() as never, ec2 as never, ec2.EC2Client],
       ['iam', this.iamHandlers() as never, iam as never, iam.IAMClient],
       ['ssm', this.ssmHandlers() as never, ssm as never, ssm.SSMClient],
       ['pricing', this.pricingHandlers() as never, pricing as never, pricing.PricingClient],
       ['sts', { GetCallerIdentity: () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:user/deployer`, UserId: 'AIDA' }) }, sts as never, sts.STSClient],
+      ['s3', this.s3Handlers() as never, s3 as never, s3.S3Client],
     ];
     for (const [prefix, handlers, module, Client] of services) {
       for (const [name, fn] of Object.entries(handlers)) this.handlers[`${prefix}:${name}`] = fn;
       if (!mock) continue;
-      const m = mockClient(Client as never) as unknown as { on(c: never): { callsFake(fn: (input: never) => unknown): unknown }; restore(): void };
+      type Fake = (input: never, getClient: () => { config: { region?: unknown } }) => unknown;
+      const m = mockClient(Client as never) as unknown as { on(c: never): { callsFake(fn: Fake): unknown }; restore(): void };
       this.mocks.push(m);
       for (const name of Object.keys(handlers)) {
         const Cmd = module[`${name}Command`];
         if (!Cmd) throw new Error(`no ${name}Command`);
-        m.on(Cmd as never).callsFake((input: never) => this.handle(`${prefix}:${name}`, input));
+        m.on(Cmd as never).callsFake(async (input, getClient) => this.handle(`${prefix}:${name}`, input, { region: await regionOf(getClient().config.region) }));
       }
     }
   }
 
-  /** One call to the account ("ec2:RunInstances"): logged, then an injected fault or the handler's answer. */
-  async handle(action: string, input: Record<string, unknown>): Promise<unknown> {
+  /**
+   * One call to the account ("ec2:RunInstances"): logged, then an injected
+   * fault or the handler's answer. A streamed Body (S3) is read into bytes
+   * first, so the log holds what was sent.
+   */
+  async handle(action: string, input: Record<string, unknown>, ctx: CallContext = {}): Promise<unknown> {
     const fn = this.handlers[action];
     if (!fn) throw awsError('InvalidAction', `fake: ${action} is not implemented`);
+    if ('Body' in input && typeof input.Body !== 'string' && !(input.Body instanceof Uint8Array)) input = { ...input, Body: await bodyBytes(input.Body) };
     this.log.push({ action, input: structuredClone(input) });
     const fault = this.faults.get(action)?.shift();
     if (fault) throw fault;
-    return fn(input as never);
+    return fn(input as never, ctx);
   }
 
   restore(): void {
@@ -123,7 +260,7 @@ export class FakeAws {
 
   /** Actions that change something, in order. */
   mutations(): string[] {
-    return this.log.map((l) => l.action).filter((a) => !/:(Describe|Get|List)/.test(a));
+    return this.log.map((l) => l.action).filter((a) => !/:(Describe|Get|List|Head)/.test(a));
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -146,6 +283,7 @@ export class FakeAws {
       ...[...this.parameters.keys()].map((p) => `parameter ${p}`),
       ...[...this.roles.keys()].map((r) => `role ${r}`),
       ...[...this.profiles.keys()].map((p) => `profile ${p}`),
+      ...[...this.buckets.values()].map((b) => `bucket ${b.Name}${b.Objects.size > 0 ? ` (${b.Objects.size} objects)` : ''}`),
     ];
   }
 
@@ -438,6 +576,286 @@ export class FakeAws {
       DeleteParameters: (input: ssm.DeleteParametersCommandInput) => {
         for (const n of input.Names ?? []) this.parameters.delete(n);
         return { DeletedParameters: input.Names };
+      },
+    };
+  }
+
+  /**
+   * S3, as a bucket in one account sees it. Buckets live in a region: a
+   * request signed for another region is redirected (301), as S3 does. New
+   * buckets block public access and encrypt with SSE-S3 by default (S3 since
+   * 2023); an object uploaded without a checksum gets the CRC64NVME S3
+   * computes itself. HEAD requests have no error body, so their errors carry
+   * only the status: the SDK names a 404 "NotFound".
+   */
+  private s3Handlers() {
+    const ACCESS_DENIED = 'Access Denied';
+    // What the SDK makes of a bodiless HEAD error: 404 is NotFound, anything else Unknown; the headers stay.
+    const head = (e: Error & { $metadata?: { httpStatusCode?: number }; $response?: unknown }) => {
+      const status = e.$metadata?.httpStatusCode ?? 400;
+      const err = s3Error(status === 404 ? 'NotFound' : 'Unknown', status, 'UnknownError');
+      return e.$response ? Object.assign(err, { $response: e.$response }) : err;
+    };
+    const bucket = (name: string | undefined, ctx: CallContext) => {
+      const b = this.buckets.get(name ?? '');
+      if (!b) {
+        if (this.foreignBuckets.has(name ?? '')) throw s3Error('AccessDenied', 403, ACCESS_DENIED);
+        throw s3Error('NoSuchBucket', 404, 'The specified bucket does not exist', { BucketName: name ?? '' });
+      }
+      if (ctx.region && ctx.region !== b.Region) {
+        const redirect = s3Error('PermanentRedirect', 301, 'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.', {
+          Bucket: b.Name,
+          Endpoint: `s3.${b.Region}.amazonaws.com`,
+        });
+        // S3 names the bucket's region in a header too (x-amz-bucket-region), which the SDK can follow (followRegionRedirects).
+        throw Object.assign(redirect, { $response: { statusCode: 301, headers: { 'x-amz-bucket-region': b.Region } } });
+      }
+      return b;
+    };
+    const object = (b: FakeBucket, key: string | undefined) => {
+      const o = b.Objects.get(key ?? '');
+      if (!o) throw s3Error('NoSuchKey', 404, 'The specified key does not exist.', { Key: key ?? '' });
+      return o;
+    };
+    /** The object's description, shared by HeadObject, GetObject; its checksum only when asked for (x-amz-checksum-mode: ENABLED). */
+    const describe = (o: FakeObject, checksumMode: string | undefined) => ({
+      AcceptRanges: 'bytes',
+      LastModified: o.LastModified,
+      ContentLength: o.ContentLength,
+      ETag: o.ETag,
+      ContentType: o.ContentType,
+      Metadata: { ...o.Metadata },
+      ServerSideEncryption: 'AES256' as const,
+      ...(checksumMode === 'ENABLED' ? { [`Checksum${o.Checksum.algorithm}`]: o.Checksum.value, ChecksumType: 'FULL_OBJECT' as const } : {}),
+    });
+    const malformed = () => s3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema');
+    const listToken = (after: string, isPrefix: boolean) => Buffer.from(JSON.stringify({ after, isPrefix })).toString('base64');
+    const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+    return {
+      CreateBucket: (input: s3.CreateBucketCommandInput, ctx: CallContext) => {
+        const name = input.Bucket ?? '';
+        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) || name.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(name)) {
+          throw s3Error('InvalidBucketName', 400, 'The specified bucket is not valid.', { BucketName: name });
+        }
+        // The SDK (locationConstraintMiddleware) fills in the client's region when it is not us-east-1; mocked, nothing has.
+        const asked = (input.CreateBucketConfiguration?.LocationConstraint as string | undefined) || (ctx.region !== 'us-east-1' ? ctx.region : undefined);
+        if (asked === 'us-east-1') throw s3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', { LocationConstraint: asked });
+        const region = asked ?? 'us-east-1';
+        // The us-east-1 endpoint creates buckets anywhere; a regional one only in its own region.
+        if (ctx.region && ctx.region !== 'us-east-1' && ctx.region !== region) {
+          throw s3Error('IllegalLocationConstraintException', 400, `The ${asked ?? 'unspecified'} location constraint is incompatible for the region specific endpoint this request was sent to.`);
+        }
+        if (this.foreignBuckets.has(name)) {
+          throw s3Error('BucketAlreadyExists', 409, 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.', { BucketName: name });
+        }
+        const existing = this.buckets.get(name);
+        if (existing) {
+          // Legacy us-east-1: creating a bucket you own there again succeeds and changes nothing.
+          if (existing.Region === 'us-east-1' && region === 'us-east-1') return { Location: `/${name}` };
+          throw s3Error('BucketAlreadyOwnedByYou', 409, 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+        }
+        const now = new Date();
+        now.setUTCMilliseconds(0);
+        this.buckets.set(name, {
+          Name: name,
+          Region: region,
+          CreationDate: now,
+          Tags: null,
+          PublicAccessBlock: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+          Encryption: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false }] },
+          Policy: null,
+          Objects: new Map(),
+        });
+        return { Location: region === 'us-east-1' ? `/${name}` : `http://${name}.s3.amazonaws.com/` };
+      },
+      HeadBucket: (input: s3.HeadBucketCommandInput, ctx: CallContext) => {
+        try {
+          const b = bucket(input.Bucket, ctx);
+          return { BucketRegion: b.Region, AccessPointAlias: false };
+        } catch (e) {
+          throw head(e as Error);
+        }
+      },
+      DeleteBucket: (input: s3.DeleteBucketCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        if (b.Objects.size > 0) throw s3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: b.Name });
+        this.buckets.delete(b.Name);
+        return {};
+      },
+      PutPublicAccessBlock: (input: s3.PutPublicAccessBlockCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        if (!input.PublicAccessBlockConfiguration) throw malformed();
+        const c = input.PublicAccessBlockConfiguration;
+        b.PublicAccessBlock = { BlockPublicAcls: !!c.BlockPublicAcls, IgnorePublicAcls: !!c.IgnorePublicAcls, BlockPublicPolicy: !!c.BlockPublicPolicy, RestrictPublicBuckets: !!c.RestrictPublicBuckets };
+        return {};
+      },
+      GetPublicAccessBlock: (input: s3.GetPublicAccessBlockCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        if (!b.PublicAccessBlock) throw s3Error('NoSuchPublicAccessBlockConfiguration', 404, 'The public access block configuration was not found', { BucketName: b.Name });
+        return { PublicAccessBlockConfiguration: { ...b.PublicAccessBlock } };
+      },
+      PutBucketEncryption: (input: s3.PutBucketEncryptionCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        const rules = input.ServerSideEncryptionConfiguration?.Rules ?? [];
+        const algorithms = ['AES256', 'aws:kms', 'aws:kms:dsse'];
+        if (rules.length !== 1 || !algorithms.includes(rules[0]!.ApplyServerSideEncryptionByDefault?.SSEAlgorithm ?? '')) throw malformed();
+        b.Encryption = structuredClone(input.ServerSideEncryptionConfiguration!);
+        return {};
+      },
+      GetBucketEncryption: (input: s3.GetBucketEncryptionCommandInput, ctx: CallContext) => ({ ServerSideEncryptionConfiguration: structuredClone(bucket(input.Bucket, ctx).Encryption) }),
+      PutBucketPolicy: (input: s3.PutBucketPolicyCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        let policy: { Statement?: unknown };
+        try {
+          if (!input.Policy?.trimStart().startsWith('{')) throw new Error();
+          policy = JSON.parse(input.Policy) as { Statement?: unknown };
+        } catch {
+          throw s3Error('MalformedPolicy', 400, "Policies must be valid JSON and the first byte must be '{'");
+        }
+        // Block Public Access refuses a policy that grants anyone access (Principal "*" not narrowed to an account, VPC or source).
+        type Statement = { Effect?: string; Principal?: unknown; Condition?: Record<string, Record<string, unknown>> };
+        const narrowing = /^aws:(SourceVpce?|PrincipalAccount|PrincipalOrgID|PrincipalArn|SourceAccount|SourceArn|SourceOwner|userid)$/i;
+        const anyone = (p: unknown) => p === '*' || (typeof p === 'object' && p !== null && [(p as { AWS?: unknown }).AWS].flat().includes('*'));
+        const isPublic = [policy.Statement ?? []]
+          .flat()
+          .some((st: Statement) => st.Effect === 'Allow' && anyone(st.Principal) && !Object.values(st.Condition ?? {}).some((c) => Object.keys(c).some((k) => narrowing.test(k))));
+        if (isPublic && b.PublicAccessBlock?.BlockPublicPolicy) throw s3Error('AccessDenied', 403, ACCESS_DENIED);
+        b.Policy = input.Policy;
+        return {};
+      },
+      GetBucketPolicy: (input: s3.GetBucketPolicyCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        if (b.Policy === null) throw s3Error('NoSuchBucketPolicy', 404, 'The bucket policy does not exist', { BucketName: b.Name });
+        return { Policy: b.Policy };
+      },
+      PutBucketTagging: (input: s3.PutBucketTaggingCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        const tags = input.Tagging?.TagSet;
+        if (!tags) throw malformed();
+        if (new Set(tags.map((t) => t.Key)).size !== tags.length) throw s3Error('InvalidTag', 400, 'Cannot provide multiple Tags with the same key');
+        if (tags.length > 50) throw s3Error('InvalidTag', 400, 'Object tags cannot be greater than 50');
+        b.Tags = tags.map((t) => ({ Key: t.Key, Value: t.Value }));
+        return {};
+      },
+      GetBucketTagging: (input: s3.GetBucketTaggingCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        if (!b.Tags) throw s3Error('NoSuchTagSet', 404, 'The TagSet does not exist', { BucketName: b.Name });
+        return { TagSet: b.Tags.map((t) => ({ ...t })) };
+      },
+      PutObject: (input: s3.PutObjectCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        const key = input.Key ?? '';
+        if (Buffer.byteLength(key) > 1024) throw s3Error('KeyTooLongError', 400, 'Your key is too long');
+        const body = Buffer.from(input.Body as string | Uint8Array);
+        if (input.ContentLength !== undefined && input.ContentLength !== body.length) {
+          throw s3Error('IncompleteBody', 400, 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+        }
+        const md5 = createHash('md5').update(body);
+        if (input.ContentMD5 !== undefined && input.ContentMD5 !== md5.copy().digest('base64')) throw s3Error('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.');
+        const sent = CHECKSUMS.filter((a) => input[`Checksum${a}`] !== undefined);
+        if (sent.length > 1) throw s3Error('InvalidRequest', 400, 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+        const declared = input.ChecksumAlgorithm as ChecksumAlgorithm | undefined;
+        if (declared && sent.length === 1 && sent[0] !== declared) {
+          throw s3Error('InvalidRequest', 400, `Value for x-amz-sdk-checksum-algorithm header is invalid.`);
+        }
+        // Without a value the SDK computes the declared algorithm's checksum (in mock mode nothing has): compute it here.
+        const algorithm = sent[0] ?? declared ?? 'CRC64NVME';
+        const value = checksum(algorithm, body);
+        if (sent[0] && input[`Checksum${sent[0]}`] !== value) throw s3Error('BadDigest', 400, `The ${algorithm} you specified did not match the calculated checksum.`);
+        const existing = b.Objects.get(key);
+        if (input.IfNoneMatch === '*' && existing) throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+        if (input.IfMatch !== undefined) {
+          if (!existing) throw s3Error('NoSuchKey', 404, 'The specified key does not exist.', { Key: key });
+          if (input.IfMatch !== existing.ETag && input.IfMatch !== '*') throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
+        }
+        const now = new Date();
+        now.setUTCMilliseconds(0);
+        const o: FakeObject = {
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ETag: `"${md5.digest('hex')}"`,
+          LastModified: now,
+          ContentType: input.ContentType ?? 'binary/octet-stream',
+          Metadata: Object.fromEntries(Object.entries(input.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+          Checksum: { algorithm, value },
+        };
+        b.Objects.set(key, o);
+        return { ETag: o.ETag, [`Checksum${algorithm}`]: value, ChecksumType: 'FULL_OBJECT', ServerSideEncryption: 'AES256', Size: o.ContentLength };
+      },
+      HeadObject: (input: s3.HeadObjectCommandInput, ctx: CallContext) => {
+        try {
+          return describe(object(bucket(input.Bucket, ctx), input.Key), input.ChecksumMode);
+        } catch (e) {
+          throw head(e as Error);
+        }
+      },
+      GetObject: (input: s3.GetObjectCommandInput, ctx: CallContext) => {
+        const o = object(bucket(input.Bucket, ctx), input.Key);
+        if (input.Range !== undefined || input.PartNumber !== undefined) throw s3Error('NotImplemented', 501, 'fake: ranged GetObject is not implemented');
+        return { ...describe(o, input.ChecksumMode), Body: sdkStreamMixin(Readable.from([Buffer.from(o.Body)])) };
+      },
+      ListObjectsV2: (input: s3.ListObjectsV2CommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        if (input.EncodingType !== undefined) throw s3Error('NotImplemented', 501, 'fake: EncodingType is not implemented');
+        const max = input.MaxKeys ?? 1000;
+        if (max < 0) throw s3Error('InvalidArgument', 400, 'Provided max-keys not an integer or within integer range');
+        const prefix = input.Prefix ?? '';
+        let from = { after: input.StartAfter ?? '', isPrefix: false };
+        if (input.ContinuationToken !== undefined) {
+          try {
+            from = JSON.parse(Buffer.from(input.ContinuationToken, 'base64').toString()) as typeof from;
+            if (typeof from.after !== 'string') throw new Error();
+          } catch {
+            throw s3Error('InvalidArgument', 400, 'The continuation token provided is incorrect');
+          }
+        }
+        const keys = [...b.Objects.keys()]
+          .filter((k) => k.startsWith(prefix) && bytewise(k, from.after) > 0 && !(from.isPrefix && k.startsWith(from.after)))
+          .sort(bytewise);
+        const contents: FakeObject[] = [];
+        const prefixes: string[] = [];
+        let last = from;
+        let truncated = false;
+        for (const k of keys) {
+          const cut = input.Delimiter ? k.indexOf(input.Delimiter, prefix.length) : -1;
+          const common = cut >= 0 ? k.slice(0, cut + input.Delimiter!.length) : undefined;
+          if (common !== undefined && prefixes.at(-1) === common) continue;
+          if (contents.length + prefixes.length >= max) {
+            truncated = max > 0;
+            break;
+          }
+          if (common !== undefined) prefixes.push(common);
+          else contents.push(b.Objects.get(k)!);
+          last = { after: common ?? k, isPrefix: common !== undefined };
+        }
+        return defined({
+          Name: b.Name,
+          Prefix: prefix,
+          Delimiter: input.Delimiter,
+          MaxKeys: max,
+          KeyCount: contents.length + prefixes.length,
+          IsTruncated: truncated,
+          Contents: contents.length
+            ? contents.map((o) => ({ Key: o.Key, LastModified: o.LastModified, ETag: o.ETag, ChecksumAlgorithm: [o.Checksum.algorithm], ChecksumType: 'FULL_OBJECT', Size: o.ContentLength, StorageClass: 'STANDARD' }))
+            : undefined,
+          CommonPrefixes: prefixes.length ? prefixes.map((Prefix) => ({ Prefix })) : undefined,
+          ContinuationToken: input.ContinuationToken,
+          NextContinuationToken: truncated ? listToken(last.after, last.isPrefix) : undefined,
+          StartAfter: input.StartAfter,
+        });
+      },
+      DeleteObjects: (input: s3.DeleteObjectsCommandInput, ctx: CallContext) => {
+        const b = bucket(input.Bucket, ctx);
+        const objects = input.Delete?.Objects ?? [];
+        if (objects.length === 0 || objects.length > 1000) throw malformed();
+        // S3 reports a key as deleted whether or not it was there.
+        for (const o of objects) b.Objects.delete(o.Key ?? '');
+        return input.Delete?.Quiet ? {} : { Deleted: objects.map((o) => ({ Key: o.Key })) };
+      },
+      DeleteObject: (input: s3.DeleteObjectCommandInput, ctx: CallContext) => {
+        bucket(input.Bucket, ctx).Objects.delete(input.Key ?? '');
+        return {};
       },
     };
   }
