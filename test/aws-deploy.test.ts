@@ -100,7 +100,6 @@ describe('aws deploy', () => {
 
     assert.deepEqual(fake.mutations(), [
       's3:CreateBucket',
-      's3:PutPublicAccessBlock',
       's3:PutBucketPolicy',
       's3:PutBucketEncryption',
       's3:PutBucketTagging',
@@ -131,7 +130,9 @@ describe('aws deploy', () => {
     // The build: packed once, into the account's private bucket, named by its hash.
     assert.deepEqual(packed, [null], 'this very build, not a registry package');
     assert.deepEqual(fake.calls('s3:CreateBucket'), [{ Bucket: BUCKET, ObjectOwnership: 'BucketOwnerEnforced' }], 'us-east-1 takes no LocationConstraint');
-    assert.deepEqual(fake.calls('s3:PutPublicAccessBlock')[0]!.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    // New buckets block public access already (S3's default since 2023): checked, left alone.
+    assert.deepEqual(fake.buckets.get(BUCKET)!.PublicAccessBlock, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    assert.equal(fake.calls('s3:GetPublicAccessBlock').length, 1);
     assert.deepEqual(JSON.parse(fake.calls('s3:PutBucketPolicy')[0]!.Policy as string).Statement, [
       {
         Sid: 'RefuseInsecureTransport',
@@ -313,6 +314,18 @@ describe('aws deploy', () => {
     assert.match(state.managers[0]!.url, /^http:\/\/203\.0\.113\.\d+:5000$/);
   });
 
+  test("a bucket whose settings were loosened by hand is put back: public access blocked, TLS only", async () => {
+    await deploy();
+    const bucket = fake.buckets.get(BUCKET)!;
+    bucket.PublicAccessBlock = null;
+    bucket.Policy = null;
+    fake.clearLog();
+    await deploy();
+    assert.deepEqual(fake.mutations(), ['s3:PutPublicAccessBlock', 's3:PutBucketPolicy']);
+    assert.deepEqual(bucket.PublicAccessBlock, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    assert.match(bucket.Policy ?? '', /aws:SecureTransport/);
+  });
+
   test('a second deploy creates nothing', async () => {
     await deploy();
     fake.clearLog();
@@ -345,9 +358,9 @@ describe('aws deploy', () => {
     for (const x of fake.instances.values()) probes.set(x.InstanceId, 2);
     const answeringAtTerminate: number[][] = [];
     const terminate = fake.handlers['ec2:TerminateInstances']!;
-    fake.handlers['ec2:TerminateInstances'] = (input: never) => {
+    fake.handlers['ec2:TerminateInstances'] = (input, ctx) => {
       answeringAtTerminate.push([1, 2].filter(answers));
-      return terminate(input);
+      return terminate(input, ctx);
     };
     fake.clearLog();
     const r = await deploy({ scaleUpAfterS: 5 }, (url) => {
@@ -587,7 +600,7 @@ describe('aws teardown', () => {
 
   test("the account's bucket stays while another cluster keeps a build in it; --dry-run lists the build", async () => {
     await deploy();
-    const other = await deployAws({ cluster: 'other', managers: 1 }, { clients, publicIp: async () => ALLOW, healthy: async () => true, pollMs: 1, pack: fakePack, bootLog: async () => '' }, silentProgress);
+    const other = await deployAws({ cluster: 'other', managers: 1, subnet: 'subnet-0b' }, { clients, publicIp: async () => ALLOW, healthy: async () => true, pollMs: 1, pack: fakePack, bootLog: async () => '' }, silentProgress);
     assert.equal(other.managers.length, 1);
     const dry = await teardown({ dryRun: true });
     assert.deepEqual(dry.removed.filter((x) => x.kind.startsWith('S3')), [{ kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` }], 'the bucket is not listed: "other" uses it');
@@ -613,7 +626,7 @@ describe('aws teardown', () => {
     const dry = await teardown({ dryRun: true });
     assert.deepEqual(fake.mutations(), []);
     assert.deepEqual(fake.leftovers(), before);
-    assert.deepEqual([...new Set(dry.removed.map((x) => x.kind))], ['manager instance', 'security group', 'key pair', 'Elastic IP', 'data volume', 'parameter', 'instance profile', 'role']);
+    assert.deepEqual([...new Set(dry.removed.map((x) => x.kind))], ['manager instance', 'security group', 'key pair', 'Elastic IP', 'data volume', 'parameter', 'instance profile', 'role', 'S3 object', 'S3 bucket']);
     assert.ok(readClusterState('demo'));
 
     const kept = await teardown({ keepData: true });

@@ -366,7 +366,8 @@ export class FakeAws {
       },
       DeleteSecurityGroup: (input: ec2.DeleteSecurityGroupCommandInput) => {
         if (!this.groups.has(input.GroupId!)) throw awsError('InvalidGroup.NotFound');
-        if ([...this.instances.values()].some((i) => i.State.Name !== 'terminated')) throw awsError('DependencyViolation', 'resource sg has a dependent object');
+        const inGroup = (i: FakeInstance) => i.input.NetworkInterfaces?.some((n) => n.Groups?.includes(input.GroupId!)) ?? true;
+        if ([...this.instances.values()].some((i) => i.State.Name !== 'terminated' && inGroup(i))) throw awsError('DependencyViolation', 'resource sg has a dependent object');
         this.groups.delete(input.GroupId!);
         return {};
       },

@@ -136,7 +136,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       if (!amis.has(arch)) {
         const p = await call<{ Parameter?: { Value?: string } }>(ssm, new GetParameterCommand({ Name: AMI_PARAMETER(arch) }));
         const ami = p.Parameter?.Value ?? '';
-        if (!/^ami-[0-9a-f]+$/.test(ami)) {
+        if (!/^ami-\w+$/.test(ami)) {
           throw new DynworkError('provider_error', `the Amazon Linux 2023 AMI for ${arch} did not resolve in ${region} (${AMI_PARAMETER(arch)} = "${ami}")`, {
             hint: `check aws ssm get-parameter --region ${region} --name ${AMI_PARAMETER(arch)}`,
           });
