@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decide, type Action, type ClusterSnapshot, type ManagerSnapshot, type WorkerSnapshot } from '../src/runtime/autoscaler/decide.js';
-import { policySchema } from '../src/runtime/autoscaler/policy.js';
+import type { AutoscaleSettings } from '../src/cluster/manager-configs.js';
+import type { Instance, Provider } from '../src/providers/types.js';
+import { startAutoscaler, type Autoscaler } from '../src/runtime/autoscaler/loop.js';
+import { policySchema, type AutoscalePolicy } from '../src/runtime/autoscaler/policy.js';
+import { autoscalePolicy } from '../src/runtime/manager/scaling.js';
+import { memoryLogger } from './helpers.js';
 
 const policy = policySchema.parse({ maxWorkers: 5, scaleUpAfterMs: 20_000, intervalMs: 5_000 });
 
@@ -75,6 +80,7 @@ class Sim {
         this.workers = this.workers.filter((w) => !a.instanceIds.includes(w.instanceId));
       } else {
         this.memory.lastRelaunchAt[a.index] = this.now;
+        this.unhealthySince[a.index] = this.now;
         this.relaunched.push(a.index);
       }
     }
@@ -202,6 +208,33 @@ describe('decide', () => {
     assert.deepEqual(hung.relaunched, [2], 'cooldown between relaunches');
   });
 
+  test('a relaunched manager gets its boot grace: neither relaunched again nor stopped during it, and its outage counts from its end', () => {
+    const p = policySchema.parse({ managerDeadAfterMs: 60_000, managerBootGraceMs: 600_000 });
+    const at = (over: Partial<ManagerSnapshot>, now: number): Action[] =>
+      decide(
+        {
+          // Down for an hour already, relaunched at 1 h: the snapshot's outage start is deliberately not reset here.
+          managers: [{ index: 2, healthy: false, unhealthySince: 0, instanceRunning: true, instanceId: 'i-new', queued: 0, running: 0, oldestQueuedAgeMs: null, queuedIterations: 0, ...over }],
+          workers: [],
+          lastLaunchAt: null,
+          idleSince: null,
+          lastRelaunchAt: { 2: 3600_000 },
+        },
+        p,
+        now,
+      );
+    const gone = { instanceRunning: false, instanceId: null };
+    for (const now of [3600_001, 3900_000, 4199_999]) {
+      assert.deepEqual(at({}, now), [], `booting at ${now}: not stopped`);
+      assert.deepEqual(at(gone, now), [], `booting at ${now}: not relaunched again`);
+    }
+    const graceEnd = 4200_000;
+    assert.deepEqual(at({}, graceEnd + 3 * 60_000 - 1), [], 'a hang counts from the end of the grace');
+    assert.equal(at({}, graceEnd + 3 * 60_000)[0]?.kind, 'terminate');
+    assert.deepEqual(at(gone, graceEnd + 60_000 - 1), []);
+    assert.equal(at(gone, graceEnd + 60_000)[0]?.kind, 'relaunch-manager');
+  });
+
   test('the maximum is never exceeded, and a lowered maximum trims the idlest workers', () => {
     const sim = new Sim();
     sim.enqueue(10_000, 1_000_000);
@@ -274,6 +307,155 @@ describe('the autoscaler loop', () => {
       assert.ok(actions.some((x) => x.kind === 'launch'), JSON.stringify(actions));
     } finally {
       await a.close();
+    }
+  });
+});
+
+/** AWS-like settings, with the values deploy-aws writes. */
+const awsSettings: AutoscaleSettings = {
+  provider: 'aws',
+  members: [1, 2].map((index) => ({ index, host: `10.0.0.${index}`, port: 7100, dataDir: '/var/lib/dynwork' })),
+  maxWorkers: 4,
+  scaleUpAfterMs: 20_000,
+  intervalMs: 5_000,
+  workerIdleTimeoutMs: 300_000,
+  workerThreads: 2,
+  launchDeadlineMs: 15 * 60_000,
+  heartbeatTimeoutMs: 60_000,
+  managerDeadAfterMs: 5 * 60_000,
+  workerNoManagerTimeoutMs: 15 * 60_000,
+  workerMaxLifetimeMs: 24 * 3600_000,
+};
+
+/** Local-like settings, with the values deploy (local) writes. */
+const localSettings: AutoscaleSettings = {
+  ...awsSettings,
+  provider: 'local',
+  members: [1, 2].map((index) => ({ index, host: '127.0.0.1', port: 7100 + index, dataDir: `/tmp/m${index}` })),
+  workerThreads: 1,
+  launchDeadlineMs: 30_000,
+  heartbeatTimeoutMs: 30_000,
+  managerDeadAfterMs: 10_000,
+};
+
+const T0 = Date.parse('2025-01-01T00:00:00Z');
+
+/**
+ * The real loop on a fake clock, with a fake provider listing manager
+ * machines and fake peers whose health the test decides. Ticks are driven by
+ * hand, one per policy interval; nothing sleeps.
+ */
+class FakeCluster {
+  now = T0;
+  instances: Instance[] = [];
+  terminated: string[] = [];
+  relaunched: number[] = [];
+  /** Every action with the fake time it was decided at. */
+  actions: { at: number; action: Action }[] = [];
+  /** Whether manager `index` answers /status as healthy right now. */
+  healthy: (index: number) => boolean = () => true;
+  readonly autoscaler: Autoscaler;
+  private seq = 0;
+
+  constructor(
+    selfIndex: number,
+    readonly policy: AutoscalePolicy,
+    indexes = [1, 2],
+  ) {
+    // Machines that have been up for a day.
+    for (const index of indexes) this.launch(index, T0 - 24 * 3600_000);
+    const status = (healthy: boolean) =>
+      ({ healthy, queue: { queued: 0, running: 0, completed: 0, failed: 0, oldestQueuedAgeMs: null, queuedIterations: 0 }, workers: [] }) as never;
+    const provider: Provider = {
+      name: 'aws',
+      launch: async () => {
+        throw new Error('no worker launches expected here');
+      },
+      list: async (f) => (f.role === 'manager' ? this.instances.map((i) => ({ ...i })) : []),
+      terminate: async (ids) => {
+        this.terminated.push(...ids);
+        this.instances = this.instances.filter((i) => !ids.includes(i.id));
+      },
+      hourlyCost: async () => ({ usdPerHour: 0, basis: '' }),
+    };
+    this.autoscaler = startAutoscaler({
+      cluster: 'c',
+      selfIndex,
+      policy,
+      provider,
+      selfStatus: () => status(true),
+      peerStatuses: async () => indexes.filter((i) => i !== selfIndex).map((index) => ({ index, status: this.healthy(index) ? status(true) : null })),
+      lowerPeerHealthy: async () => indexes.some((i) => i < selfIndex && this.healthy(i)),
+      workerConfig: () => ({}),
+      relaunchManager: async (index) => {
+        this.relaunched.push(index);
+        this.launch(index, this.now);
+      },
+      setLeader: () => undefined,
+      event: () => undefined,
+      now: () => this.now,
+      logger: memoryLogger().logger,
+    });
+  }
+
+  launch(index: number, at: number): Instance {
+    const inst: Instance = { id: `manager-${index}-${++this.seq}`, cluster: 'c', role: 'manager', index, state: 'running', launchedAt: new Date(at).toISOString() };
+    this.instances.push(inst);
+    return inst;
+  }
+
+  /** Advances the fake clock by `ms`, one decision round per policy interval. */
+  async run(ms: number, each?: () => void): Promise<void> {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now += this.policy.intervalMs;
+      each?.();
+      for (const action of await this.autoscaler.tick()) this.actions.push({ at: this.now, action });
+    }
+  }
+}
+
+describe('peer manager outages', () => {
+  test('AWS: a hung manager is stopped and relaunched once; its replacement boots for minutes untouched, then nothing more happens', async () => {
+    const c = new FakeCluster(1, autoscalePolicy(awsSettings));
+    const bootMs = 5 * 60_000;
+    const hung = c.instances.find((i) => i.index === 2)!.id;
+    let healthyAt: number | null = null;
+    // Manager 2's machine is still there but answers nothing; a replacement answers once booted.
+    // About 20 minutes of outage: 15 to judge the old machine hung (3 x 5 min), then the boot.
+    c.healthy = (index) => index !== 2 || c.instances.some((i) => i.index === 2 && i.id !== hung && c.now >= Date.parse(i.launchedAt) + bootMs);
+    try {
+      await c.run(25 * 60_000, () => {
+        if (healthyAt === null && c.healthy(2)) healthyAt = c.now;
+      });
+      assert.deepEqual(c.relaunched, [2], `exactly one relaunch; actions: ${JSON.stringify(c.actions)}`);
+      assert.deepEqual(c.terminated, [hung], 'only the hung machine is stopped, never its booting replacement');
+      assert.notEqual(healthyAt, null, 'the replacement came up');
+      const settled = c.actions.length;
+      await c.run(60 * 60_000);
+      assert.deepEqual(c.actions.slice(settled), [], 'once healthy, nothing more happens');
+      assert.deepEqual(c.relaunched, [2]);
+      assert.deepEqual(c.terminated, [hung]);
+    } finally {
+      await c.autoscaler.close();
+    }
+  });
+
+  test('two short stalls 40 s apart do not add up to one long outage (leader stalls seen by a follower, or a peer by the leader)', async () => {
+    // Unhealthy for 10 s, healthy for 30 s, unhealthy for 10 s.
+    const stalled = (t: number): boolean => (t >= 10_000 && t < 20_000) || (t >= 50_000 && t < 60_000);
+    for (const [selfIndex, peer] of [
+      [2, 1],
+      [1, 2],
+    ] as const) {
+      const c = new FakeCluster(selfIndex, autoscalePolicy(localSettings));
+      c.healthy = (index) => index !== peer || !stalled(c.now - T0);
+      try {
+        await c.run(120_000);
+        assert.deepEqual(c.actions, [], `manager ${selfIndex} watching manager ${peer}`);
+      } finally {
+        await c.autoscaler.close();
+      }
     }
   });
 });

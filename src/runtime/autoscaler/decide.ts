@@ -3,7 +3,7 @@ import type { AutoscalePolicy } from './policy.js';
 export interface ManagerSnapshot {
   index: number;
   healthy: boolean;
-  /** When it was first seen unhealthy in the current outage. */
+  /** When it was first seen unhealthy in the current outage (reset when it is relaunched). */
   unhealthySince: number | null;
   /** The provider still has a process or instance for it (never start a second one on the same data). */
   instanceRunning: boolean;
@@ -35,6 +35,7 @@ export interface ClusterSnapshot {
   lastLaunchAt: number | null;
   /** Since when nothing has been queued or running anywhere; null while there is work. */
   idleSince: number | null;
+  /** When each manager was last relaunched: its boot grace runs from then. */
   lastRelaunchAt: Record<number, number>;
 }
 
@@ -105,9 +106,14 @@ export function decide(snap: ClusterSnapshot, policy: AutoscalePolicy, now: numb
   // Dead peer managers come back on their own data; a hung one is stopped first.
   for (const m of snap.managers) {
     if (m.healthy || m.unhealthySince === null) continue;
-    const down = now - m.unhealthySince;
+    // A replacement still booting is not hung: left alone until its grace is
+    // over, and judged only on what happens after, or every replacement would
+    // be stopped mid-boot for its predecessor's outage.
     const last = snap.lastRelaunchAt[m.index];
-    if (down < policy.managerDeadAfterMs || (last !== undefined && now - last < policy.managerRelaunchCooldownMs)) continue;
+    const graceEnd = last === undefined ? -Infinity : last + Math.max(policy.managerBootGraceMs, policy.managerRelaunchCooldownMs);
+    if (now < graceEnd) continue;
+    const down = now - Math.max(m.unhealthySince, graceEnd);
+    if (down < policy.managerDeadAfterMs) continue;
     if (!m.instanceRunning) {
       actions.push({ kind: 'relaunch-manager', index: m.index, reason: `manager ${m.index} down for ${s(down)} and its process is gone` });
     } else if (m.instanceId !== null && down >= 3 * policy.managerDeadAfterMs) {

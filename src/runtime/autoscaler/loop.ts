@@ -57,7 +57,15 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
     if (isLeader !== leader) logger.info(isLeader ? 'this manager now leads the autoscaler' : 'another manager leads the autoscaler');
     leader = isLeader;
     deps.setLeader(isLeader);
-    if (!isLeader) return [];
+    if (!isLeader) {
+      // A follower is not watching: what it saw while it led is stale. Kept,
+      // an old outage would add up with the next one (two short stalls of the
+      // leader looking like one long one), and an old idle spell would make
+      // the workers look idle for longer than they are.
+      unhealthySince.clear();
+      memory.idleSince = null;
+      return [];
+    }
 
     const [managerInstances, workerInstances] = await Promise.all([
       provider.list({ cluster: deps.cluster, role: 'manager' }),
@@ -116,6 +124,8 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
         deps.event(`terminated ${a.instanceIds.join(', ')}: ${a.reason}`);
       } else {
         memory.lastRelaunchAt[a.index] = now;
+        // The replacement is a new machine: an outage of it is a new one, not its predecessor's.
+        unhealthySince.set(a.index, now);
         logger.warn('relaunching manager', { peer: a.index, reason: a.reason });
         await deps.relaunchManager(a.index);
         deps.event(`relaunched manager ${a.index}: ${a.reason}`);

@@ -20,6 +20,12 @@ export const policySchema = z.object({
   managerDeadAfterMs: z.number().int().positive().default(15_000),
   /** At most one relaunch of a manager this often. @default 30000 */
   managerRelaunchCooldownMs: z.number().int().positive().default(30_000),
+  /**
+   * A relaunched manager is a machine booting (on AWS: minutes): for this long
+   * after its relaunch it is neither relaunched again nor stopped, and an
+   * outage only counts from the end of it. Must cover a boot. @default 30000
+   */
+  managerBootGraceMs: z.number().int().positive().default(30_000),
   /** Hash threads per worker (to size scale-ups before any worker reported). @default 1 */
   workerThreads: z.number().int().positive().default(1),
   /** Iterations per second per thread assumed until workers report theirs. @default 1000000 */

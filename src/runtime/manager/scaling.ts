@@ -1,7 +1,7 @@
 import { managerConfigFor, memberEndpoint, type AutoscaleSettings } from '../../cluster/manager-configs.js';
 import type { Provider } from '../../providers/types.js';
 import { startAutoscaler, type Autoscaler } from '../autoscaler/loop.js';
-import { policySchema } from '../autoscaler/policy.js';
+import { policySchema, type AutoscalePolicy } from '../autoscaler/policy.js';
 import type { ManagerContext } from './context.js';
 import { managerStatus } from './routes-public.js';
 
@@ -14,17 +14,7 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
   const settings = ctx.config.autoscale as AutoscaleSettings | undefined;
   if (!settings) return null;
   const provider = await providerFor(settings);
-  const policy = policySchema.parse({
-    scaleUpAfterMs: settings.scaleUpAfterMs,
-    intervalMs: settings.intervalMs,
-    maxWorkers: settings.maxWorkers,
-    launchDeadlineMs: settings.launchDeadlineMs,
-    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
-    managerDeadAfterMs: settings.managerDeadAfterMs,
-    idleTerminateAfterMs: settings.workerIdleTimeoutMs + 60_000,
-    scaleUpCooldownMs: Math.max(2 * settings.intervalMs, Math.min(10_000, settings.scaleUpAfterMs)),
-    workerThreads: settings.workerThreads,
-  });
+  const policy = autoscalePolicy(settings);
   const base = { ...(ctx.config as unknown as Record<string, unknown>), autoscale: settings };
   return startAutoscaler({
     cluster: ctx.config.cluster,
@@ -51,6 +41,24 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
     event: (m) => ctx.events.add(m),
     now: ctx.now,
     logger: ctx.logger.child({ component: 'autoscaler' }),
+  });
+}
+
+/** The autoscaler's policy from the settings deploy wrote into this manager's config. */
+export function autoscalePolicy(settings: AutoscaleSettings): AutoscalePolicy {
+  return policySchema.parse({
+    scaleUpAfterMs: settings.scaleUpAfterMs,
+    intervalMs: settings.intervalMs,
+    maxWorkers: settings.maxWorkers,
+    launchDeadlineMs: settings.launchDeadlineMs,
+    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+    managerDeadAfterMs: settings.managerDeadAfterMs,
+    // A relaunched manager boots like a new worker (on AWS a machine, then Node
+    // and dynwork), so the launch deadline is its grace too: 15 min on AWS.
+    managerBootGraceMs: settings.launchDeadlineMs,
+    idleTerminateAfterMs: settings.workerIdleTimeoutMs + 60_000,
+    scaleUpCooldownMs: Math.max(2 * settings.intervalMs, Math.min(10_000, settings.scaleUpAfterMs)),
+    workerThreads: settings.workerThreads,
   });
 }
 
