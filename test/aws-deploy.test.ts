@@ -428,6 +428,17 @@ describe('aws deploy', () => {
     assert.deepEqual(r.managers.map((m) => m.url), urls, 'the replacement is reached at the same URL');
   });
 
+  test('Graviton workers (--worker-instance-type c7g.large) under x86 managers: the arm64 AMI, and the managers may launch exactly those', async () => {
+    await deploy({ workerInstanceType: 'c7g.large' });
+    const { config } = userDataOf(fake.calls('ec2:RunInstances')[0]!);
+    assert.deepEqual(config.autoscale.aws.manager.imageId, 'ami-0x86');
+    assert.deepEqual(config.autoscale.aws.worker, { instanceType: 'c7g.large', imageId: 'ami-0arm64', profileName: 'dynwork-demo-us-east-1-worker', spot: false });
+    const policy = JSON.parse(fake.calls('iam:PutRolePolicy')[0]!.PolicyDocument as string) as Json;
+    const stmt = (sid: string) => policy.Statement.find((x: Json) => x.Sid === sid);
+    assert.deepEqual(stmt('LaunchOnlyClusterInstancesOfItsTypes').Condition.StringEquals['ec2:InstanceType'], ['t3.micro', 'c7g.large']);
+    assert.deepEqual(stmt('LaunchOnlyTheClusterImagesInItsNetwork').Resource.slice(0, 2), ['arn:aws:ec2:us-east-1::image/ami-0x86', 'arn:aws:ec2:us-east-1::image/ami-0arm64']);
+  });
+
   test('options: instance types, spot, subnet, allowed CIDRs, ssh, package', async () => {
     await deploy({ instanceType: 't4g.small', workerInstanceType: 'c6i.xlarge', spot: true, subnet: 'subnet-0b', allowCidr: ['192.0.2.0/24'], ssh: true, packageSpec: 'https://example.test/dynwork-0.1.0.tgz', managers: 1 });
     const [run] = fake.calls('ec2:RunInstances');

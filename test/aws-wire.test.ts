@@ -5,12 +5,15 @@
  * teardown with nothing to do.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Parser as TarParser } from 'tar';
 import { clusterDir } from '../src/state/paths.js';
+import { VERSION } from '../src/version.js';
 import { serveAws, type AwsWire } from './aws-wire.js';
 import { dynwork } from './cli.js';
 import { FakeAws } from './fake-aws.js';
@@ -56,13 +59,33 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
 
     // What reached the endpoint: every service, every request signed with the environment's key.
     const services = new Set(wire.requests.map((q) => q.service));
-    assert.deepEqual([...services].sort(), ['ec2', 'iam', 'ssm', 'sts']);
+    assert.deepEqual([...services].sort(), ['ec2', 'iam', 's3', 'ssm', 'sts']);
     assert.ok(wire.requests.every((q) => q.signedBy === 'AKIDWIRETEST'), 'every request carries a valid SigV4 signature made with the environment key');
     const run1 = wire.requests.find((q) => q.action === 'RunInstances')!;
     const form = new URLSearchParams(run1.body);
     assert.equal(form.get('MetadataOptions.HttpTokens'), 'required');
     const tagKeys = [...form.entries()].filter(([k]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k)).map(([, v]) => v);
     assert.deepEqual(tagKeys.sort(), ['Name', 'dynwork:cluster', 'dynwork:config', 'dynwork:index', 'dynwork:role']);
+
+    // The build this CLI runs, packed for real, uploaded over the wire, and pinned in every machine's user-data.
+    const [bucket] = [...fake.buckets.values()];
+    assert.equal(bucket!.Name, 'dynwork-artifacts-123456789012-us-east-1');
+    assert.equal(bucket!.Objects.size, 1);
+    const [key, object] = [...bucket!.Objects.entries()][0]!;
+    const sha = createHash('sha256').update(object.Body).digest('hex');
+    assert.match(key, new RegExp(`^clusters/wire/dynwork-${VERSION.replace(/\./g, '\\.')}-${sha}\\.tgz$`), 'named by its hash');
+    for (const q of wire.requests.filter((x) => x.action === 'RunInstances')) {
+      const script = Buffer.from(new URLSearchParams(q.body).get('UserData') ?? '', 'base64').toString();
+      assert.match(script, new RegExp(`^ARTIFACT_URL='s3://${bucket!.Name}/${key.replace(/\./g, '\\.')}'$`, 'm'));
+      assert.match(script, new RegExp(`^ARTIFACT_SHA256='${sha}'$`, 'm'));
+    }
+    const entries: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const parser = new TarParser({ onReadEntry: (e) => void (entries.push(e.path), e.resume()) });
+      parser.on('end', resolve).on('error', reject);
+      parser.end(object.Body);
+    });
+    assert.ok(entries.includes('package/dist/bin/dynwork.js') && entries.includes('package/npm-shrinkwrap.json'), 'a real build: code and its lockfile');
 
     // What the account holds now, decoded from the wire.
     const group = [...fake.groups.values()][0]!;
@@ -101,10 +124,16 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     for (const m of state.managers) m.url = `http://127.0.0.1:${port}`;
     writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
 
+    // Manager 1's boot script gave up; manager 2 is just not answering yet.
+    const m1 = [...fake.instances.values()].find((i) => i.Tags.some((t) => t.Key === 'dynwork:index' && t.Value === '1'))!;
+    fake.consoles.set(m1.InstanceId, '[  9.1] cloud-init[1201]: dynwork: bootstrapping a manager\n[ 14.2] cloud-init[1201]: dynwork: boot failed: download s3://b/k (gave up after 5 attempts)\n');
     const json = await run(['status', '--cluster', 'wire', '--json']);
     assert.equal(json.code, 1, 'no manager answers');
-    const s = JSON.parse(json.stdout) as { provider: string; cost: { usdPerHour: number; basis: string }; managers: { up: boolean }[] };
+    const s = JSON.parse(json.stdout) as { provider: string; cost: { usdPerHour: number; basis: string }; managers: { up: boolean; error: string | null }[] };
     assert.deepEqual([s.provider, s.managers.map((m) => m.up)], ['aws', [false, false]]);
+    assert.equal(s.managers[0]!.error, 'boot failed: download s3://b/k (gave up after 5 attempts)', 'read from its console');
+    assert.notEqual(s.managers[1]!.error, null);
+    assert.doesNotMatch(s.managers[1]!.error!, /boot failed/);
     assert.deepEqual([s.cost.usdPerHour.toFixed(4), s.cost.basis], ['0.0208', '2 × t3.micro on-demand at $0.0104/h; machines only']);
     const text = await run(['status', '--cluster', 'wire']);
     assert.match(text.stdout, /^cluster wire \(aws\)  0\.0 jobs\/s  \$0\.0208\/h\ncost: 2 × t3\.micro on-demand at \$0\.0104\/h; machines only\n/);

@@ -194,6 +194,8 @@ export class FakeAws {
   readonly keyPairs = new Map<string, { KeyPairId: string; KeyName: string; Tags: Tag[] }>();
   readonly volumes = new Map<string, { VolumeId: string; AvailabilityZone: string; Tags: Tag[]; Encrypted?: boolean; State: string }>();
   readonly addresses = new Map<string, { AllocationId: string; PublicIp: string; Domain: string; Tags: Tag[] }>();
+  /** Each instance's serial console so far (its boot log), by instance id. */
+  readonly consoles = new Map<string, string>();
   readonly parameters = new Map<string, { Value: string; Type: string }>();
   readonly roles = new Map<string, { RoleName: string; Path: string; Arn: string; policies: Map<string, string> }>();
   readonly profiles = new Map<string, { InstanceProfileName: string; Roles: string[] }>();
@@ -370,6 +372,11 @@ export class FakeAws {
         if ([...this.instances.values()].some((i) => i.State.Name !== 'terminated' && inGroup(i))) throw awsError('DependencyViolation', 'resource sg has a dependent object');
         this.groups.delete(input.GroupId!);
         return {};
+      },
+      GetConsoleOutput: (input: ec2.GetConsoleOutputCommandInput) => {
+        if (!this.instances.has(input.InstanceId!)) throw awsError('InvalidInstanceID.NotFound');
+        const text = this.consoles.get(input.InstanceId!);
+        return { InstanceId: input.InstanceId, ...(text === undefined ? {} : { Output: Buffer.from(text).toString('base64') }) };
       },
       DescribeNetworkInterfaces: () => ({ NetworkInterfaces: [{ PrivateIpAddresses: [{ PrivateIpAddress: '172.31.15.254' }] }] }),
       DescribeVolumes: (input: ec2.DescribeVolumesCommandInput) => ({ Volumes: [...this.volumes.values()].filter((v) => matches(v.Tags, input.Filters)).map((v) => structuredClone(v)) }),
