@@ -5,7 +5,7 @@
  *   npx tsc -p . && node dist/bench/hash.js [--ms 400] [--rounds 5] [--json]
  *
  * A benchmark, never a test: it asserts only correctness (every implementation
- * must reproduce shared/vectors.json before it is timed).
+ * must reproduce the repository's vectors, test/fixtures/vectors.json, before it is timed).
  */
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,7 +33,7 @@ interface Vector {
 
 function loadVectors(): Vector[] {
   try {
-    const file = new URL('../../../shared/vectors.json', import.meta.url);
+    const file = new URL('../../test/fixtures/vectors.json', import.meta.url);
     return (JSON.parse(readFileSync(file, 'utf8')) as { vectors: Vector[] }).vectors;
   } catch {
     // Outside the workspace: a self-check against the baseline still catches a broken variant.

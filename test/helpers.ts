@@ -14,9 +14,9 @@ export interface Vector {
   result: string;
 }
 
-/** Independently computed results (shared/ sits beside the repository). */
+/** Independently computed results (Python hashlib), carried by the repository: a clone has no shared/. */
 export function vectors(): Vector[] {
-  const file = new URL('../../../shared/vectors.json', import.meta.url);
+  const file = new URL('../../test/fixtures/vectors.json', import.meta.url);
   return (JSON.parse(readFileSync(file, 'utf8')) as { vectors: Vector[] }).vectors;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The worker against real managers (startManager, in this process, on
  * 127.0.0.1 with their own SQLite files), jobs checked against
- * shared/vectors.json. Nothing sleeps for a condition: every wait polls with a
+ * the repository's vectors (test/fixtures/vectors.json). Nothing sleeps for a condition: every wait polls with a
  * bounded deadline.
  */
 import assert from 'node:assert/strict';
