@@ -195,7 +195,8 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   test('two clusters asked for the same ports both work: the second moves to free ports and its workers find them', async () => {
     const a = await cli(['deploy', '--cluster', 'first', '--port', '15800', '--max-workers', '0', '--json']);
     assert.equal(a.code, 0, a.stderr);
-    const b = await cli(['deploy', '--cluster', 'second', '--port', '15800', '--scale-up-after', '0.5', '--max-workers', '1', '--json']);
+    // 1.001 s is 1000.9999… ms in floating point: the leader must still get whole milliseconds, or it runs no autoscaler and the pull below waits forever.
+    const b = await cli(['deploy', '--cluster', 'second', '--port', '15800', '--scale-up-after', '1.001', '--max-workers', '1', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const urls = (JSON.parse(b.stdout) as { managers: { url: string }[] }).managers.map((m) => m.url);
     assert.ok(!urls.includes('http://127.0.0.1:15800') && !urls.includes('http://127.0.0.1:15801'), urls.join(' '));
@@ -226,6 +227,11 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
       [['pull', '--top', '-1'], /--top must be an integer|unknown option '-1'/],
       [['pull'], /required option '--top <n>' not specified/],
       [['deploy', '--managers', '0'], /--managers must be an integer from 1 to 9/],
+      // Values the leader's policy would refuse (then the cluster runs without an autoscaler) are refused here.
+      [['deploy', '--scale-up-after', '0.0001'], /^dynwork: --scale-up-after must be a number of seconds from 0\.001 to 86400 \(at most 3 decimals\), got "0\.0001"$/m],
+      [['deploy', '--scale-up-after', '2.0005'], /--scale-up-after must be a number of seconds .* got "2\.0005"/],
+      [['deploy', '--scale-up-after', '12345678901234567890'], /--scale-up-after must be a number of seconds from 0\.001 to 86400/],
+      [['deploy', '--idle-timeout', '0.0001'], /--idle-timeout must be a number of seconds from 0\.001 to 604800/],
       [['deploy', '--provider', 'gcp'], /argument 'gcp' is invalid/],
       [['deploy', '--cluster', 'bad name!'], /cluster name/i],
       [['frobnicate'], /unknown command 'frobnicate'/],

@@ -22,7 +22,7 @@ import { clusterTags, resourceNames, tagSpec } from '../providers/aws/tags.js';
 import { clusterDir, ensureClusterDir, readClusterState, writeClusterState, writePrivateFile } from '../state/cluster-state.js';
 import { VERSION } from '../version.js';
 import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from './aws-settings.js';
-import { managerConfigFor, type AutoscaleSettings, type MemberSpec } from './manager-configs.js';
+import { managerConfigFor, scalingTimes, type AutoscaleSettings, type MemberSpec } from './manager-configs.js';
 import { withStep, type Progress } from './progress.js';
 import { fetchPackageSpec, packArtifact, type Artifact } from './artifact.js';
 import { discoverPublicIp } from './public-ip.js';
@@ -211,9 +211,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     aws,
     members,
     maxWorkers: s.maxWorkers,
-    scaleUpAfterMs: s.scaleUpAfterS * 1000,
-    intervalMs: Math.min(5000, Math.max(500, (s.scaleUpAfterS * 1000) / 4)),
-    workerIdleTimeoutMs: s.idleTimeoutS * 1000,
+    ...scalingTimes(s.scaleUpAfterS, s.idleTimeoutS),
     workerThreads: workerType.vcpus,
     // A machine boots, installs Node and dynwork, then checks in: minutes, not seconds.
     launchDeadlineMs: 15 * 60_000,

@@ -5,7 +5,7 @@ import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
-import { localMembers, managerConfigFor, type AutoscaleSettings } from './manager-configs.js';
+import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface DeployOptions {
@@ -57,9 +57,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
     root: stateRoot(),
     members,
     maxWorkers: settings.maxWorkers,
-    scaleUpAfterMs: settings.scaleUpAfterS * 1000,
-    intervalMs: Math.min(5000, Math.max(500, (settings.scaleUpAfterS * 1000) / 4)),
-    workerIdleTimeoutMs: settings.idleTimeoutS * 1000,
+    ...scalingTimes(settings.scaleUpAfterS, settings.idleTimeoutS),
     workerThreads: 1,
     launchDeadlineMs: 30_000,
     heartbeatTimeoutMs: 30_000,

@@ -17,6 +17,21 @@ export interface MemberSpec {
   endpointFile?: string;
 }
 
+/**
+ * The autoscaler's timings from the deploy options (seconds, up to three
+ * decimals), in the whole milliseconds the runtime's policy requires: a
+ * value the CLI accepts is one the leader runs with.
+ */
+export function scalingTimes(scaleUpAfterS: number, idleTimeoutS: number): Pick<AutoscaleSettings, 'scaleUpAfterMs' | 'intervalMs' | 'workerIdleTimeoutMs'> {
+  const scaleUpAfterMs = Math.max(1, Math.round(scaleUpAfterS * 1000));
+  return {
+    scaleUpAfterMs,
+    // Decide about four times per threshold, within 0.5-5 s.
+    intervalMs: Math.min(5000, Math.max(500, Math.round(scaleUpAfterMs / 4))),
+    workerIdleTimeoutMs: Math.max(1, Math.round(idleTimeoutS * 1000)),
+  };
+}
+
 /** Settings the leader's autoscaler and worker launches need; carried in ManagerConfig.autoscale. */
 export interface AutoscaleSettings {
   provider: 'local' | 'aws';

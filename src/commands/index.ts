@@ -17,7 +17,7 @@ export function registerCommands(program: Command): void {
     .option('--managers <n>', 'manager servers (default: 2)', intOption('--managers', 1, 9))
     .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally, 3 per manager on aws)', intOption('--max-workers', 0, 1000))
     .option('--scale-up-after <seconds>', 'start workers when the oldest queued job has waited this long (default: 20)', secondsOption('--scale-up-after'))
-    .option('--idle-timeout <seconds>', 'workers stop after this long with nothing to do (default: 300)', secondsOption('--idle-timeout'))
+    .option('--idle-timeout <seconds>', 'workers stop after this long with nothing to do (default: 300)', secondsOption('--idle-timeout', 7 * 86_400))
     .option('--port <port>', "API port (local: the first manager's; the next ones follow, a taken port moves to the next free one) (default: 5000)", intOption('--port', 1024, 65000))
     .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30 local, 900 aws)', secondsOption('--wait'))
     .option('--no-wait', 'aws: return once the instances run; check health later with dynwork status')

@@ -10,12 +10,16 @@ export function intOption(name: string, min: number, max: number) {
   };
 }
 
-/** Parses a seconds option (fractions allowed). */
-export function secondsOption(name: string) {
+/**
+ * Parses a seconds option: up to three decimals (the runtime counts whole
+ * milliseconds), from 0.001 to `max`, so a value accepted here is one the
+ * cluster can run with.
+ */
+export function secondsOption(name: string, max = 86_400) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(raw) || !(n > 0)) {
-      throw new DynworkError('usage', `${name} must be a positive number of seconds, got "${raw}"`, { hint: 'see dynwork --help' });
+    if (!/^[0-9]{1,9}(\.[0-9]{1,3})?$/.test(raw) || n < 0.001 || n > max) {
+      throw new DynworkError('usage', `${name} must be a number of seconds from 0.001 to ${max} (at most 3 decimals), got "${raw}"`, { hint: 'see dynwork --help' });
     }
     return n;
   };
