@@ -6,12 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { list as listTar, extract } from 'tar';
 import { ManagerClient } from '../src/client/manager-client.js';
-import { packArtifact, WORKER_DEPENDENCIES, type Artifact } from '../src/cluster/artifact.js';
+import { fetchPackageSpec, packArtifact, WORKER_DEPENDENCIES, type Artifact } from '../src/cluster/artifact.js';
+import { DynworkError } from '../src/errors.js';
 import { endpointFile } from '../src/runtime/manager/server.js';
 import { isAlive } from './cli.js';
 import { CLIENT_TOKEN, startTestManager, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
@@ -102,6 +104,28 @@ describe('the packed build', () => {
       await client.close();
       await mgr.close();
       mdir.cleanup();
+      tmp.cleanup();
+    }
+  });
+
+  test('--package: a tarball is fetched as npm pack does and pinned by its own SHA-256; one that is not there is one clear line', async () => {
+    const tmp = tempDir('dynwork-package-spec-');
+    try {
+      const fetched = await fetchPackageSpec(artifact.file);
+      try {
+        assert.equal(fetched.sha256, createHash('sha256').update(readFileSync(fetched.file)).digest('hex'));
+        assert.deepEqual([fetched.name, fetched.version], [artifact.name, artifact.version]);
+      } finally {
+        fetched.cleanup();
+      }
+      const missing = join(tmp.dir, 'nope.tgz');
+      await assert.rejects(fetchPackageSpec(missing), (err: DynworkError) => {
+        assert.equal(err.code, 'usage');
+        assert.equal(err.message, `cannot fetch --package ${missing}: enoent ENOENT: no such file or directory, open '${missing}'`);
+        assert.match(err.hint ?? '', /published version/);
+        return true;
+      });
+    } finally {
       tmp.cleanup();
     }
   });

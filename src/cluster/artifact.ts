@@ -200,7 +200,11 @@ function readJson(file: string): unknown {
 }
 
 function firstLine(err: unknown): string {
+  // npm's reason is its first "npm error" line that is prose: warnings, the code/path fields and the log file are noise.
   const e = err as { stderr?: string; message?: string };
-  const text = (e.stderr && /npm (error|ERR!)/.test(e.stderr) ? e.stderr : e.message) ?? String(err);
-  return text.split('\n').find((l) => l.trim() && !/^npm (error|ERR!) *$/.test(l.trim()))?.replace(/^npm (error|ERR!) */, '').trim() ?? 'failed';
+  const reason = (e.stderr ?? '')
+    .split('\n')
+    .map((l) => /^npm (?:error|ERR!) +(.+)$/.exec(l.trim())?.[1])
+    .find((l) => l !== undefined && !/^(code|syscall|path|errno|A complete log)\b/.test(l));
+  return reason ?? (e.message ?? String(err)).split('\n')[0] ?? 'failed';
 }
