@@ -230,10 +230,10 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const urlOf = (index: number) => `http://${publicIps.get(index)!}:${s.port}`;
   const healthy = deps.healthy ?? probeHealth;
   const bootLog = deps.bootLog ?? ((id: string) => consoleOutput(clients, id));
-  const deadline = Date.now() + s.waitS * 1000;
 
-  /** Until the manager answers; a boot that failed (its console says so) ends the wait at once. */
+  /** Until the manager answers (each gets --wait, a rolling replace waits for several in turn); a boot that failed (its console says so) ends the wait at once. */
   const answered = async (o: AwsDeployResult['managers'][number]): Promise<void> => {
+    const deadline = Date.now() + s.waitS * 1000;
     for (let probe = 1; ; probe++) {
       if (await healthy(o.url, tokens.clientToken)) break;
       // The console is cheap to read but not free: every few probes is soon enough.
@@ -324,7 +324,6 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   out.sort((a, b) => a.index - b.index);
   return { cluster: opts.cluster, provider: 'aws', region, account, managers: out, created, changed: created.length > 0 };
 }
-
 
 function defaultPack(packageSpec: string | null): Promise<Artifact> {
   return packageSpec ? fetchPackageSpec(packageSpec) : packArtifact();
