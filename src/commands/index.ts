@@ -30,7 +30,7 @@ export function registerCommands(program: Command): void {
     .option('--subnet <id>', 'subnet for every machine (default: the default VPC\'s first default subnet)')
     .option('--allow-cidr <cidr...>', 'who may reach the API (and SSH) (default: your public IP /32)')
     .option('--ssh', 'open SSH (port 22) to --allow-cidr; the key is saved beside the cluster state')
-    .option('--package <spec>', 'what machines npm install (default: dynwork@<this version>)')
+    .option('--package <spec>', 'aws: run this build instead of the one deploying (a published version like dynwork@0.2.0, a tarball URL or a local .tgz); uploaded and pinned by its SHA-256 (default: this very build, packed)')
     .optionsGroup('Options:')
     .addOption(jsonOption())
     .action(async (o) => (await import('./deploy.js')).deployCommand(o));
