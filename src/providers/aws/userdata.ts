@@ -61,7 +61,7 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   const bytes = Buffer.byteLength(script);
   if (bytes > USER_DATA_LIMIT) {
     throw new DynworkError('usage', `user-data is ${bytes} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit`, {
-      hint: 'use a shorter artifact URL or fewer managers',
+      hint: 'use fewer managers (every manager adds its address to each machine\'s config)',
     });
   }
   return script;
