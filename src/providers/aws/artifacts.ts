@@ -167,9 +167,11 @@ export interface ArtifactCleanup {
 export async function removeClusterArtifacts(clients: AwsClients, bucket: string, cluster: string, dryRun: boolean): Promise<ArtifactCleanup> {
   const exists = await ifExists(S3_NOT_FOUND, () => call(clients.s3, new HeadBucketCommand({ Bucket: bucket })));
   if (!exists) return { objects: [], bucket: null };
-  const mine = await listKeys(clients, bucket, clusterPrefix(cluster));
-  const others = (await listKeys(clients, bucket, '')).filter((k) => !k.startsWith(clusterPrefix(cluster)));
-  const out: ArtifactCleanup = { objects: mine.map((k) => `s3://${bucket}/${k}`), bucket: others.length === 0 ? bucket : null };
+  // One listing of the whole bucket answers both questions: what is ours, and whether anything else is there.
+  const all = await listKeys(clients, bucket, '');
+  const mine = all.filter((k) => k.startsWith(clusterPrefix(cluster)));
+  const others = all.length - mine.length;
+  const out: ArtifactCleanup = { objects: mine.map((k) => `s3://${bucket}/${k}`), bucket: others === 0 ? bucket : null };
   if (dryRun) return out;
   for (let i = 0; i < mine.length; i += 1000) {
     const res = await call<{ Errors?: { Key?: string; Message?: string }[] }>(

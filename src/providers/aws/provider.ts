@@ -14,6 +14,7 @@ import { DynworkError } from '../../errors.js';
 import { managerConfigSchema } from '../../runtime/config.js';
 import type { HourlyCost, Instance, InstanceState, LaunchSpec, ListFilter, Provider, Role } from '../types.js';
 import { call, type AwsClients } from './clients.js';
+import { bootFailure as bootFailureIn, consoleOutput } from './boot-log.js';
 import { AwsCallError, isAwsError } from './errors.js';
 import type { AwsClusterSettings } from './settings.js';
 import { clusterFilters, clusterTags, TAG, tagSpec, tagValue } from './tags.js';
@@ -185,8 +186,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   }
 
   async function bootFailure(instanceId: string): Promise<string | null> {
-    const { bootFailure: fromLog, consoleOutput } = await import('./boot-log.js');
-    return fromLog(await consoleOutput(clients, instanceId));
+    return bootFailureIn(await consoleOutput(clients, instanceId));
   }
 
   return { name: 'aws', launch, list, terminate, hourlyCost, bootFailure };
