@@ -59,80 +59,57 @@ function install(dir: string, env: NodeJS.ProcessEnv): Promise<Run> {
   return run('/bin/sh', ['-c', script], dir, env);
 }
 
-/** Imports the copied hash.js in a fresh process: its backend and every vector's result. */
-async function hashIn(dir: string, env: NodeJS.ProcessEnv): Promise<{ backend: string; results: string[] }> {
+/** Imports the copied hash.js in a fresh process and checks it hashes every vector right, with this backend. */
+async function assertHashes(dir: string, env: NodeJS.ProcessEnv, expected: 'native' | 'javascript'): Promise<void> {
   const probe = `const m = await import(process.argv[1]);
 const { vectors } = JSON.parse((await import('node:fs')).readFileSync(process.argv[2], 'utf8'));
 console.log(JSON.stringify({ backend: m.HASH_BACKEND, results: vectors.map((v) => m.iteratedSha512(v.data, v.iterations)) }));`;
   const hashJs = pathToFileURL(join(dir, 'dist/src/job/hash.js')).href;
   const r = await run(process.execPath, ['--input-type=module', '-e', probe, hashJs, vectorsFile], dir, env);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { backend: string; results: string[] };
+  const { backend, results } = JSON.parse(r.stdout) as { backend: string; results: string[] };
+  assert.equal(backend, expected);
+  assert.deepEqual(
+    results,
+    vectors.map((v) => v.result),
+  );
 }
 
-test('the test PATH really has no compiler, make or node-gyp', async () => {
+/** Runs `fn` on an installed copy of the package in a scratch directory (with or without the prebuilds), removed after. */
+async function inCopy(withPrebuilds: boolean, fn: (dir: string, env: NodeJS.ProcessEnv) => Promise<void>): Promise<void> {
   const { dir, cleanup } = tempDir('dynwork-addon-');
   try {
-    const env = installedCopy(dir, false);
-    const r = await run('/bin/sh', ['-c', 'command -v cc gcc g++ c++ make node-gyp python3'], dir, env);
-    assert.equal(r.stdout, '');
-    assert.notEqual(r.code, 0);
+    await fn(dir, installedCopy(dir, withPrebuilds));
   } finally {
     cleanup();
   }
-});
+}
+
+test('the test PATH really has no compiler, make or node-gyp', () =>
+  inCopy(false, async (dir, env) => {
+    const r = await run('/bin/sh', ['-c', 'command -v cc gcc g++ c++ make node-gyp python3'], dir, env);
+    assert.equal(r.stdout, '');
+    assert.notEqual(r.code, 0);
+  }));
 
 test(`the prebuild for ${process.platform}-${process.arch} installs and hashes natively with no compiler`, async () => {
   assert.ok(existsSync(prebuildDir), `no prebuild committed for this platform: ${prebuildDir}`);
-  const { dir, cleanup } = tempDir('dynwork-addon-');
-  try {
-    const env = installedCopy(dir, true);
+  await inCopy(true, async (dir, env) => {
     const r = await install(dir, env);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /JavaScript loop will be used/);
     assert.equal(existsSync(join(dir, 'build')), false, 'install compiled something');
-
-    const { backend, results } = await hashIn(dir, env);
-    assert.equal(backend, 'native');
-    assert.deepEqual(
-      results,
-      vectors.map((v) => v.result),
-    );
-  } finally {
-    cleanup();
-  }
+    await assertHashes(dir, env, 'native');
+  });
 });
 
-test('without a prebuild or a compiler, install still succeeds and the JavaScript loop gives the same results', async () => {
-  const { dir, cleanup } = tempDir('dynwork-addon-');
-  try {
-    const env = installedCopy(dir, false);
+test('without a prebuild or a compiler, install still succeeds and the JavaScript loop gives the same results', () =>
+  inCopy(false, async (dir, env) => {
     const r = await install(dir, env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /dynwork: no prebuilt SHA-512 addon for this platform and none could be compiled \(no compiler\?\); the JavaScript loop will be used/);
+    await assertHashes(dir, env, 'javascript');
+  }));
 
-    const { backend, results } = await hashIn(dir, env);
-    assert.equal(backend, 'javascript');
-    assert.deepEqual(
-      results,
-      vectors.map((v) => v.result),
-    );
-  } finally {
-    cleanup();
-  }
-});
-
-test('DYNWORK_NO_NATIVE forces the JavaScript loop even with the prebuild there', async () => {
-  const { dir, cleanup } = tempDir('dynwork-addon-');
-  try {
-    const env = installedCopy(dir, true);
-    const { backend, results } = await hashIn(dir, { ...env, DYNWORK_NO_NATIVE: '1' });
-    assert.equal(backend, 'javascript');
-    assert.deepEqual(
-      results,
-      vectors.map((v) => v.result),
-    );
-  } finally {
-    cleanup();
-  }
-});
+test('DYNWORK_NO_NATIVE forces the JavaScript loop even with the prebuild there', () =>
+  inCopy(true, (dir, env) => assertHashes(dir, { ...env, DYNWORK_NO_NATIVE: '1' }, 'javascript')));
