@@ -39,7 +39,12 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/internal/lease', type: 'application/json', body: '{"workerId":"m","max":1}', allowed: ['worker'] },
   { method: 'POST', path: '/internal/complete', type: 'application/json', body: '{"workerId":"m","results":[]}', allowed: ['worker'] },
   { method: 'POST', path: '/internal/heartbeat', type: 'application/json', body: '{"workerId":"m","ids":[],"threads":1,"busy":0}', allowed: ['worker'] },
-  { method: 'POST', path: '/internal/pull?top=1', allowed: ['worker'] },
+  { method: 'POST', path: '/pullCompleted/lease?top=1&leaseMs=1000', allowed: ['client'] },
+  { method: 'POST', path: '/pullCompleted/ack', type: 'application/json', body: '{"receipt":"1:AAAAAAAAAAAAAAAAAAAAAA"}', allowed: ['client'] },
+  { method: 'POST', path: '/pullCompleted/release', type: 'application/json', body: '{"receipt":"1:AAAAAAAAAAAAAAAAAAAAAA"}', allowed: ['client'] },
+  { method: 'POST', path: '/internal/reserve?top=1&leaseMs=1000', allowed: ['worker'] },
+  { method: 'POST', path: '/internal/ack', type: 'application/json', body: '{"token":"AAAAAAAAAAAAAAAAAAAAAA"}', allowed: ['worker'] },
+  { method: 'POST', path: '/internal/release', type: 'application/json', body: '{"token":"AAAAAAAAAAAAAAAAAAAAAA"}', allowed: ['worker'] },
 ];
 
 function expectedStatus(r: Route, who: Who): number {

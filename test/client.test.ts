@@ -251,7 +251,8 @@ describe('ManagerClient', () => {
     for (const [name, call] of [
       ['enqueue', () => c.enqueue('a', 1)],
       ['pullCompleted', () => c.pullCompleted(2)],
-      ['peerPull', () => c.peerPull(2)],
+      ['pullLeased', () => c.pullLeased(2, { leaseMs: 1000 })],
+      ['peerReserve', () => c.peerReserve(2, 1000)],
       ['lease', () => c.lease({ workerId: 'w', max: 1 })],
     ] as const) {
       server.seen = [];

@@ -26,6 +26,8 @@ export interface TestClusterOptions {
   leaseMs?: number;
   /** Give the managers an autoscaler (the leader then launches, replaces and relaunches). */
   autoscale?: Partial<AutoscaleSettings>;
+  /** More manager config (ManagerConfig fields). */
+  manager?: Record<string, unknown>;
 }
 
 export class TestCluster {
@@ -85,6 +87,7 @@ export class TestCluster {
       sweepIntervalMs: 200,
       logLevel: 'info',
       ...(autoscale ? { autoscale } : {}),
+      ...this.opts.manager,
     };
   }
 

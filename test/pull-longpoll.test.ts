@@ -70,4 +70,50 @@ describe('POST /pullCompleted long-poll (waitMs) and local', () => {
     assert.deepEqual(await c1.pullCompleted(10), [there]);
     assert.deepEqual(await c2.pullCompleted(10), [], 'handed out once');
   });
+
+  test('a receipt pull holds results until acknowledged, at any manager, and pulls them once', async () => {
+    const here = await completeOne(c1, w1, 'receipt here');
+    const there = await completeOne(c2, w2, 'receipt there');
+    const r = await c1.pullLeased(10, { leaseMs: 60_000 });
+    assert.deepEqual(r.results, [here, there], "this manager's first, then its peer's");
+    assert.match(r.receipt ?? '', /^1:[A-Za-z0-9_-]{22},2:[A-Za-z0-9_-]{22}$/);
+    // Held: no other reader gets them, and they are not pulled yet.
+    assert.deepEqual(await c2.pullLeased(10, { leaseMs: 60_000 }), { receipt: null, leaseMs: 60_000, results: [] });
+    assert.equal((await c1.getJob(here.id)).status, 'completed');
+    // Manager 1 settles manager 2's part at manager 2.
+    assert.equal(await c1.ackPulled(r.receipt!), 2);
+    assert.equal(await c1.ackPulled(r.receipt!), 0, 'a second acknowledgement takes nothing');
+    assert.equal((await c1.getJob(here.id)).status, 'pulled');
+    assert.equal((await c2.getJob(there.id)).status, 'pulled');
+  });
+
+  test('released or run out, held results are handed out again', async () => {
+    const one = await completeOne(c1, w1, 'release me');
+    const r = await c1.pullLeased(10, { leaseMs: 60_000 });
+    assert.deepEqual(r.results, [one]);
+    assert.equal(await c1.releasePulled(r.receipt!), 1);
+    const again = await c1.pullLeased(10, { leaseMs: 300 });
+    assert.deepEqual(again.results, [one]);
+    // The sweep returns it once the 300 ms lease is over; the late acknowledgement then takes nothing.
+    await waitFor('the receipt to run out', () => m1.ctx.store.counts().completed === 1);
+    assert.equal(await c1.ackPulled(again.receipt!), 0);
+    assert.deepEqual(await c1.pullCompleted(10), [one]);
+  });
+
+  test('bad receipt calls are 400s that say what to send', async () => {
+    const call = (path: string, body?: string) =>
+      fetch(m1.url + path, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' }, ...(body ? { body } : {}) });
+    for (const [path, body, code] of [
+      ['/pullCompleted/lease?top=1', undefined, 'invalid_leaseMs'],
+      ['/pullCompleted/lease?top=1&leaseMs=0', undefined, 'invalid_leaseMs'],
+      ['/pullCompleted/lease?top=1&leaseMs=3600001', undefined, 'invalid_leaseMs'],
+      ['/pullCompleted/ack', '{"receipt":"nope"}', 'invalid_receipt'],
+      ['/pullCompleted/ack', '{}', 'invalid_receipt'],
+      ['/pullCompleted/release', '["1:AAAAAAAAAAAAAAAAAAAAAA"]', 'invalid_receipt'],
+    ] as const) {
+      const res = await call(path, body);
+      assert.equal(res.status, 400, path);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, code, path);
+    }
+  });
 });

@@ -28,7 +28,7 @@ describe('JobStore', () => {
     assert.equal(new Set([...ids, ...more]).size, 3);
     assert.ok(ids[0]! < ids[1]! && ids[1]! < more[0]!);
     for (const id of [...ids, ...more]) assert.equal(ownerOf(id), 3);
-    assert.deepEqual(store.counts(), { queued: 3, running: 0, completed: 0, failed: 0, queuedIterations: 4 });
+    assert.deepEqual(store.counts(), { queued: 3, running: 0, completed: 0, failed: 0, delivering: 0, queuedIterations: 4 });
   });
 
   test('lease hands out oldest first, at most max, within the iterations budget', () => {
@@ -88,7 +88,7 @@ describe('JobStore', () => {
       rejected: [999_001, 5_004],
     });
     assert.equal(store.get(id!)?.result, R('a'));
-    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, queuedIterations: 0 });
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 0, queuedIterations: 0 });
   });
 
   test('a worker that comes back after its lease expired cannot complete the job', () => {
@@ -100,27 +100,60 @@ describe('JobStore', () => {
     assert.deepEqual(store.complete('other', [{ id: id!, result: R('a') }], 2600).accepted, [id]);
   });
 
-  test('pull hands each result out once, oldest completion first', () => {
+  test('results are handed out under a receipt, oldest completion first, and pulled only when acknowledged', () => {
     const ids = store.enqueue([1, 2, 3].map((i) => ({ data: String(i), iterations: 1 })), 0);
     store.lease('w', 3, Infinity, 1000, 0);
     store.complete('w', [{ id: ids[2]!, result: R('c') }], 10);
     store.complete('w', [{ id: ids[0]!, result: R('a') }], 20);
     store.complete('w', [{ id: ids[1]!, result: R('b') }], 30);
-    assert.deepEqual(store.pull(2, 40), [
+    assert.deepEqual(store.reserve(2, 'r1', 1000, 40), [
       { id: ids[2], result: R('c') },
       { id: ids[0], result: R('a') },
     ]);
-    assert.deepEqual(store.pull(5, 41), [{ id: ids[1], result: R('b') }]);
-    assert.deepEqual(store.pull(5, 42), []);
+    // Held results are nobody else's.
+    assert.deepEqual(store.reserve(5, 'r2', 1000, 41), [{ id: ids[1], result: R('b') }]);
+    assert.deepEqual(store.reserve(5, 'r3', 1000, 42), []);
+    assert.equal(store.counts().delivering, 3);
+    assert.equal(store.get(ids[0]!)?.status, 'completed');
+    assert.equal(store.ack('r1', 50), 2);
+    assert.equal(store.ack('r1', 51), 0, 'a second acknowledgement changes nothing');
     assert.equal(store.get(ids[0]!)?.status, 'pulled');
     assert.equal(store.get(ids[0]!)?.result, R('a'));
+    assert.equal(store.release('r2'), 1);
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 0, queuedIterations: 0 });
+    assert.deepEqual(store.reserve(5, 'r4', 1000, 60), [{ id: ids[1], result: R('b') }]);
+  });
+
+  test('a receipt that runs out returns its results, and a late acknowledgement takes nothing', () => {
+    const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
+    store.lease('w', 1, Infinity, 1000, 0);
+    store.complete('w', [{ id: id!, result: R('a') }], 1);
+    store.reserve(1, 'lost', 500, 10);
+    assert.equal(store.expireReceipts(509), 0);
+    assert.equal(store.expireReceipts(510), 1);
+    assert.equal(store.ack('lost', 511), 0);
+    assert.equal(store.get(id!)?.status, 'completed');
+    assert.deepEqual(store.reserve(1, 'again', 500, 520), [{ id: id!, result: R('a') }]);
+  });
+
+  test('results being delivered survive a restart and still return when their receipt runs out', () => {
+    const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
+    store.lease('w', 1, Infinity, 1000, 0);
+    store.complete('w', [{ id: id!, result: R('a') }], 1);
+    store.reserve(1, 'held', 100, 10);
+    store.close();
+    store = JobStore.open(file, 3);
+    assert.equal(store.counts().delivering, 1);
+    assert.equal(store.expireReceipts(110), 1);
+    assert.equal(store.counts().completed, 1);
   });
 
   test('pulled results stay readable for the retention window, then are purged', () => {
     const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
     store.lease('w', 1, Infinity, 1000, 0);
     store.complete('w', [{ id: id!, result: R('a') }], 1);
-    store.pull(1, 100);
+    store.reserve(1, 'r', 1000, 100);
+    store.ack('r', 100);
     assert.equal(store.purge(100), 0);
     assert.equal(store.get(id!)?.status, 'pulled');
     assert.equal(store.purge(101), 1);
@@ -149,7 +182,7 @@ describe('JobStore', () => {
     store.lease('w', 1, Infinity, 1000, 0);
     store.close();
     store = JobStore.open(file, 3);
-    assert.deepEqual(store.counts(), { queued: 1, running: 1, completed: 0, failed: 0, queuedIterations: 7 });
+    assert.deepEqual(store.counts(), { queued: 1, running: 1, completed: 0, failed: 0, delivering: 0, queuedIterations: 7 });
     assert.equal(store.get(ids[1]!)?.status, 'queued');
   });
 

@@ -8,7 +8,8 @@
  *   TransportError with code `unreachable` or `timeout`.
  * - Retries with exponential backoff and jitter (p-retry) only for idempotent
  *   calls: GET status/job/healthz, heartbeat, complete (results are
- *   idempotent by id). Never enqueue, pullCompleted, peerPull or lease.
+ *   idempotent by id), and acknowledging or releasing a pull receipt. Never
+ *   enqueue, pullCompleted, pullLeased, peerReserve or lease.
  * - When a connection is refused and the endpoint has an `endpointFile`, the
  *   file is read again (the manager records there the port it really bound)
  *   and the call goes to the new address. A refused connection never reached
@@ -78,6 +79,10 @@ export interface CallOptions {
 const safeInt = z.number().int().refine(Number.isSafeInteger, 'must be a safe integer');
 const pulledJobs = z.array(z.object({ id: safeInt, result: z.string() }));
 const enqueued = z.object({ id: safeInt });
+const receiptToken = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
+const peerReserved = z.object({ token: receiptToken, results: pulledJobs });
+const leasedResults = z.object({ receipt: z.string().nullable(), leaseMs: z.number().int().positive(), results: pulledJobs });
+const settled = z.object({ count: z.number().int().nonnegative() });
 const enqueuedBatch = z.object({ ids: z.array(safeInt) });
 const leaseResponse = z.object({
   jobs: z.array(z.object({ id: safeInt, data: z.string(), iterations: safeInt.min(1) })),
@@ -102,6 +107,8 @@ const managerStatus = z.looseObject({
     queued: z.number(),
     running: z.number(),
     completed: z.number(),
+    // Managers before receipts did not report it.
+    delivering: z.number().default(0),
     failed: z.number(),
     oldestQueuedAgeMs: z.number().nullable(),
     queuedIterations: z.number(),
@@ -252,6 +259,41 @@ export class ManagerClient {
     });
   }
 
+  /**
+   * POST /pullCompleted/lease: up to `top` results held for the caller under a
+   * receipt for `leaseMs`. They are pulled only once `ackPulled(receipt)`
+   * confirms them; released or run out, they are "completed" again. Never
+   * retried (an unanswered call's results return when the lease runs out).
+   */
+  pullLeased(
+    top: number,
+    opts: { leaseMs: number; waitMs?: number; local?: boolean } & CallOptions,
+  ): Promise<{ receipt: string | null; leaseMs: number; results: PulledJob[] }> {
+    const q = new URLSearchParams({ top: String(top), leaseMs: String(opts.leaseMs) });
+    if (opts.waitMs) q.set('waitMs', String(opts.waitMs));
+    if (opts.local) q.set('local', '1');
+    return this.call({
+      method: 'POST',
+      path: `/pullCompleted/lease?${q.toString()}`,
+      schema: leasedResults,
+      idempotent: false,
+      timeoutMs: this.timeoutMs + Math.max(0, opts.waitMs ?? 0),
+      signal: opts.signal,
+    });
+  }
+
+  /** Confirms the results of a receipt (any manager routes it): how many were still held. Idempotent, so retried. */
+  async ackPulled(receipt: string, opts: CallOptions = {}): Promise<number> {
+    const r = await this.call({ method: 'POST', path: '/pullCompleted/ack', body: JSON.stringify({ receipt }), schema: settled, idempotent: true, signal: opts.signal });
+    return r.count;
+  }
+
+  /** Gives a receipt's results back at once (they are "completed" again). Idempotent, so retried. */
+  async releasePulled(receipt: string, opts: CallOptions = {}): Promise<number> {
+    const r = await this.call({ method: 'POST', path: '/pullCompleted/release', body: JSON.stringify({ receipt }), schema: settled, idempotent: true, signal: opts.signal });
+    return r.count;
+  }
+
   /** GET /jobs/:id. A 404 is an ApiError with status 404. */
   getJob(id: number, opts: CallOptions = {}): Promise<JobView> {
     return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal }) as Promise<JobView>;
@@ -298,9 +340,23 @@ export class ManagerClient {
     return this.call({ method: 'POST', path: '/internal/heartbeat', body: JSON.stringify(req), schema: heartbeatResponse, idempotent: true, signal: opts.signal });
   }
 
-  /** POST /internal/pull?top=N: this manager's own completed jobs only. Never retried. */
-  peerPull(top: number): Promise<PulledJob[]> {
-    return this.call({ method: 'POST', path: `/internal/pull?top=${encodeURIComponent(String(top))}`, schema: pulledJobs, idempotent: false });
+  /**
+   * POST /internal/reserve?top=N&leaseMs=M: this manager's own results under a
+   * receipt token. Never retried (a lost answer's results wait out the lease).
+   */
+  peerReserve(top: number, leaseMs: number): Promise<{ token: string; results: PulledJob[] }> {
+    return this.call({
+      method: 'POST',
+      path: `/internal/reserve?top=${encodeURIComponent(String(top))}&leaseMs=${encodeURIComponent(String(leaseMs))}`,
+      schema: peerReserved,
+      idempotent: false,
+    });
+  }
+
+  /** POST /internal/ack or /internal/release of a receipt token: idempotent, so retried. */
+  async peerSettle(token: string, how: 'ack' | 'release'): Promise<number> {
+    const r = await this.call({ method: 'POST', path: `/internal/${how}`, body: JSON.stringify({ token }), schema: settled, idempotent: true });
+    return r.count;
   }
 
   /** Closes the connections: in-flight calls get a short grace, then are cut. Idempotent. */

@@ -63,7 +63,21 @@ export async function enqueueJobs(c: ConnectedCluster, jobs: NewJob[]): Promise<
   return ids;
 }
 
-/** With `waitMs`, an empty answer waits that long for results to arrive (results on other managers are looked for at the start). */
-export function pullResults(c: ConnectedCluster, top: number, waitMs = 0): Promise<PulledJob[]> {
-  return failover(c, (m) => m.pullCompleted(top, waitMs > 0 ? { waitMs } : {}));
+export interface LeasedResults {
+  receipt: string | null;
+  results: PulledJob[];
+}
+
+/**
+ * Takes up to `top` results held for us for `leaseMs` (see ManagerClient.pullLeased);
+ * with `waitMs`, an empty answer waits that long for results to arrive
+ * (results on other managers are looked for at the start).
+ */
+export function pullLeased(c: ConnectedCluster, top: number, leaseMs: number, waitMs = 0, signal?: AbortSignal): Promise<LeasedResults> {
+  return failover(c, (m) => m.pullLeased(top, { leaseMs, ...(waitMs > 0 ? { waitMs } : {}), ...(signal ? { signal } : {}) }));
+}
+
+/** Confirms (`ack`) or gives back (`release`) a receipt's results at any manager that answers; how many it held. */
+export function settleReceipt(c: ConnectedCluster, receipt: string, how: 'ack' | 'release'): Promise<number> {
+  return failover(c, (m) => (how === 'ack' ? m.ackPulled(receipt) : m.releasePulled(receipt)));
 }

@@ -47,7 +47,7 @@ export function registerCommands(program: Command): void {
 
   program
     .command('pull')
-    .description('take up to N completed results (each is handed out once); prints "id result" lines')
+    .description('take up to N completed results; prints "id result" lines. Results leave the queue only once written out: a closed pipe (| head), Ctrl-C or a crash gives the rest back')
     .requiredOption('--top <n>', 'most results to take (1 to 10000)', intOption('--top', 1, 10_000))
     .option('--wait', 'keep pulling until N results arrived (or --timeout)', false)
     .option('--timeout <seconds>', 'with --wait: give up after this long (default: 300)', secondsOption('--timeout'))

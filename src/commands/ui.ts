@@ -25,3 +25,10 @@ export function printJson(value: unknown): void {
 export function print(line = ''): void {
   process.stdout.write(line + '\n');
 }
+
+/** Writes to stdout and resolves once the OS has it; rejects on a closed pipe (EPIPE) instead of crashing. */
+export function writeOut(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+  });
+}

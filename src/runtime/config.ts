@@ -58,6 +58,14 @@ export const managerConfigSchema = z.object({
   peerTimeoutMs: z.number().int().positive().default(2_000),
   /** Longest a client may take to send a whole request (slow bodies are cut off). @default 30000 */
   requestTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * How long results handed out by a plain /pullCompleted (and by a peer for
+   * one) are held before they count as lost and return: the answer is
+   * confirmed or released well before. @default 30000
+   */
+  deliveryLeaseMs: z.number().int().positive().default(30_000),
+  /** Longest a reader may hold results under a receipt (/pullCompleted/lease). @default 3600000 (1 h) */
+  maxPullLeaseMs: z.number().int().positive().default(3_600_000),
   /** Longest a lease long-poll is held open. @default 20000 */
   longPollMaxMs: z.number().int().positive().default(20_000),
   /** How often leases are checked for expiry and old results purged. @default 1000 */

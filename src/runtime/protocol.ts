@@ -5,7 +5,13 @@
  *   PUT  /enqueue?iterations=N   body: form `data=…` | JSON {"data": "…"} | text/plain
  *                                → 200 {"id": number}
  *                                body: JSON array [{data, iterations}, …] → 200 {"ids": number[]}
- *   POST /pullCompleted?top=N    → 200 [{"id", "result"}]  (oldest completion first, fills from peers)
+ *   POST /pullCompleted?top=N    → 200 [{"id", "result"}]  (oldest completion first, fills from peers;
+ *                                  pulled once the answer went out whole, kept when the reader hung up first)
+ *   POST /pullCompleted/lease?top=N&leaseMs=M → 200 {"receipt": string|null, "leaseMs", "results": [{"id", "result"}]}
+ *                                (held for the reader, not pulled until acknowledged; back to completed
+ *                                 when released or after leaseMs. Same waitMs/local as /pullCompleted)
+ *   POST /pullCompleted/ack      {"receipt"} → 200 {"count"}  (pulled now; idempotent, any manager routes it)
+ *   POST /pullCompleted/release  {"receipt"} → 200 {"count"}  (completed again at once)
  *   GET  /jobs/:id               → 200 JobView | 404
  *   GET  /status                 → 200 ManagerStatus   (client or worker token)
  *   GET  /metrics                → Prometheus text     (client or worker token)
@@ -15,7 +21,8 @@
  *   POST /internal/lease      LeaseRequest     → LeaseResponse   (long-poll up to waitMs)
  *   POST /internal/complete   CompleteRequest  → CompleteResponse
  *   POST /internal/heartbeat  HeartbeatRequest → HeartbeatResponse
- *   POST /internal/pull?top=N                  → PulledJob[]      (this manager's own jobs only)
+ *   POST /internal/reserve?top=N&leaseMs=M     → {"token", "results"} (this manager's own results, held)
+ *   POST /internal/ack | /internal/release {"token"} → {"count"}
  *
  * Errors everywhere: {"error": {"code": string, "message": string}}.
  */
@@ -113,6 +120,8 @@ export interface ManagerStatus {
     queued: number;
     running: number;
     completed: number;
+    /** Results handed out and not yet confirmed by their reader (they return if never confirmed). */
+    delivering: number;
     failed: number;
     oldestQueuedAgeMs: number | null;
     queuedIterations: number;

@@ -10,13 +10,18 @@ import { publicRoutes } from './routes-public.js';
 const ROUTES: Record<string, string[]> = {
   '/enqueue': ['PUT'],
   '/pullCompleted': ['POST'],
+  '/pullCompleted/lease': ['POST'],
+  '/pullCompleted/ack': ['POST'],
+  '/pullCompleted/release': ['POST'],
   '/status': ['GET', 'HEAD'],
   '/metrics': ['GET', 'HEAD'],
   '/healthz': ['GET', 'HEAD'],
   '/internal/lease': ['POST'],
   '/internal/complete': ['POST'],
   '/internal/heartbeat': ['POST'],
-  '/internal/pull': ['POST'],
+  '/internal/reserve': ['POST'],
+  '/internal/ack': ['POST'],
+  '/internal/release': ['POST'],
 };
 
 export function createApp(ctx: ManagerContext): Express {

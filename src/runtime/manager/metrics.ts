@@ -10,7 +10,7 @@ export function createMetrics(store: JobStore, extra: { workers: () => number; n
   collectDefaultMetrics({ register, prefix: 'dynwork_', eventLoopMonitoringPrecision: 100 });
   const depth = new Gauge({
     name: 'dynwork_jobs',
-    help: 'Jobs on this manager by state (completed = waiting to be pulled)',
+    help: 'Jobs on this manager by state (completed = waiting to be pulled; delivering = handed out, not yet confirmed)',
     labelNames: ['state'] as const,
     registers: [register],
     collect() {
@@ -19,6 +19,7 @@ export function createMetrics(store: JobStore, extra: { workers: () => number; n
       depth.set({ state: 'running' }, c.running);
       depth.set({ state: 'completed' }, c.completed);
       depth.set({ state: 'failed' }, c.failed);
+      depth.set({ state: 'delivering' }, c.delivering);
     },
   });
   const oldest = new Gauge({

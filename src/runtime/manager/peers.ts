@@ -2,6 +2,7 @@ import { ManagerClient } from '../../client/manager-client.js';
 import type { Endpoint } from '../config.js';
 import type { Logger } from '../log.js';
 import type { JobView, ManagerStatus, PulledJob } from '../protocol.js';
+import type { ReceiptPart } from '../receipt.js';
 
 /**
  * The other managers, seen from this one. Every call is bounded by the peer
@@ -29,21 +30,33 @@ export class Peers {
   }
 
   /**
-   * Fills up to `top` results from the peers, one after another so no peer
-   * hands out more than is still wanted (a result handed out is gone).
+   * Takes up to `top` results from the peers under receipts, one peer after
+   * another so none hands out more than is still wanted. A peer that answers
+   * too late keeps nothing: what it took returns when its receipt runs out.
    */
-  async pull(top: number): Promise<PulledJob[]> {
-    const out: PulledJob[] = [];
+  async reserve(top: number, leaseMs: number): Promise<{ parts: ReceiptPart[]; results: PulledJob[] }> {
+    const parts: ReceiptPart[] = [];
+    const results: PulledJob[] = [];
     for (const [index, client] of this.clients) {
-      const want = top - out.length;
+      const want = top - results.length;
       if (want <= 0) break;
       try {
-        out.push(...(await client.peerPull(want)));
+        const got = await client.peerReserve(want, leaseMs);
+        if (got.results.length === 0) continue;
+        parts.push({ index, token: got.token });
+        results.push(...got.results);
       } catch (err) {
         this.logger.warn('peer pull failed; answering without it', { peer: index, err: err as Error });
       }
     }
-    return out;
+    return { parts, results };
+  }
+
+  /** Acknowledges or releases a peer's part of a receipt; 0 for a manager that is not a peer. Throws when the peer cannot be reached. */
+  async settle(part: ReceiptPart, how: 'ack' | 'release'): Promise<number> {
+    const client = this.clients.get(part.index);
+    if (!client) return 0;
+    return client.peerSettle(part.token, how);
   }
 
   async getJob(index: number, id: number): Promise<JobView | null | undefined> {

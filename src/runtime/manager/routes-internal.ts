@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
 import type { CompleteResponse, HeartbeatResponse, LeaseResponse, PulledJob } from '../protocol.js';
+import { isReceiptToken, newReceiptToken } from '../receipt.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
 import type { createAuth } from './auth.js';
@@ -81,13 +82,41 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     res.json({ extended, lost, leaseMs: ctx.config.leaseMs } satisfies HeartbeatResponse);
   });
 
-  r.post('/internal/pull', (req: Request, res: Response) => {
-    const top = parseCountParam('top', (req.query as Record<string, unknown>).top, ctx.config.limits.maxTop);
-    const jobs = ctx.store.pull(top, ctx.now());
-    ctx.metrics.count('pulled', jobs.length);
-    if (jobs.length > 0) ctx.logger.debug('pulled by peer', { count: jobs.length, jobIds: jobs.map((j) => j.id) });
-    res.json(jobs);
+  // Peer fill: a peer takes results under a receipt token and settles it once
+  // its own reader has them, so an answer that never arrived loses nothing.
+  r.post('/internal/reserve', (req: Request, res: Response) => {
+    const q = req.query as Record<string, unknown>;
+    const top = parseCountParam('top', q.top, ctx.config.limits.maxTop);
+    const leaseMs = parseCountParam('leaseMs', q.leaseMs, ctx.config.maxPullLeaseMs);
+    const token = newReceiptToken();
+    const results = ctx.store.reserve(top, token, leaseMs, ctx.now());
+    if (results.length > 0) ctx.logger.debug('results taken by a peer', { count: results.length, jobIds: results.map((j) => j.id) });
+    if (res.destroyed || req.socket.destroyed) {
+      ctx.store.release(token);
+      return;
+    }
+    // The peer that asked may have given up already: then nobody has the token.
+    res.on('close', () => {
+      if (!res.writableFinished && ctx.store.release(token) > 0) ctx.resultWaiters.wakeAll();
+    });
+    res.json({ token, results });
   });
+
+  for (const how of ['ack', 'release'] as const) {
+    r.post(`/internal/${how}`, (req: Request, res: Response) => {
+      const token = objectBody(req).token;
+      if (!isReceiptToken(token)) throw bad('token must be a receipt token');
+      let count: number;
+      if (how === 'ack') {
+        count = ctx.store.ack(token, ctx.now());
+        ctx.metrics.count('pulled', count);
+      } else {
+        count = ctx.store.release(token);
+        if (count > 0) ctx.resultWaiters.wakeAll();
+      }
+      res.json({ count });
+    });
+  }
 
   return r;
 }

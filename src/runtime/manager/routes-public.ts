@@ -2,7 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
 import { ownerOf, type ManagerStatus } from '../protocol.js';
+import { formatReceipt, parseReceipt } from '../receipt.js';
 import type { ManagerContext } from './context.js';
+import { deliver, settle, take } from './delivery.js';
 import { parseEnqueueBody } from './enqueue-body.js';
 import { HttpError } from './http-error.js';
 import type { createAuth } from './auth.js';
@@ -34,17 +36,20 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
     res.json(batch ? { ids } : { id: ids[0] });
   });
 
-  r.post('/pullCompleted', auth('client'), async (req: Request, res: Response) => {
+  // A result leaves the queue only once its reader has it. The seed's plain
+  // pull confirms when the answer was handed to the connection whole; a
+  // receipt pull (/pullCompleted/lease) leaves that to the reader, who
+  // acknowledges after writing the results out (or releases them).
+  const pull = async (req: Request, res: Response, leaseMs: number | undefined): Promise<void> => {
     const q = req.query as Record<string, unknown>;
     const top = parseCountParam('top', q.top, limits.maxTop);
     const waitMs = q.waitMs === undefined ? 0 : parseCountParam('waitMs', q.waitMs, ctx.config.longPollMaxMs);
     const onlyHere = parseFlag('local', q.local);
-    let local = ctx.store.pull(top, ctx.now());
-    let fromPeers = local.length < top && !onlyHere ? await ctx.peers.pull(top - local.length) : [];
-    if (local.length + fromPeers.length === 0 && waitMs > 0) {
+    const hold = leaseMs ?? ctx.config.deliveryLeaseMs;
+    let taken = await take(ctx, top, hold, onlyHere);
+    if (taken.results.length === 0 && waitMs > 0) {
       // Long-poll: park until a worker delivers results here, the wait ends, or
-      // the client goes away. A result is handed out once, so nothing is taken
-      // for a connection that is already closed.
+      // the client goes away (then nothing is taken for it).
       const gone = new AbortController();
       res.on('close', () => gone.abort());
       const stop = AbortSignal.any([gone.signal, ctx.closing]);
@@ -56,14 +61,37 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
       const counts = ctx.store.counts();
       if (!stop.aborted && linger > 0 && counts.completed < top && counts.running > 0) await sleep(linger, undefined, { signal: stop }).catch(() => undefined);
       if (gone.signal.aborted) return;
-      local = ctx.store.pull(top, ctx.now());
-      fromPeers = [];
+      taken = await take(ctx, top, hold, true);
     }
-    const all = local.concat(fromPeers);
-    ctx.metrics.count('pulled', local.length);
-    if (all.length > 0) ctx.logger.debug('pulled', { count: all.length, local: local.length, jobIds: all.map((j) => j.id) });
-    res.json(all);
+    const ids = taken.results.map((j) => j.id);
+    if (ids.length > 0) ctx.logger.debug(leaseMs === undefined ? 'pulled' : 'results leased', { count: ids.length, local: taken.local, jobIds: ids });
+    if (leaseMs === undefined) deliver(ctx, res, taken, taken.results);
+    else deliver(ctx, res, taken, { receipt: taken.parts.length > 0 ? formatReceipt(taken.parts) : null, leaseMs, results: taken.results }, true);
+  };
+
+  r.post('/pullCompleted', auth('client'), (req: Request, res: Response) => pull(req, res, undefined));
+
+  r.post('/pullCompleted/lease', auth('client'), (req: Request, res: Response) => {
+    const raw = (req.query as Record<string, unknown>).leaseMs;
+    if (raw === undefined) throw new HttpError(400, 'invalid_leaseMs', 'leaseMs is required: how long to hold the results for you, in ms');
+    return pull(req, res, parseCountParam('leaseMs', raw, ctx.config.maxPullLeaseMs));
   });
+
+  const json = express.json({ limit: 64 * 1024, type: () => true });
+  for (const how of ['ack', 'release'] as const) {
+    r.post(`/pullCompleted/${how}`, auth('client'), json, async (req: Request, res: Response) => {
+      const body: unknown = req.body;
+      const parts = parseReceipt(body !== null && typeof body === 'object' ? (body as { receipt?: unknown }).receipt : undefined);
+      if (!parts) throw new HttpError(400, 'invalid_receipt', 'body must be {"receipt": "..."} with a receipt from /pullCompleted/lease');
+      let count: number;
+      try {
+        count = await settle(ctx, parts, how);
+      } catch (err) {
+        throw new HttpError(503, 'owner_unreachable', `a manager holding some of these results did not answer (${(err as Error).message}); try again`);
+      }
+      res.json({ count });
+    });
+  }
 
   r.get('/jobs/:id', auth('client'), async (req: Request, res: Response) => {
     const raw = String(req.params.id);
@@ -118,6 +146,7 @@ export function managerStatus(ctx: ManagerContext): ManagerStatus {
       queued: c.queued,
       running: c.running,
       completed: c.completed,
+      delivering: c.delivering,
       failed: c.failed,
       oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
       queuedIterations: c.queuedIterations,

@@ -122,7 +122,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   return { url, port, ctx, close };
 }
 
-/** Expired leases back to the queue (or failed), then old pulled results out. */
+/** Expired leases back to the queue (or failed), unconfirmed results back to completed, then old pulled results out. */
 function sweep(ctx: ManagerContext): void {
   const now = ctx.now();
   try {
@@ -137,6 +137,11 @@ function sweep(ctx: ManagerContext): void {
         ctx.waiters.wakeAll();
       }
       if (failed.length > 0) ctx.events.add(`${failed.length} job(s) failed after ${ctx.config.maxAttempts} expired leases: ${failed.slice(0, 5).join(', ')}`);
+    }
+    const returned = ctx.store.expireReceipts(now);
+    if (returned > 0) {
+      ctx.logger.info('pulled results were not confirmed in time; they are completed again', { count: returned });
+      ctx.resultWaiters.wakeAll();
     }
     if (ctx.config.retentionMs > 0) ctx.store.purge(now - ctx.config.retentionMs);
   } catch (err) {

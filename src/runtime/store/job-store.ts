@@ -11,15 +11,19 @@ const LEASED = 1;
 const COMPLETED = 2;
 const PULLED = 3;
 const FAILED = 4;
+const DELIVERING = 5;
 /** Most job data in one lease answer (at least one job is always given). */
 export const DEFAULT_LEASE_BYTES = 8 * 1024 * 1024;
-const STATUS: readonly JobStatus[] = ['queued', 'running', 'completed', 'pulled', 'failed'];
+// A result being delivered is still "completed" to anyone looking the job up: it is not theirs yet.
+const STATUS: readonly JobStatus[] = ['queued', 'running', 'completed', 'pulled', 'failed', 'completed'];
 
 export interface StoreCounts {
   queued: number;
   running: number;
   completed: number;
   failed: number;
+  /** Results handed out under a receipt that is not yet acknowledged. */
+  delivering: number;
   queuedIterations: number;
 }
 
@@ -88,10 +92,17 @@ export class JobStore {
          WHERE state = 1 AND lease_expires_at <= ?
          RETURNING seq, state, iterations`,
       ),
-      pull: db.prepare<[number, number], { seq: number; result: string; completed_at: number }>(
-        `UPDATE jobs SET state = 3, pulled_at = ?
+      reserve: db.prepare<[string, number, number], { seq: number; result: string; completed_at: number }>(
+        `UPDATE jobs SET state = 5, receipt = ?, receipt_expires_at = ?
          WHERE seq IN (SELECT seq FROM jobs WHERE state = 2 ORDER BY completed_at, seq LIMIT ?)
          RETURNING seq, result, completed_at`,
+      ),
+      ack: db.prepare<[number, string]>(
+        'UPDATE jobs SET state = 3, pulled_at = ?, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?',
+      ),
+      release: db.prepare<[string]>('UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?'),
+      expireReceipts: db.prepare<[number]>(
+        'UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt_expires_at <= ?',
       ),
       get: db.prepare<[number], JobRow>(
         'SELECT seq, state, iterations, attempts, enqueued_at, completed_at, pulled_at, result FROM jobs WHERE seq = ?',
@@ -105,7 +116,7 @@ export class JobStore {
         'SELECT state, COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM jobs GROUP BY state',
       ),
     };
-    this.tally = { queued: 0, running: 0, completed: 0, failed: 0, queuedIterations: 0 };
+    this.tally = { queued: 0, running: 0, completed: 0, failed: 0, delivering: 0, queuedIterations: 0 };
     for (const row of this.stmt.countByState.all()) {
       if (row.state === QUEUED) {
         this.tally.queued = row.n;
@@ -113,6 +124,7 @@ export class JobStore {
       } else if (row.state === LEASED) this.tally.running = row.n;
       else if (row.state === COMPLETED) this.tally.completed = row.n;
       else if (row.state === FAILED) this.tally.failed = row.n;
+      else if (row.state === DELIVERING) this.tally.delivering = row.n;
     }
   }
 
@@ -248,15 +260,43 @@ export class JobStore {
     });
   }
 
-  /** Hands out up to `top` completed results, oldest completion first, each once. */
-  pull(top: number, now: number): PulledJob[] {
+  /**
+   * Hands out up to `top` completed results under `receipt` until `leaseMs`
+   * from now: they are pulled once the receipt is acknowledged, and return to
+   * "completed" if it is released or runs out, so a result whose answer never
+   * reached its reader is never lost.
+   */
+  reserve(top: number, receipt: string, leaseMs: number, now: number): PulledJob[] {
     if (this.tally.completed === 0 || top < 1) return [];
     return this.tx(() => {
-      const rows = this.stmt.pull.all(now, top);
+      const rows = this.stmt.reserve.all(receipt, now + leaseMs, top);
       rows.sort((a, b) => a.completed_at - b.completed_at || a.seq - b.seq);
       this.tally.completed -= rows.length;
+      this.tally.delivering += rows.length;
       return rows.map((r) => ({ id: makeJobId(r.seq, this.managerIndex), result: r.result }));
     });
+  }
+
+  /** Marks the results held under `receipt` pulled; returns how many (0 once it was released or ran out). */
+  ack(receipt: string, now: number): number {
+    if (this.tally.delivering === 0) return 0;
+    return this.tx(() => {
+      const n = this.stmt.ack.run(now, receipt).changes;
+      this.tally.delivering -= n;
+      return n;
+    });
+  }
+
+  /** Puts the results held under `receipt` back to "completed"; returns how many. */
+  release(receipt: string): number {
+    if (this.tally.delivering === 0) return 0;
+    return this.tx(() => this.returned(this.stmt.release.run(receipt).changes));
+  }
+
+  /** Results whose receipt ran out go back to "completed"; returns how many. */
+  expireReceipts(now: number): number {
+    if (this.tally.delivering === 0) return 0;
+    return this.tx(() => this.returned(this.stmt.expireReceipts.run(now).changes));
   }
 
   get(id: number): JobView | null {
@@ -321,6 +361,12 @@ export class JobStore {
     } catch (err) {
       throw new DynworkError('store_error', `queue database ${this.file} is unavailable: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  private returned(n: number): number {
+    this.tally.delivering -= n;
+    this.tally.completed += n;
+    return n;
   }
 
   private owns(id: number): boolean {

@@ -2,7 +2,8 @@
  * Numbered, append-only schema migrations: never edit one that has shipped,
  * add the next. `user_version` records how many have run.
  *
- * Job states: 0 queued, 1 leased (running), 2 completed, 3 pulled, 4 failed.
+ * Job states: 0 queued, 1 leased (running), 2 completed, 3 pulled, 4 failed,
+ * 5 delivering (handed to a puller under a receipt, not yet acknowledged).
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -25,5 +26,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_completed ON jobs(completed_at, seq) WHERE state = 2;
   CREATE INDEX jobs_done ON jobs(pulled_at) WHERE state = 3;
   CREATE INDEX jobs_failed ON jobs(completed_at) WHERE state = 4;
+  `,
+  `
+  ALTER TABLE jobs ADD COLUMN receipt TEXT;
+  ALTER TABLE jobs ADD COLUMN receipt_expires_at INTEGER;
+  CREATE INDEX jobs_delivering ON jobs(receipt) WHERE state = 5;
+  CREATE INDEX jobs_delivering_expiry ON jobs(receipt_expires_at) WHERE state = 5;
   `,
 ];
