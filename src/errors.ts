@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'timeout'
   | 'provider_error'
   | 'store_error'
+  | 'conflict'
   | 'internal';
 
 export class DynworkError extends Error {

@@ -93,7 +93,7 @@ const heartbeatResponse = z.object({ extended: z.array(safeInt), lost: z.array(s
 const health = z.looseObject({ ok: z.boolean() });
 const jobView = z.looseObject({
   id: safeInt,
-  status: z.enum(['queued', 'running', 'completed', 'pulled', 'failed']),
+  status: z.enum(['queued', 'running', 'completed', 'pulled', 'failed', 'cancelled']),
   iterations: z.number(),
   attempts: z.number(),
   enqueuedAt: z.string(),
@@ -101,6 +101,8 @@ const jobView = z.looseObject({
   pulledAt: z.string().nullable(),
   result: z.string().nullable(),
 });
+const jobList = z.object({ jobs: z.array(jobView) });
+const idList = z.object({ ids: z.array(safeInt) });
 const managerStatus = z.looseObject({
   manager: z.looseObject({ index: z.number(), url: z.string(), leader: z.boolean(), startedAt: z.string(), version: z.string() }),
   queue: z.looseObject({
@@ -111,6 +113,7 @@ const managerStatus = z.looseObject({
     delivering: z.number().default(0),
     failed: z.number(),
     oldestQueuedAgeMs: z.number().nullable(),
+    oldestQueuedId: z.number().nullable().optional(),
     queuedIterations: z.number(),
   }),
   totals: z.looseObject({
@@ -297,6 +300,40 @@ export class ManagerClient {
   /** GET /jobs/:id. A 404 is an ApiError with status 404. */
   getJob(id: number, opts: CallOptions = {}): Promise<JobView> {
     return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal }) as Promise<JobView>;
+  }
+
+  /** GET /jobs?state=S&limit=N[&local=1]: oldest first, the whole cluster's unless `local`. */
+  async listJobs(state: string, opts: { limit?: number; local?: boolean } & CallOptions = {}): Promise<JobView[]> {
+    const q = new URLSearchParams({ state, limit: String(opts.limit ?? 100) });
+    if (opts.local) q.set('local', '1');
+    const r = await this.call({ method: 'GET', path: `/jobs?${q.toString()}`, schema: jobList, idempotent: true, signal: opts.signal });
+    return r.jobs as JobView[];
+  }
+
+  /** POST /jobs/:id/cancel (queued or running jobs). 404 and 409 (already finished) are ApiErrors. Idempotent, so retried. */
+  cancelJob(id: number, opts: CallOptions = {}): Promise<JobView> {
+    return this.jobAction(id, 'cancel', opts);
+  }
+
+  /** POST /jobs/:id/retry (failed or cancelled jobs). 404 and 409 are ApiErrors. Never retried: a lost answer's retry may have run. */
+  retryJob(id: number, opts: CallOptions = {}): Promise<JobView> {
+    return this.jobAction(id, 'retry', opts);
+  }
+
+  /** POST /jobs/retry?state=failed: every failed job queued again; their ids. */
+  async retryFailed(opts: { local?: boolean } & CallOptions = {}): Promise<number[]> {
+    const r = await this.call({ method: 'POST', path: `/jobs/retry?state=failed${opts.local ? '&local=1' : ''}`, schema: idList, idempotent: false, signal: opts.signal });
+    return r.ids;
+  }
+
+  private jobAction(id: number, action: 'cancel' | 'retry', opts: CallOptions): Promise<JobView> {
+    return this.call({
+      method: 'POST',
+      path: `/jobs/${encodeURIComponent(String(id))}/${action}`,
+      schema: jobView,
+      idempotent: action === 'cancel',
+      signal: opts.signal,
+    }) as Promise<JobView>;
   }
 
   status(opts: CallOptions = {}): Promise<ManagerStatus> {

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { intOption, secondsOption } from './options.js';
+import { intOption, jobIdArg, secondsOption } from './options.js';
 
 const clusterOption = () => new Option('--cluster <name>', 'cluster name').default('default');
 const jsonOption = () => new Option('--json', 'print JSON for scripts (no spinners)').default(false);
@@ -54,6 +54,40 @@ export function registerCommands(program: Command): void {
     .addOption(clusterOption())
     .addOption(jsonOption())
     .action(async (o) => (await import('./pull.js')).pullCommand(o));
+
+  program
+    .command('job')
+    .description("one job's whole story: state, the worker holding it and until when, every attempt and how it ended, the result")
+    .argument('<id>', 'job id (as enqueue printed it)', jobIdArg)
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .action(async (id: number, o) => (await import('./jobs.js')).jobCommand(id, o));
+
+  program
+    .command('jobs')
+    .description('list jobs in one state, oldest first, across the cluster')
+    .addOption(new Option('--state <state>', 'which jobs').choices(['queued', 'running', 'completed', 'failed', 'cancelled']).makeOptionMandatory())
+    .option('--limit <n>', 'most jobs to list (1 to 10000)', intOption('--limit', 1, 10_000), 100)
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .action(async (o) => (await import('./jobs.js')).jobsCommand(o));
+
+  program
+    .command('retry')
+    .description('queue failed or cancelled jobs again (their attempt count starts over); prints "id queued" lines')
+    .argument('[ids...]', 'job ids', (v: string, prev: number[] = []) => [...prev, jobIdArg(v)])
+    .option('--failed', 'every failed job of the cluster', false)
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .action(async (ids: number[] | undefined, o) => (await import('./jobs.js')).jobActionCommand('retry', ids ?? [], o));
+
+  program
+    .command('cancel')
+    .description('cancel queued or running jobs (a running job\'s worker drops it); prints "id cancelled" lines')
+    .argument('<ids...>', 'job ids', (v: string, prev: number[] = []) => [...prev, jobIdArg(v)])
+    .addOption(clusterOption())
+    .addOption(jsonOption())
+    .action(async (ids: number[], o) => (await import('./jobs.js')).jobActionCommand('cancel', ids, o));
 
   program
     .command('status')

@@ -24,3 +24,11 @@ export function secondsOption(name: string, max = 86_400) {
     return n;
   };
 }
+
+/** A job id as enqueue printed it. */
+export function jobIdArg(raw: string): number {
+  if (!/^[0-9]{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)) || Number(raw) < 1) {
+    throw new DynworkError('usage', `not a job id: "${raw}" (job ids are positive integers, as enqueue printed them)`, { hint: 'dynwork jobs --state queued lists some' });
+  }
+  return Number(raw);
+}

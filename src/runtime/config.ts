@@ -79,7 +79,7 @@ export type ManagerConfig = z.infer<typeof managerConfigSchema>;
 
 export const workerConfigSchema = z.object({
   cluster: z.string().min(1).default('default'),
-  /** @default "<hostname>-<pid>" */
+  /** @default instanceId, else "<hostname>-<pid>" */
   workerId: z.string().min(1).optional(),
   /** The provider's id for this worker (local: pid; aws: instance id). */
   instanceId: z.string().optional(),

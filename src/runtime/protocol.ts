@@ -38,17 +38,39 @@ export interface PulledJob {
   result: string;
 }
 
-export type JobStatus = 'queued' | 'running' | 'completed' | 'pulled' | 'failed';
+export type JobStatus = 'queued' | 'running' | 'completed' | 'pulled' | 'failed' | 'cancelled';
+
+/** One lease of a job by a worker, and how it ended. */
+export interface JobAttempt {
+  attempt: number;
+  /** The worker's id: the same in `dynwork status`, the worker's log lines and here. */
+  workerId: string;
+  startedAt: string;
+  endedAt: string | null;
+  /** `running`, `completed`, `lease expired`, `lease expired; job failed after N attempts`, `cancelled`. */
+  outcome: string;
+}
 
 export interface JobView {
   id: number;
   status: JobStatus;
   iterations: number;
+  /** Leases so far, retries included. */
   attempts: number;
   enqueuedAt: string;
   completedAt: string | null;
   pulledAt: string | null;
   result: string | null;
+  /** The manager that owns the job. */
+  manager?: number;
+  /** Who holds the job now and until when (running jobs). */
+  lease?: { workerId: string; expiresAt: string } | null;
+  /** Why a failed or cancelled job ended. */
+  error?: string | null;
+  /** When a failed or cancelled job ended. */
+  endedAt?: string | null;
+  /** Every attempt, oldest first (GET /jobs/:id; not in lists). */
+  history?: JobAttempt[];
 }
 
 export interface LeasedJob {
@@ -124,6 +146,8 @@ export interface ManagerStatus {
     delivering: number;
     failed: number;
     oldestQueuedAgeMs: number | null;
+    /** The job first in line (its wait is oldestQueuedAgeMs). */
+    oldestQueuedId?: number | null;
     queuedIterations: number;
   };
   totals: { enqueued: number; completed: number; pulled: number; leaseExpiries: number; failed: number };

@@ -12,6 +12,8 @@ export interface ManagerSnapshot {
   queued: number;
   running: number;
   oldestQueuedAgeMs: number | null;
+  /** The job that waited that long, to name it in the reason. */
+  oldestQueuedId?: number | null;
   queuedIterations: number;
 }
 
@@ -78,6 +80,7 @@ export function decide(snap: ClusterSnapshot, policy: AutoscalePolicy, now: numb
   const queued = sum(snap.managers, (m) => m.queued);
   const queuedIterations = sum(snap.managers, (m) => m.queuedIterations);
   const oldest = Math.max(0, ...snap.managers.map((m) => m.oldestQueuedAgeMs ?? 0));
+  const oldestId = snap.managers.find((m) => (m.oldestQueuedAgeMs ?? 0) === oldest)?.oldestQueuedId;
 
   // Scale up, sized by the backlog.
   const cooling = snap.lastLaunchAt !== null && now - snap.lastLaunchAt < policy.scaleUpCooldownMs;
@@ -93,7 +96,7 @@ export function decide(snap: ClusterSnapshot, policy: AutoscalePolicy, now: numb
       actions.push({
         kind: 'launch',
         count,
-        reason: `${queued} jobs queued, oldest waited ${s(oldest)} (threshold ${s(policy.scaleUpAfterMs)}); backlog needs ${forBacklog} worker(s), ${spare} starting or idle`,
+        reason: `${queued} jobs queued, oldest${oldestId ? ` (job ${oldestId})` : ''} waited ${s(oldest)} (threshold ${s(policy.scaleUpAfterMs)}); backlog needs ${forBacklog} worker(s), ${spare} starting or idle`,
       });
     }
   }

@@ -86,6 +86,7 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
         queued: status?.queue.queued ?? 0,
         running: status?.queue.running ?? 0,
         oldestQueuedAgeMs: status?.queue.oldestQueuedAgeMs ?? null,
+        oldestQueuedId: status?.queue.oldestQueuedId ?? null,
         queuedIterations: status?.queue.queuedIterations ?? 0,
       };
     });

@@ -13,6 +13,8 @@ const ROUTES: Record<string, string[]> = {
   '/pullCompleted/lease': ['POST'],
   '/pullCompleted/ack': ['POST'],
   '/pullCompleted/release': ['POST'],
+  '/jobs': ['GET', 'HEAD'],
+  '/jobs/retry': ['POST'],
   '/status': ['GET', 'HEAD'],
   '/metrics': ['GET', 'HEAD'],
   '/healthz': ['GET', 'HEAD'],
@@ -40,7 +42,7 @@ export function createApp(ctx: ManagerContext): Express {
   app.use(publicRoutes(ctx, auth));
   app.use(internalRoutes(ctx, auth));
   app.use((req, _res, next) => {
-    const allowed = ROUTES[req.path] ?? (/^\/jobs\/[^/]+$/.test(req.path) ? ['GET', 'HEAD'] : undefined);
+    const allowed = ROUTES[req.path] ?? (/^\/jobs\/[^/]+$/.test(req.path) ? ['GET', 'HEAD'] : /^\/jobs\/[^/]+\/(cancel|retry)$/.test(req.path) ? ['POST'] : undefined);
     if (allowed) {
       next(new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') }));
     } else {
@@ -78,6 +80,7 @@ function errorHandler(ctx: ManagerContext): ErrorRequestHandler {
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof DynworkError && err.code === 'conflict') return new HttpError(409, 'conflict', err.message);
   if (err instanceof DynworkError && err.code === 'store_error') {
     return new HttpError(503, 'store_unavailable', `${err.message}; nothing was written`);
   }

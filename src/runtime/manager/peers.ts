@@ -3,6 +3,7 @@ import type { Endpoint } from '../config.js';
 import type { Logger } from '../log.js';
 import type { JobView, ManagerStatus, PulledJob } from '../protocol.js';
 import type { ReceiptPart } from '../receipt.js';
+import { HttpError } from './http-error.js';
 
 /**
  * The other managers, seen from this one. Every call is bounded by the peer
@@ -60,13 +61,54 @@ export class Peers {
   }
 
   async getJob(index: number, id: number): Promise<JobView | null | undefined> {
+    return this.onJob(index, id, 'job lookup', (c) => c.getJob(id));
+  }
+
+  /**
+   * Cancels or retries a peer's job: the job, null when the peer has no such
+   * job, undefined when it did not answer. A refusal (409) is the peer's
+   * answer and is passed on.
+   */
+  async jobAction(index: number, id: number, action: 'cancel' | 'retry'): Promise<JobView | null | undefined> {
+    return this.onJob(index, id, `job ${action}`, (c) => (action === 'cancel' ? c.cancelJob(id) : c.retryJob(id)));
+  }
+
+  /** Every peer's jobs in `state` (at most `limit` each); a peer that does not answer adds none. */
+  async listJobs(state: string, limit: number): Promise<JobView[]> {
+    const lists = await Promise.all(
+      [...this.publicClients].map(([index, c]) =>
+        c.listJobs(state, { limit, local: true }).catch((err: unknown) => {
+          this.logger.warn('peer job list failed; answering without it', { peer: index, err: err as Error });
+          return [];
+        }),
+      ),
+    );
+    return lists.flat();
+  }
+
+  /** Queues every peer's failed jobs again; the ids. */
+  async retryFailed(): Promise<number[]> {
+    const lists = await Promise.all(
+      [...this.publicClients].map(([index, c]) =>
+        c.retryFailed({ local: true }).catch((err: unknown) => {
+          this.logger.warn('peer retry failed', { peer: index, err: err as Error });
+          return [];
+        }),
+      ),
+    );
+    return lists.flat();
+  }
+
+  private async onJob(index: number, id: number, what: string, call: (c: ManagerClient) => Promise<JobView>): Promise<JobView | null | undefined> {
     const client = this.publicClients.get(index);
     if (!client) return undefined;
     try {
-      return await client.getJob(id);
+      return await call(client);
     } catch (err) {
-      if ((err as { status?: number }).status === 404) return null;
-      this.logger.warn('peer job lookup failed', { peer: index, jobId: id, err: err as Error });
+      const status = (err as { status?: number }).status;
+      if (status === 404) return null;
+      if (status === 409) throw new HttpError(409, 'conflict', (err as Error).message);
+      this.logger.warn(`peer ${what} failed`, { peer: index, jobId: id, err: err as Error });
       return undefined;
     }
   }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
-import { ownerOf, type ManagerStatus } from '../protocol.js';
+import { ownerOf, type JobView, type ManagerStatus } from '../protocol.js';
 import { formatReceipt, parseReceipt } from '../receipt.js';
 import type { ManagerContext } from './context.js';
 import { deliver, settle, take } from './delivery.js';
@@ -93,16 +93,43 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
     });
   }
 
-  r.get('/jobs/:id', auth('client'), async (req: Request, res: Response) => {
-    const raw = String(req.params.id);
-    const id = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(id) || id < 1) throw new HttpError(400, 'invalid_id', `job id must be a positive integer, got ${JSON.stringify(raw.slice(0, 40))}`);
-    const owner = ownerOf(id);
-    const job = owner === ctx.config.index ? ctx.store.get(id) : await ctx.peers.getJob(owner, id);
-    if (job === undefined) throw new HttpError(503, 'owner_unreachable', `job ${id} belongs to manager ${owner}, which did not answer`);
-    if (job === null) throw new HttpError(404, 'job_not_found', `no job ${id} (unknown, or pulled longer ago than the retention window)`);
-    res.json(job);
+  // Bulk retry first: "/jobs/retry" is not a job id.
+  r.post('/jobs/retry', auth('client'), async (req: Request, res: Response) => {
+    const q = req.query as Record<string, unknown>;
+    if (q.state !== 'failed') throw new HttpError(400, 'invalid_state', 'POST /jobs/retry needs state=failed (retry one job with POST /jobs/ID/retry)');
+    const ids = ctx.store.retryFailed();
+    if (ids.length > 0) wokeRetried(ctx, ids);
+    const fromPeers = parseFlag('local', q.local) ? [] : await ctx.peers.retryFailed();
+    res.json({ ids: ids.concat(fromPeers).sort((a, b) => a - b) });
   });
+
+  r.get('/jobs', auth('client'), async (req: Request, res: Response) => {
+    const q = req.query as Record<string, unknown>;
+    const state = LISTABLE.find((s) => s === q.state);
+    if (!state) throw new HttpError(400, 'invalid_state', `state must be one of ${LISTABLE.join(', ')}`);
+    const limit = q.limit === undefined ? 100 : parseCountParam('limit', q.limit, 10_000);
+    const local = ctx.store.list(state, limit);
+    const all = parseFlag('local', q.local) ? local : local.concat(await ctx.peers.listJobs(state, limit));
+    res.json({ jobs: all.sort((a, b) => Date.parse(a.enqueuedAt) - Date.parse(b.enqueuedAt) || a.id - b.id).slice(0, limit) });
+  });
+
+  r.get('/jobs/:id', auth('client'), async (req: Request, res: Response) => {
+    res.json(await onOwner(ctx, req, (id) => ctx.store.get(id), (owner, id) => ctx.peers.getJob(owner, id)));
+  });
+
+  for (const action of ['cancel', 'retry'] as const) {
+    r.post(`/jobs/:id/${action}`, auth('client'), async (req: Request, res: Response) => {
+      const job = await onOwner(
+        ctx,
+        req,
+        (id) => (action === 'cancel' ? ctx.store.cancel(id, ctx.now()) : ctx.store.retry(id)),
+        (owner, id) => ctx.peers.jobAction(owner, id, action),
+      );
+      if (action === 'retry') wokeRetried(ctx, [job.id]);
+      else ctx.logger.info('job cancelled', { jobId: job.id });
+      res.json(job);
+    });
+  }
 
   r.get('/status', auth('client', 'worker'), (_req: Request, res: Response) => {
     res.json(managerStatus(ctx));
@@ -127,7 +154,7 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
 export function managerStatus(ctx: ManagerContext): ManagerStatus {
   const now = ctx.now();
   const c = ctx.store.counts();
-  const oldest = ctx.store.oldestQueuedAt();
+  const oldest = ctx.store.oldestQueued();
   let healthy = true;
   try {
     ctx.store.check();
@@ -148,7 +175,8 @@ export function managerStatus(ctx: ManagerContext): ManagerStatus {
       completed: c.completed,
       delivering: c.delivering,
       failed: c.failed,
-      oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest.enqueuedAt),
+      oldestQueuedId: oldest?.id ?? null,
       queuedIterations: c.queuedIterations,
     },
     totals: {
@@ -163,4 +191,36 @@ export function managerStatus(ctx: ManagerContext): ManagerStatus {
     healthy,
     events: ctx.events.list(),
   };
+}
+
+const LISTABLE = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+
+/**
+ * Runs a job call where the job lives: here, or at the manager its id names
+ * (through the peers). 404 for an unknown job or a manager that does not
+ * exist; 503 when its manager does not answer.
+ */
+async function onOwner(
+  ctx: ManagerContext,
+  req: Request,
+  here: (id: number) => JobView | null,
+  there: (owner: number, id: number) => Promise<JobView | null | undefined>,
+): Promise<JobView> {
+  const raw = String(req.params.id);
+  const id = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) throw new HttpError(400, 'invalid_id', `job id must be a positive integer, got ${JSON.stringify(raw.slice(0, 40))}`);
+  const owner = ownerOf(id);
+  if (owner !== ctx.config.index && !ctx.peers.indexes.includes(owner)) {
+    throw new HttpError(404, 'job_not_found', `no job ${id}: its manager (${owner}) is not part of this cluster`);
+  }
+  const job = owner === ctx.config.index ? here(id) : await there(owner, id);
+  if (job === undefined) throw new HttpError(503, 'owner_unreachable', `job ${id} belongs to manager ${owner}, which did not answer`);
+  if (job === null) throw new HttpError(404, 'job_not_found', `no job ${id} (unknown, or finished longer ago than the retention window)`);
+  return job;
+}
+
+function wokeRetried(ctx: ManagerContext, ids: readonly number[]): void {
+  for (const id of ids) ctx.logger.info('job queued again', { jobId: id });
+  ctx.events.add(`${ids.length} job(s) queued again by request: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
+  ctx.waiters.wakeAll();
 }

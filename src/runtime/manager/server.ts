@@ -133,10 +133,10 @@ function sweep(ctx: ManagerContext): void {
       for (const id of requeued) ctx.logger.info('lease expired; job requeued', { jobId: id });
       for (const id of failed) ctx.logger.warn('lease expired too often; job failed', { jobId: id, maxAttempts: ctx.config.maxAttempts });
       if (requeued.length > 0) {
-        ctx.events.add(`${requeued.length} lease(s) expired; job(s) requeued for retry`);
+        ctx.events.add(`${requeued.length} lease(s) expired; job(s) requeued for retry: ${listIds(requeued)}`);
         ctx.waiters.wakeAll();
       }
-      if (failed.length > 0) ctx.events.add(`${failed.length} job(s) failed after ${ctx.config.maxAttempts} expired leases: ${failed.slice(0, 5).join(', ')}`);
+      if (failed.length > 0) ctx.events.add(`${failed.length} job(s) failed after ${ctx.config.maxAttempts} expired leases: ${listIds(failed)}`);
     }
     const returned = ctx.store.expireReceipts(now);
     if (returned > 0) {
@@ -147,6 +147,10 @@ function sweep(ctx: ManagerContext): void {
   } catch (err) {
     ctx.logger.error('sweep failed', { err: err as Error });
   }
+}
+
+function listIds(ids: readonly number[]): string {
+  return ids.slice(0, 5).join(', ') + (ids.length > 5 ? `, … (${ids.length - 5} more)` : '');
 }
 
 async function listen(server: Server, host: string, port: number, tries: number, logger: Logger): Promise<number> {

@@ -12,10 +12,19 @@ const COMPLETED = 2;
 const PULLED = 3;
 const FAILED = 4;
 const DELIVERING = 5;
+const CANCELLED = 6;
 /** Most job data in one lease answer (at least one job is always given). */
 export const DEFAULT_LEASE_BYTES = 8 * 1024 * 1024;
 // A result being delivered is still "completed" to anyone looking the job up: it is not theirs yet.
-const STATUS: readonly JobStatus[] = ['queued', 'running', 'completed', 'pulled', 'failed', 'completed'];
+export type ListableStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+const LISTED: Record<ListableStatus, [number, number]> = {
+  queued: [QUEUED, QUEUED],
+  running: [LEASED, LEASED],
+  completed: [COMPLETED, DELIVERING],
+  failed: [FAILED, FAILED],
+  cancelled: [CANCELLED, CANCELLED],
+};
+const STATUS: readonly JobStatus[] = ['queued', 'running', 'completed', 'pulled', 'failed', 'completed', 'cancelled'];
 
 export interface StoreCounts {
   queued: number;
@@ -37,6 +46,10 @@ interface JobRow {
   state: number;
   iterations: number;
   attempts: number;
+  tries: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  error: string | null;
   enqueued_at: number;
   completed_at: number | null;
   pulled_at: number | null;
@@ -71,10 +84,36 @@ export class JobStore {
       queuedHead: db.prepare<[number], { seq: number; iterations: number; bytes: number }>(
         'SELECT seq, iterations, length(CAST(data AS BLOB)) AS bytes FROM jobs WHERE state = 0 ORDER BY seq LIMIT ?',
       ),
-      lease: db.prepare<[string, number, number], { seq: number; data: string; iterations: number }>(
-        `UPDATE jobs SET state = 1, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
+      lease: db.prepare<[string, number, number], { seq: number; data: string; iterations: number; tries: number }>(
+        `UPDATE jobs SET state = 1, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, tries = tries + 1
          WHERE seq IN (SELECT seq FROM jobs WHERE state = 0 ORDER BY seq LIMIT ?)
-         RETURNING seq, data, iterations`,
+         RETURNING seq, data, iterations, tries`,
+      ),
+      attemptStart: db.prepare<[number, number, string, number]>('INSERT INTO attempts (seq, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)'),
+      attemptEnd: db.prepare<[number, string, number]>('UPDATE attempts SET ended_at = ?, outcome = ? WHERE seq = ? AND ended_at IS NULL'),
+      attempts: db.prepare<[number], { attempt: number; worker_id: string; started_at: number; ended_at: number | null; outcome: string | null }>(
+        'SELECT attempt, worker_id, started_at, ended_at, outcome FROM attempts WHERE seq = ? ORDER BY attempt',
+      ),
+      stateOf: db.prepare<[number], { state: number; iterations: number }>('SELECT state, iterations FROM jobs WHERE seq = ?'),
+      cancel: db.prepare<[number, number]>(
+        `UPDATE jobs SET state = 6, completed_at = ?, error = 'cancelled', lease_owner = NULL, lease_expires_at = NULL
+         WHERE seq = ? AND state IN (0, 1)`,
+      ),
+      retry: db.prepare<[number], { seq: number; iterations: number }>(
+        `UPDATE jobs SET state = 0, attempts = 0, error = NULL, completed_at = NULL
+         WHERE seq = ? AND state IN (4, 6) RETURNING seq, iterations`,
+      ),
+      retryFailed: db.prepare<[], { seq: number; iterations: number }>(
+        `UPDATE jobs SET state = 0, attempts = 0, error = NULL, completed_at = NULL
+         WHERE state = 4 RETURNING seq, iterations`,
+      ),
+      list: db.prepare<[number, number, number], JobRow>(
+        `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
+         FROM jobs WHERE state IN (?, ?) ORDER BY seq LIMIT ?`,
+      ),
+      purgeAttempts: db.prepare<[number]>(
+        `DELETE FROM attempts WHERE seq IN (
+           SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?1) OR (state IN (4, 6) AND completed_at < ?1))`,
       ),
       complete: db.prepare<[string, number, number, string], { iterations: number }>(
         `UPDATE jobs SET state = 2, result = ?, completed_at = ?, data = NULL, lease_owner = NULL, lease_expires_at = NULL
@@ -83,14 +122,14 @@ export class JobStore {
       extend: db.prepare<[number, number, string]>(
         'UPDATE jobs SET lease_expires_at = ? WHERE seq = ? AND state = 1 AND lease_owner = ?',
       ),
-      expire: db.prepare<[number, number, number, number, number], { seq: number; state: number; iterations: number }>(
+      expire: db.prepare<[number, number, number, number, number], { seq: number; state: number; iterations: number; attempts: number }>(
         `UPDATE jobs SET
            state = CASE WHEN attempts >= ? THEN 4 ELSE 0 END,
            completed_at = CASE WHEN attempts >= ? THEN ? ELSE NULL END,
            error = CASE WHEN attempts >= ? THEN 'lease expired on every attempt (poison job?)' ELSE NULL END,
            lease_owner = NULL, lease_expires_at = NULL
          WHERE state = 1 AND lease_expires_at <= ?
-         RETURNING seq, state, iterations`,
+         RETURNING seq, state, iterations, attempts`,
       ),
       reserve: db.prepare<[string, number, number], { seq: number; result: string; completed_at: number }>(
         `UPDATE jobs SET state = 5, receipt = ?, receipt_expires_at = ?
@@ -105,13 +144,14 @@ export class JobStore {
         'UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt_expires_at <= ?',
       ),
       get: db.prepare<[number], JobRow>(
-        'SELECT seq, state, iterations, attempts, enqueued_at, completed_at, pulled_at, result FROM jobs WHERE seq = ?',
+        `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
+         FROM jobs WHERE seq = ?`,
       ),
-      oldestQueued: db.prepare<[], { enqueued_at: number }>(
-        'SELECT enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1',
+      oldestQueued: db.prepare<[], { seq: number; enqueued_at: number }>(
+        'SELECT seq, enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1',
       ),
       purgePulled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 3 AND pulled_at < ?'),
-      purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state = 4 AND completed_at < ?'),
+      purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state IN (4, 6) AND completed_at < ?'),
       countByState: db.prepare<[], { state: number; n: number; iters: number }>(
         'SELECT state, COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM jobs GROUP BY state',
       ),
@@ -198,7 +238,10 @@ export class JobStore {
       const rows = this.stmt.lease.all(owner, now + leaseMs, take);
       rows.sort((a, b) => a.seq - b.seq);
       let iters = 0;
-      for (const r of rows) iters += r.iterations;
+      for (const r of rows) {
+        iters += r.iterations;
+        this.stmt.attemptStart.run(r.seq, r.tries, owner, now);
+      }
       this.tally.queued -= rows.length;
       this.tally.queuedIterations -= iters;
       this.tally.running += rows.length;
@@ -213,8 +256,10 @@ export class JobStore {
       const rejected: number[] = [];
       for (const { id, result } of results) {
         const row = this.owns(id) ? this.stmt.complete.get(result, now, seqOf(id), owner) : undefined;
-        if (row) accepted.push(id);
-        else rejected.push(id);
+        if (row) {
+          accepted.push(id);
+          this.stmt.attemptEnd.run(now, 'completed', seqOf(id));
+        } else rejected.push(id);
       }
       this.tally.running -= accepted.length;
       this.tally.completed += accepted.length;
@@ -247,6 +292,7 @@ export class JobStore {
       const failed: number[] = [];
       for (const r of rows) {
         const id = makeJobId(r.seq, this.managerIndex);
+        this.stmt.attemptEnd.run(now, r.state === FAILED ? `lease expired; job failed after ${r.attempts} attempts` : 'lease expired', r.seq);
         if (r.state === FAILED) failed.push(id);
         else {
           requeued.push(id);
@@ -299,26 +345,75 @@ export class JobStore {
     return this.tx(() => this.returned(this.stmt.expireReceipts.run(now).changes));
   }
 
+  /** The job's whole story: state, lease, every attempt; null when it is not (or no longer) here. */
   get(id: number): JobView | null {
     if (!this.owns(id)) return null;
     const r = this.stmt.get.get(seqOf(id));
-    if (!r) return null;
-    const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-    return {
-      id,
-      status: STATUS[r.state] ?? 'failed',
-      iterations: r.iterations,
-      attempts: r.attempts,
-      enqueuedAt: new Date(r.enqueued_at).toISOString(),
-      completedAt: r.state === COMPLETED || r.state === PULLED ? iso(r.completed_at) : null,
-      pulledAt: iso(r.pulled_at),
-      result: r.result,
-    };
+    return r ? this.view(r, true) : null;
+  }
+
+  /**
+   * Up to `limit` jobs in `status`, oldest first, without their attempt
+   * history. "completed" includes results being delivered.
+   */
+  list(status: ListableStatus, limit: number): JobView[] {
+    const [a, b] = LISTED[status];
+    return this.stmt.list.all(a, b, limit).map((r) => this.view(r, false));
+  }
+
+  /**
+   * Cancels a job that has not finished: a queued one is never handed out, a
+   * running one's worker loses its lease (its result will be refused).
+   * Returns the job, or null when it is not here; throws `conflict` when it
+   * already finished.
+   */
+  cancel(id: number, now: number): JobView | null {
+    if (!this.owns(id)) return null;
+    return this.tx(() => {
+      const seq = seqOf(id);
+      const before = this.stmt.stateOf.get(seq);
+      if (!before) return null;
+      // Cancelling twice is one cancel: a retried call must not turn into an error.
+      if (before.state === CANCELLED) return this.get(id);
+      if (before.state !== QUEUED && before.state !== LEASED) throw this.finished(id, before.state, 'cancel');
+      this.stmt.cancel.run(now, seq);
+      this.stmt.attemptEnd.run(now, 'cancelled', seq);
+      if (before.state === QUEUED) {
+        this.tally.queued--;
+        this.tally.queuedIterations -= before.iterations;
+      } else this.tally.running--;
+      return this.get(id);
+    });
+  }
+
+  /** Queues a failed or cancelled job again (its attempt count starts over). Null when not here; throws `conflict` otherwise. */
+  retry(id: number): JobView | null {
+    if (!this.owns(id)) return null;
+    return this.tx(() => {
+      const seq = seqOf(id);
+      const before = this.stmt.stateOf.get(seq);
+      if (!before) return null;
+      if (before.state !== FAILED && before.state !== CANCELLED) throw this.finished(id, before.state, 'retry');
+      this.requeued(this.stmt.retry.all(seq));
+      if (before.state === FAILED) this.tally.failed--;
+      return this.get(id);
+    });
+  }
+
+  /** Queues every failed job again; returns their ids. */
+  retryFailed(): number[] {
+    if (this.tally.failed === 0) return [];
+    return this.tx(() => {
+      const ids = this.requeued(this.stmt.retryFailed.all());
+      this.tally.failed -= ids.length;
+      return ids.sort((a, b) => a - b);
+    });
   }
 
   /** Deletes pulled and failed jobs older than `before`; returns how many went. */
   purge(before: number): number {
     return this.tx(() => {
+      this.stmt.purgeAttempts.run(before);
       const n = this.stmt.purgePulled.run(before).changes + this.stmt.purgeFailed.run(before).changes;
       return n;
     });
@@ -329,8 +424,14 @@ export class JobStore {
   }
 
   oldestQueuedAt(): number | null {
+    return this.oldestQueued()?.enqueuedAt ?? null;
+  }
+
+  /** The job first in line, and when it was enqueued. */
+  oldestQueued(): { id: number; enqueuedAt: number } | null {
     if (this.tally.queued === 0) return null;
-    return this.stmt.oldestQueued.get()?.enqueued_at ?? null;
+    const r = this.stmt.oldestQueued.get();
+    return r ? { id: makeJobId(r.seq, this.managerIndex), enqueuedAt: r.enqueued_at } : null;
   }
 
   /** Checks the database file is still there and writable (health). */
@@ -361,6 +462,48 @@ export class JobStore {
     } catch (err) {
       throw new DynworkError('store_error', `queue database ${this.file} is unavailable: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  private requeued(rows: readonly { seq: number; iterations: number }[]): number[] {
+    for (const r of rows) {
+      this.tally.queued++;
+      this.tally.queuedIterations += r.iterations;
+    }
+    return rows.map((r) => makeJobId(r.seq, this.managerIndex));
+  }
+
+  private finished(id: number, state: number, what: string): DynworkError {
+    return new DynworkError('conflict', `cannot ${what} job ${id}: it is ${STATUS[state] ?? 'finished'}`);
+  }
+
+  private view(r: JobRow, withHistory: boolean): JobView {
+    const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+    const id = makeJobId(r.seq, this.managerIndex);
+    return {
+      id,
+      status: STATUS[r.state] ?? 'failed',
+      iterations: r.iterations,
+      attempts: r.tries,
+      enqueuedAt: new Date(r.enqueued_at).toISOString(),
+      completedAt: r.state === COMPLETED || r.state === PULLED || r.state === DELIVERING ? iso(r.completed_at) : null,
+      pulledAt: iso(r.pulled_at),
+      result: r.result,
+      manager: this.managerIndex,
+      lease: r.state === LEASED && r.lease_owner !== null ? { workerId: r.lease_owner, expiresAt: iso(r.lease_expires_at) as string } : null,
+      error: r.error,
+      endedAt: r.state === FAILED || r.state === CANCELLED ? iso(r.completed_at) : null,
+      ...(withHistory
+        ? {
+            history: this.stmt.attempts.all(r.seq).map((a) => ({
+              attempt: a.attempt,
+              workerId: a.worker_id,
+              startedAt: new Date(a.started_at).toISOString(),
+              endedAt: iso(a.ended_at),
+              outcome: a.outcome ?? 'running',
+            })),
+          }
+        : {}),
+    };
   }
 
   private returned(n: number): number {

@@ -3,7 +3,11 @@
  * add the next. `user_version` records how many have run.
  *
  * Job states: 0 queued, 1 leased (running), 2 completed, 3 pulled, 4 failed,
- * 5 delivering (handed to a puller under a receipt, not yet acknowledged).
+ * 5 delivering (handed to a puller under a receipt, not yet acknowledged),
+ * 6 cancelled.
+ *
+ * `attempts` counts leases toward the poison-job limit (a retry resets it);
+ * `tries` counts every lease ever, numbering the rows of the attempts table.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -32,5 +36,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN receipt_expires_at INTEGER;
   CREATE INDEX jobs_delivering ON jobs(receipt) WHERE state = 5;
   CREATE INDEX jobs_delivering_expiry ON jobs(receipt_expires_at) WHERE state = 5;
+  CREATE INDEX jobs_cancelled ON jobs(completed_at) WHERE state = 6;
+  ALTER TABLE jobs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+  UPDATE jobs SET tries = attempts;
+  CREATE TABLE attempts (
+    seq INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    worker_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    outcome TEXT,                           -- completed | lease expired | failed | cancelled
+    PRIMARY KEY (seq, attempt)
+  ) WITHOUT ROWID;
   `,
 ];

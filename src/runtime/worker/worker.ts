@@ -181,7 +181,8 @@ class Worker {
     private readonly config: WorkerConfig,
     private readonly opts: WorkerOptions,
   ) {
-    this.workerId = config.workerId ?? `${hostname()}-${process.pid}`;
+    // The provider's id when there is one, so `dynwork status`, the logs and a job's attempts name a worker alike.
+    this.workerId = config.workerId ?? config.instanceId ?? `${hostname()}-${process.pid}`;
     this.threads = config.threads;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.logger = (opts.logger ?? createLogger({}, { level: config.logLevel })).child({ role: 'worker', workerId: this.workerId });
