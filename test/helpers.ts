@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +57,11 @@ export function auth(token = CLIENT_TOKEN): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes (then
+ * throws with `what`). Errors thrown by `check` count as "not yet" (a manager
+ * still starting), except failed assertions: those fail the test at once.
+ */
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -65,6 +70,7 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
       const v = await check();
       if (v) return v as NonNullable<T>;
     } catch (err) {
+      if (err instanceof AssertionError) throw err;
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
