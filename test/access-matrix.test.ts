@@ -31,6 +31,10 @@ interface Route {
 
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', allowed: ['none', 'wrong', 'wrongLength', 'client', 'worker'] },
+  // The dashboard page holds no data: it asks for the token, which its data needs.
+  { method: 'GET', path: '/', allowed: ['none', 'wrong', 'wrongLength', 'client', 'worker'] },
+  { method: 'GET', path: '/dashboard/data', allowed: ['client'] },
+  { method: 'GET', path: '/jobs?state=failed', allowed: ['client'] },
   { method: 'PUT', path: '/enqueue?iterations=1', type: 'text/plain', body: 'matrix', allowed: ['client'] },
   { method: 'POST', path: '/pullCompleted?top=1', allowed: ['client'] },
   { method: 'GET', path: '/jobs/1001', allowed: ['client'] },

@@ -26,6 +26,7 @@ import type { Endpoint } from '../runtime/config.js';
 import { silentLogger, type Logger } from '../runtime/log.js';
 import type {
   CompleteRequest,
+  DashboardPart,
   CompleteResponse,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -132,10 +133,17 @@ const managerStatus = z.looseObject({
       busy: z.number(),
       threads: z.number(),
       hashRate: z.number().nullable(),
+      firstSeenAt: z.string().optional(),
+      jobsDone: z.number().optional(),
+      holding: z.number().optional(),
     }),
   ),
   healthy: z.boolean(),
   events: z.array(z.object({ at: z.string(), message: z.string() }).loose()).default([]),
+});
+const dashboardPart = z.object({
+  status: managerStatus,
+  history: z.array(z.object({ at: z.number(), queued: z.number(), running: z.number(), completedPerSec: z.number(), workers: z.number() })),
 });
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 const endpointFileShape = z.object({ url: z.string().url() });
@@ -334,6 +342,11 @@ export class ManagerClient {
       idempotent: action === 'cancel',
       signal: opts.signal,
     }) as Promise<JobView>;
+  }
+
+  /** GET /dashboard/data?local=1: this manager's status and history (peers merge them). */
+  dashboardPart(opts: CallOptions = {}): Promise<DashboardPart> {
+    return this.call({ method: 'GET', path: '/dashboard/data?local=1', schema: dashboardPart, idempotent: true, signal: opts.signal }) as Promise<DashboardPart>;
   }
 
   status(opts: CallOptions = {}): Promise<ManagerStatus> {

@@ -98,6 +98,15 @@ export function registerCommands(program: Command): void {
     .action(async (o) => (await import('./status.js')).statusCommand(o));
 
   program
+    .command('dashboard')
+    .description('print the live dashboard\'s URL (the client token rides in the fragment, which never reaches a server log); --open opens it')
+    .addOption(clusterOption())
+    .option('--manager <n>', 'which manager serves it (each serves the whole cluster)', intOption('--manager', 1, 9), 1)
+    .option('--open', 'open it in the default browser', false)
+    .addOption(jsonOption())
+    .action(async (o) => (await import('./dashboard.js')).dashboardCommand(o));
+
+  program
     .command('teardown')
     .description('remove everything the cluster made (processes; on aws instances, security group, key pair, volumes, tokens, IAM) and its state; waits until gone')
     .addOption(clusterOption())

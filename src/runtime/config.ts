@@ -68,6 +68,8 @@ export const managerConfigSchema = z.object({
   maxPullLeaseMs: z.number().int().positive().default(3_600_000),
   /** Longest a lease long-poll is held open. @default 20000 */
   longPollMaxMs: z.number().int().positive().default(20_000),
+  /** How often the dashboard's history is sampled (it keeps 360 samples: an hour at the default). @default 10000 */
+  historyIntervalMs: z.number().int().positive().default(10_000),
   /** How often leases are checked for expiry and old results purged. @default 1000 */
   sweepIntervalMs: z.number().int().positive().default(1_000),
   /** Autoscaler policy and provider settings; read by the autoscaler. */

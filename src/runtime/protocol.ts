@@ -130,7 +130,13 @@ export interface HeartbeatResponse {
 export interface WorkerView {
   workerId: string;
   instanceId: string | null;
+  /** When this manager first heard from it. */
+  firstSeenAt?: string;
   lastSeenAt: string;
+  /** Results it delivered to this manager. */
+  jobsDone?: number;
+  /** Jobs of this manager it holds a lease on now (fresher than `busy`, which is as of its last heartbeat). */
+  holding?: number;
   busy: number;
   threads: number;
   hashRate: number | null;
@@ -157,6 +163,22 @@ export interface ManagerStatus {
   healthy: boolean;
   /** What this manager saw happen lately, newest last: expired leases, failed jobs, autoscaler actions. */
   events: ManagerEvent[];
+}
+
+/** One point of a manager's recent past, for the dashboard's charts. */
+export interface Sample {
+  /** Start of the interval, a multiple of the interval (so managers' samples line up). */
+  at: number;
+  queued: number;
+  running: number;
+  completedPerSec: number;
+  workers: number;
+}
+
+/** One manager's part of the dashboard: GET /dashboard/data?local=1. */
+export interface DashboardPart {
+  status: ManagerStatus;
+  history: Sample[];
 }
 
 export interface ManagerEvent {

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { DynworkError } from '../../errors.js';
 import { createAuth } from './auth.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
 import { internalRoutes } from './routes-internal.js';
@@ -13,6 +14,8 @@ const ROUTES: Record<string, string[]> = {
   '/pullCompleted/lease': ['POST'],
   '/pullCompleted/ack': ['POST'],
   '/pullCompleted/release': ['POST'],
+  '/': ['GET', 'HEAD'],
+  '/dashboard/data': ['GET', 'HEAD'],
   '/jobs': ['GET', 'HEAD'],
   '/jobs/retry': ['POST'],
   '/status': ['GET', 'HEAD'],
@@ -40,6 +43,7 @@ export function createApp(ctx: ManagerContext): Express {
     next();
   });
   app.use(publicRoutes(ctx, auth));
+  app.use(dashboardRoutes(ctx, auth));
   app.use(internalRoutes(ctx, auth));
   app.use((req, _res, next) => {
     const allowed = ROUTES[req.path] ?? (/^\/jobs\/[^/]+$/.test(req.path) ? ['GET', 'HEAD'] : /^\/jobs\/[^/]+\/(cancel|retry)$/.test(req.path) ? ['POST'] : undefined);

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';
 import type { EventLog } from './event-log.js';
+import type { History } from './history.js';
 import type { Waiters } from './waiters.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { Peers } from './peers.js';
@@ -31,6 +32,8 @@ export interface ManagerContext {
   isLeader: () => boolean;
   /** Recent notable events for /status (bounded). */
   events: EventLog;
+  /** The last hour, sampled, for the dashboard (bounded). */
+  history: History;
   /** Aborted when the manager starts shutting down: long-polls answer at once. */
   closing: AbortSignal;
 }

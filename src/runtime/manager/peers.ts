@@ -1,7 +1,7 @@
 import { ManagerClient } from '../../client/manager-client.js';
 import type { Endpoint } from '../config.js';
 import type { Logger } from '../log.js';
-import type { JobView, ManagerStatus, PulledJob } from '../protocol.js';
+import type { DashboardPart, JobView, ManagerStatus, PulledJob } from '../protocol.js';
 import type { ReceiptPart } from '../receipt.js';
 import { HttpError } from './http-error.js';
 
@@ -111,6 +111,13 @@ export class Peers {
       this.logger.warn(`peer ${what} failed`, { peer: index, jobId: id, err: err as Error });
       return undefined;
     }
+  }
+
+  /** Each peer's part of the dashboard; null for a peer that did not answer in time. */
+  async dashboards(): Promise<{ index: number; url: string; part: DashboardPart | null }[]> {
+    return Promise.all(
+      [...this.publicClients].map(async ([index, client]) => ({ index, url: client.url, part: await client.dashboardPart().catch(() => null) })),
+    );
   }
 
   /** Whether a peer numbered below `index` answers /healthz as healthy (such a peer leads). */

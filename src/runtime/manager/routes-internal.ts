@@ -57,6 +57,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     const now = ctx.now();
     const out = ctx.store.complete(workerId, results, now);
     ctx.workers.touch(workerId, now);
+    ctx.workers.done(workerId, out.accepted.length);
     ctx.metrics.count('completed', out.accepted.length);
     ctx.metrics.count('rejectedResults', out.rejected.length);
     ctx.throughput.add(out.accepted.length, now);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
-import { ownerOf, type JobView, type ManagerStatus } from '../protocol.js';
+import { ownerOf, type JobView, type ManagerStatus, type WorkerView } from '../protocol.js';
 import { formatReceipt, parseReceipt } from '../receipt.js';
 import type { ManagerContext } from './context.js';
 import { deliver, settle, take } from './delivery.js';
@@ -187,7 +187,7 @@ export function managerStatus(ctx: ManagerContext): ManagerStatus {
       failed: ctx.metrics.totals.failed,
     },
     throughput: ctx.throughput.perSecond(now),
-    workers: ctx.workers.list(now),
+    workers: withHoldings(ctx.workers.list(now), ctx.store.leaseHolders()),
     healthy,
     events: ctx.events.list(),
   };
@@ -223,4 +223,8 @@ function wokeRetried(ctx: ManagerContext, ids: readonly number[]): void {
   for (const id of ids) ctx.logger.info('job queued again', { jobId: id });
   ctx.events.add(`${ids.length} job(s) queued again by request: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
   ctx.waiters.wakeAll();
+}
+
+function withHoldings(workers: WorkerView[], holders: Map<string, number>): WorkerView[] {
+  return workers.map((w) => ({ ...w, holding: holders.get(w.workerId) ?? 0 }));
 }

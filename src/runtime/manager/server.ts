@@ -12,6 +12,7 @@ import { fastEnqueue } from './fast-enqueue.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { EventLog } from './event-log.js';
+import { History } from './history.js';
 import { Waiters } from './waiters.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
@@ -70,6 +71,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     url: () => url,
     isLeader: () => leader,
     events: new EventLog(now),
+    history: new History(config.historyIntervalMs),
     closing: closing.signal,
   };
 
@@ -99,12 +101,14 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
 
   const sweeper = setInterval(() => sweep(ctx), config.sweepIntervalMs);
   sweeper.unref();
+  const sampler = startSampling(ctx);
   const autoscaler = await startScaling(ctx, (v) => (leader = v));
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       clearInterval(sweeper);
+      clearInterval(sampler);
       await autoscaler?.close();
       closing.abort();
       const done = once(server, 'close');
@@ -147,6 +151,27 @@ function sweep(ctx: ManagerContext): void {
   } catch (err) {
     ctx.logger.error('sweep failed', { err: err as Error });
   }
+}
+
+/** Records the dashboard's history: one sample per interval, at its end. */
+function startSampling(ctx: ManagerContext): NodeJS.Timeout {
+  const every = ctx.config.historyIntervalMs;
+  let completedBefore = ctx.metrics.totals.completed;
+  const timer = setInterval(() => {
+    const now = ctx.now();
+    const c = ctx.store.counts();
+    const completed = ctx.metrics.totals.completed;
+    ctx.history.record({
+      at: Math.floor(now / every) * every,
+      queued: c.queued,
+      running: c.running,
+      completedPerSec: Math.round(((completed - completedBefore) * 1000 * 100) / every) / 100,
+      workers: ctx.workers.activeCount(now, Math.max(30_000, 2 * every)),
+    });
+    completedBefore = completed;
+  }, every);
+  timer.unref();
+  return timer;
 }
 
 function listIds(ids: readonly number[]): string {

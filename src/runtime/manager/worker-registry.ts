@@ -3,7 +3,9 @@ import type { HeartbeatRequest, WorkerView } from '../protocol.js';
 interface Entry {
   workerId: string;
   instanceId: string | null;
+  firstSeenAt: number;
   lastSeenAt: number;
+  jobsDone: number;
   busy: number;
   threads: number;
   hashRate: number | null;
@@ -16,10 +18,13 @@ export class WorkerRegistry {
   constructor(private readonly forgetAfterMs = 10 * 60_000) {}
 
   record(hb: HeartbeatRequest, now: number): void {
+    const known = this.workers.get(hb.workerId);
     this.workers.set(hb.workerId, {
       workerId: hb.workerId,
       instanceId: hb.instanceId ?? null,
+      firstSeenAt: known?.firstSeenAt ?? now,
       lastSeenAt: now,
+      jobsDone: known?.jobsDone ?? 0,
       busy: hb.busy,
       threads: hb.threads,
       hashRate: hb.hashRate ?? this.workers.get(hb.workerId)?.hashRate ?? null,
@@ -32,6 +37,12 @@ export class WorkerRegistry {
     if (w) w.lastSeenAt = now;
   }
 
+  /** Counts results a worker delivered here. */
+  done(workerId: string, n: number): void {
+    const w = this.workers.get(workerId);
+    if (w) w.jobsDone += n;
+  }
+
   list(now: number): WorkerView[] {
     const out: WorkerView[] = [];
     for (const [id, w] of this.workers) {
@@ -39,7 +50,7 @@ export class WorkerRegistry {
         this.workers.delete(id);
         continue;
       }
-      out.push({ ...w, lastSeenAt: new Date(w.lastSeenAt).toISOString() });
+      out.push({ ...w, firstSeenAt: new Date(w.firstSeenAt).toISOString(), lastSeenAt: new Date(w.lastSeenAt).toISOString() });
     }
     return out;
   }

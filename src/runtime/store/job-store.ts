@@ -147,6 +147,7 @@ export class JobStore {
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE seq = ?`,
       ),
+      holders: db.prepare<[], { owner: string; n: number }>('SELECT lease_owner AS owner, COUNT(*) AS n FROM jobs WHERE state = 1 GROUP BY lease_owner'),
       oldestQueued: db.prepare<[], { seq: number; enqueued_at: number }>(
         'SELECT seq, enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1',
       ),
@@ -421,6 +422,12 @@ export class JobStore {
 
   counts(): Readonly<StoreCounts> {
     return { ...this.tally };
+  }
+
+  /** How many jobs each worker holds a lease on now. */
+  leaseHolders(): Map<string, number> {
+    if (this.tally.running === 0) return new Map();
+    return new Map(this.stmt.holders.all().map((r) => [r.owner, r.n]));
   }
 
   oldestQueuedAt(): number | null {
