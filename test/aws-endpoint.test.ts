@@ -32,9 +32,17 @@ describe('AWS_ENDPOINT_URL', () => {
     home.cleanup();
   });
 
+  test('not at a terminal, an AWS teardown without --yes removes nothing and says what to add', async () => {
+    seen().length = 0;
+    const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'ghost'], { env: env() });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dynwork: teardown of AWS cluster "ghost" deletes its machines and its queues' data volumes: add --yes to confirm when not at a terminal\nhint: see what it would remove with: dynwork teardown --cluster ghost --provider aws --dry-run\n$/);
+    assert.deepEqual(seen(), [], 'no request was made');
+  });
+
   test('the CLI tears a cluster down against an EC2-compatible endpoint, with signed requests and no code change', async () => {
     seen().length = 0;
-    const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'ghost', '--json'], { env: env() });
+    const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'ghost', '--yes', '--json'], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { nothingToDo: boolean; region: string; removed: unknown[] };
     assert.deepEqual([out.nothingToDo, out.region, out.removed], [true, 'us-east-1', []]);
@@ -76,7 +84,7 @@ describe('AWS_ENDPOINT_URL', () => {
     assert.deepEqual(seen().map((q) => [`${q.service}:${q.action}`, q.signedBy]), [['sts:GetCallerIdentity', null]], 'the account check comes first; nothing is created');
     assert.doesNotMatch(wrong.stdout + wrong.stderr, /not-the-secret/);
 
-    const none = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'creds'], { env: { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
+    const none = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'creds', '--yes'], { env: { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
     assert.equal(none.code, 1);
     assert.match(none.stderr, /^dynwork: no AWS credentials found\nhint: configure them \(aws configure, aws sso login, or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY\) or pass --profile NAME\n$/m);
     assert.equal(seen().length, 1, 'no request without credentials');
@@ -92,7 +100,7 @@ describe('AWS_ENDPOINT_URL', () => {
     const profileEnv = { ...rest, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
     for (const [extra, region] of [[[], 'eu-west-3'], [['--region', 'ap-south-1'], 'ap-south-1']] as const) {
       seen().length = 0;
-      const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'prof', '--profile', 'ops', ...extra, '--json'], { env: profileEnv });
+      const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'prof', '--profile', 'ops', '--yes', ...extra, '--json'], { env: profileEnv });
       assert.equal(r.code, 0, r.stderr);
       assert.equal((JSON.parse(r.stdout) as { region: string }).region, region);
       assert.ok(seen().length > 0);

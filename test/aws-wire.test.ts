@@ -141,10 +141,10 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
   });
 
   test('teardown leaves nothing, and a second one has nothing to do', async () => {
-    const r = await run(['teardown', '--provider', 'aws', '--cluster', 'wire', '--json']);
+    const r = await run(['teardown', '--provider', 'aws', '--cluster', 'wire', '--yes', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(fake.leftovers(), []);
-    const again = await run(['teardown', '--provider', 'aws', '--cluster', 'wire', '--json']);
+    const again = await run(['teardown', '--provider', 'aws', '--cluster', 'wire', '--yes', '--json']);
     assert.equal(again.code, 0, again.stderr);
     assert.equal((JSON.parse(again.stdout) as { nothingToDo: boolean }).nothingToDo, true);
   });

@@ -6,6 +6,8 @@ import { readUrl } from './deploy.js';
 export interface ClusterStatus {
   cluster: string;
   provider: string;
+  /** What the cluster was deployed with (deploy's options in force). */
+  settings: Record<string, unknown>;
   managers: {
     index: number;
     url: string;
@@ -68,6 +70,7 @@ export async function clusterStatus(name: string, provider: Provider, now = Date
     return {
       cluster: name,
       provider: c.state.provider,
+      settings: c.state.settings,
       managers: answers.map(({ index, status, error }) => {
         const m = c.state.managers.find((x) => x.index === index)!;
         const proc = managersRunning.find((i) => i.index === index);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { intOption, jobIdArg, secondsOption } from './options.js';
 
-const clusterOption = () => new Option('--cluster <name>', 'cluster name').default('default');
+const clusterOption = () => new Option('--cluster <name>', 'cluster name').env('DYNWORK_CLUSTER').default('default');
 const jsonOption = () => new Option('--json', 'print JSON for scripts (no spinners)').default(false);
 
 /**
@@ -115,6 +115,7 @@ export function registerCommands(program: Command): void {
     .option('--profile <name>', 'aws: profile from ~/.aws/config')
     .option('--keep-data', "keep the managers' queues (local: on disk; aws: the EBS data volumes) for the next deploy", false)
     .option('--dry-run', 'aws: list what would be removed, remove nothing', false)
+    .option('-y, --yes', 'aws: remove without asking (needed when not at a terminal)', false)
     .addOption(jsonOption())
     .action(async (o) => (await import('./teardown.js')).teardownCommand(o));
 

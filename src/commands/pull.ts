@@ -63,6 +63,8 @@ export async function pullCommand(o: { top: number; wait: boolean; timeout?: num
     await take(o.top, 0);
     if (o.wait && got.length < o.top) {
       const step = cliProgress(o.json).step(`Waiting for results (${got.length}/${o.top})`);
+      const rate = new RateMeter(got.length);
+      const why = o.json || !process.stderr.isTTY ? undefined : new WaitReason(c);
       while (got.length < o.top) {
         if (Date.now() >= deadline) {
           step.fail(`Timed out with ${got.length}/${o.top} results`);
@@ -77,7 +79,9 @@ export async function pullCommand(o: { top: number; wait: boolean; timeout?: num
         // A long-poll: answered as soon as results arrive at the manager, else
         // after 2 s (when results held by its peers are looked for again).
         await take(o.top - got.length, Math.max(1, Math.min(2000, deadline - Date.now())));
-        step.update(`Waiting for results (${got.length}/${o.top})`);
+        rate.add(got.length);
+        const reason = await why?.explain(rate.perSecond() === 0);
+        step.update(`Waiting for results ${progressBar(got.length, o.top)} ${got.length}/${o.top}  ${rate.describe(o.top - got.length)}${reason ? `\n  ${reason}` : ''}`);
       }
       step.succeed(`Pulled ${got.length} results`);
     }
@@ -120,4 +124,65 @@ async function giveBack(c: ConnectedCluster, held: string[]): Promise<number> {
     n += await settleReceipt(c, receipt, 'release').catch(() => 0);
   }
   return n;
+}
+
+/** A text bar for a terminal line. */
+export function progressBar(done: number, total: number, width = 20): string {
+  const full = total > 0 ? Math.min(width, Math.floor((done / total) * width)) : 0;
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+}
+
+/** Results per second over the last half minute, and the time left at that rate. */
+export class RateMeter {
+  private readonly points: { at: number; n: number }[] = [];
+
+  constructor(n: number, private readonly now = Date.now) {
+    this.points.push({ at: this.now(), n });
+  }
+
+  add(n: number): void {
+    const at = this.now();
+    this.points.push({ at, n });
+    while (this.points.length > 2 && at - this.points[0]!.at > 30_000) this.points.shift();
+  }
+
+  perSecond(): number {
+    const first = this.points[0]!;
+    const last = this.points[this.points.length - 1]!;
+    const s = (last.at - first.at) / 1000;
+    return s > 0 ? (last.n - first.n) / s : 0;
+  }
+
+  describe(left: number): string {
+    const r = this.perSecond();
+    if (r <= 0) return 'waiting';
+    const eta = left / r;
+    return `${r.toFixed(1)}/s, about ${eta < 90 ? `${Math.ceil(eta)} s` : `${Math.ceil(eta / 60)} min`} left`;
+  }
+}
+
+/** Why nothing arrives, in words (looked up at most every 5 s, only while nothing arrives). */
+class WaitReason {
+  private at = 0;
+  private last: string | undefined;
+
+  constructor(private readonly c: ConnectedCluster) {}
+
+  async explain(stalled: boolean): Promise<string | undefined> {
+    if (!stalled) return (this.last = undefined);
+    if (Date.now() - this.at < 5_000) return this.last;
+    this.at = Date.now();
+    const statuses = await Promise.all(this.c.clients.map(({ client }) => client.status().catch(() => null)));
+    const up = statuses.filter((s) => s !== null);
+    const queued = up.reduce((a, s) => a + s.queue.queued, 0);
+    const running = up.reduce((a, s) => a + s.queue.running, 0);
+    const workers = new Set(up.flatMap((s) => s.workers.map((w) => w.workerId))).size;
+    const oldest = Math.max(0, ...up.map((s) => s.queue.oldestQueuedAgeMs ?? 0)) / 1000;
+    const after = Number(this.c.state.settings.scaleUpAfterS ?? 20);
+    if (up.length === 0) this.last = 'no manager answers: check with dynwork status';
+    else if (queued + running === 0) this.last = 'nothing queued or running: every job is done and pulled (or none was enqueued)';
+    else if (workers === 0) this.last = `no worker yet: the cluster scales up once the oldest job has waited ${after} s (it has waited ${Math.floor(oldest)} s)`;
+    else this.last = `${workers} worker(s) busy; ${queued} queued, ${running} running`;
+    return this.last;
+  }
 }
