@@ -6,6 +6,8 @@ import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
 import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
+import { checkClusterName } from '../state/paths.js';
+import { withClusterLock } from './cluster-lock.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface DeployOptions {
@@ -23,6 +25,8 @@ export interface DeployOptions {
   port?: number;
   /** How long to wait for managers to answer. @default 30 */
   waitS?: number;
+  /** How long to wait for another deploy or teardown of this cluster to finish. @default 60 */
+  lockWaitS?: number;
 }
 
 export interface DeployResult {
@@ -33,7 +37,7 @@ export interface DeployResult {
   changed: boolean;
 }
 
-type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS'>>;
+type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS' | 'lockWaitS'>>;
 
 /**
  * Converges the cluster on `opts`: starts the managers that are missing or
@@ -41,6 +45,11 @@ type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS'>>;
  * the rest alone, so a second run changes nothing.
  */
 export async function deploy(opts: DeployOptions, provider: Provider, progress: Progress): Promise<DeployResult> {
+  checkClusterName(opts.cluster);
+  return withClusterLock(opts.cluster, 'deploy', progress, () => converge(opts, provider, progress), opts.lockWaitS);
+}
+
+async function converge(opts: DeployOptions, provider: Provider, progress: Progress): Promise<DeployResult> {
   const previous = readClusterState(opts.cluster);
   if (previous && previous.provider !== opts.provider) {
     throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not ${opts.provider}`, {

@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { DynworkError } from '../errors.js';
 import { writePrivateFile } from '../state/cluster-state.js';
 import { clusterDir, stateRoot } from '../state/paths.js';
+import { startTimeOf } from '../state/process-identity.js';
 import type { Instance, LaunchSpec, ListFilter, Provider, Role } from './types.js';
+
+export { startTimeOf } from '../state/process-identity.js';
 
 /** What the local provider keeps per process, enough to find it again and to be sure a PID is still ours. */
 interface ProcRecord {
@@ -177,20 +180,6 @@ function toInstance(r: ProcRecord, state: Instance['state']): Instance {
 function isOurs(r: ProcRecord): boolean {
   const st = startTimeOf(r.pid);
   return st !== null && st === r.startTime;
-}
-
-/** /proc/<pid>/stat field 22 (start time in clock ticks), or null when gone or a zombie. */
-export function startTimeOf(pid: number): string | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (rest[0] === 'Z' || rest[0] === 'X') return null;
-  return rest[19] ?? null;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
