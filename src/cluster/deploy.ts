@@ -8,6 +8,7 @@ import { clusterDir, readClusterState, stateRoot, writeClusterState, type Cluste
 import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
 import { checkClusterName } from '../state/paths.js';
 import { withClusterLock } from './cluster-lock.js';
+import { lastError } from './manager-log.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface DeployOptions {
@@ -106,7 +107,9 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
     for (const m of members) {
       const entry = out.find((o) => o.index === m.index)!;
       step.update(`Waiting for manager ${m.index} to answer`);
-      entry.url = await waitHealthy(m.endpointFile, entry.pid, clientToken, deadline, m.index, dir);
+      const inst = launched.find((i) => i.index === m.index);
+      const exited = inst ? async () => !(await provider.list({ cluster: opts.cluster, role: 'manager' })).some((i) => i.id === inst.id) : async () => false;
+      entry.url = await waitHealthy(m.endpointFile, entry.pid, clientToken, deadline, m.index, dir, { exited, ...(inst?.log ? { log: inst.log } : {}) });
     }
   });
 
@@ -146,9 +149,16 @@ function resolveSettings(opts: DeployOptions, prev: Partial<Settings> | undefine
   return s;
 }
 
-async function waitHealthy(endpointFile: string, pid: number | null, clientToken: string, deadline: number, index: number, dir: string): Promise<string> {
+interface LaunchWatch {
+  /** True once the process launched in this run has stopped: waiting on is pointless. */
+  exited: () => Promise<boolean>;
+  log?: { file: string; offset: number };
+}
+
+async function waitHealthy(endpointFile: string, pid: number | null, clientToken: string, deadline: number, index: number, dir: string, watch: LaunchWatch): Promise<string> {
   let lastError = 'no endpoint file yet';
   while (Date.now() < deadline) {
+    if (await watch.exited()) throw managerExited(index, dir, watch.log);
     const url = readUrl(endpointFile, pid);
     if (url) {
       const client = new ManagerClient({ endpoint: url, token: clientToken, timeoutMs: 1000 });
@@ -166,6 +176,15 @@ async function waitHealthy(endpointFile: string, pid: number | null, clientToken
   }
   throw new DynworkError('timeout', `manager ${index} did not answer in time (${lastError})`, {
     hint: `see its log: ${dir}/logs/ (or run dynwork deploy again)`,
+  });
+}
+
+/** A manager that stopped before answering, in its own words (the last error it wrote to its log). */
+function managerExited(index: number, dir: string, log: LaunchWatch['log']): DynworkError {
+  const why = log ? lastError(log.file, log.offset) : null;
+  const where = log ? log.file : `${dir}/logs/`;
+  return new DynworkError('provider_error', `manager ${index} stopped before answering: ${why?.message ?? 'it wrote no error'}`, {
+    hint: `${why?.hint ? `${why.hint}; ` : ''}its log: ${where}`,
   });
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynworkError } from '../errors.js';
@@ -23,6 +23,8 @@ interface ProcRecord {
   launchedAt: string;
   configFile: string;
   logFile: string;
+  /** Size of the log when this process started: its own output comes after. */
+  logOffset?: number;
 }
 
 export interface LocalProviderOptions {
@@ -59,6 +61,7 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
     writePrivateFile(configFile, JSON.stringify(config, null, 2) + '\n');
     const logFile = join(d.logs, role === 'manager' ? `manager-${spec.index ?? 0}.log` : `${id}.log`);
     const fd = openSync(logFile, 'a', 0o600);
+    const logOffset = fstatSync(fd).size;
     let pid: number;
     try {
       const child = spawn(process.execPath, [entry, role, '--config', configFile], {
@@ -87,6 +90,7 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
       launchedAt: new Date().toISOString(),
       configFile,
       logFile,
+      logOffset,
     };
     writePrivateFile(join(d.procs, `${id}.json`), JSON.stringify(record) + '\n');
     return toInstance(record, 'running');
@@ -173,6 +177,7 @@ function toInstance(r: ProcRecord, state: Instance['state']): Instance {
     launchedAt: r.launchedAt,
     pid: r.pid,
     address: '127.0.0.1',
+    log: { file: r.logFile, offset: r.logOffset ?? 0 },
   };
 }
 
