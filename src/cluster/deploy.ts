@@ -5,10 +5,10 @@ import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
-import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
 import { checkClusterName } from '../state/paths.js';
 import { withClusterLock } from './cluster-lock.js';
-import { lastError } from './manager-log.js';
+import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
+import { whyItStopped } from './manager-log.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface DeployOptions {
@@ -181,7 +181,7 @@ async function waitHealthy(endpointFile: string, pid: number | null, clientToken
 
 /** A manager that stopped before answering, in its own words (the last error it wrote to its log). */
 function managerExited(index: number, dir: string, log: LaunchWatch['log']): DynworkError {
-  const why = log ? lastError(log.file, log.offset) : null;
+  const why = log ? whyItStopped(log.file, log.offset) : null;
   const where = log ? log.file : `${dir}/logs/`;
   return new DynworkError('provider_error', `manager ${index} stopped before answering: ${why?.message ?? 'it wrote no error'}`, {
     hint: `${why?.hint ? `${why.hint}; ` : ''}its log: ${where}`,

@@ -8,7 +8,7 @@ const TAIL_BYTES = 64 * 1024;
  * the CLI's fatal "dynwork: …" line (and its hint), else its last error log
  * record, else its last line. Null when it wrote nothing.
  */
-export function lastError(file: string, offset: number): { message: string; hint?: string } | null {
+export function whyItStopped(file: string, offset: number): { message: string; hint?: string } | null {
   let text: string;
   try {
     const fd = openSync(file, 'r');
