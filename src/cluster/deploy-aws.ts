@@ -19,6 +19,7 @@ import { managerPolicy, workerPolicy } from '../providers/aws/iam-policies.js';
 import { createAwsProvider, managerConfigHash } from '../providers/aws/provider.js';
 import type { AwsClusterSettings } from '../providers/aws/settings.js';
 import { clusterTags, resourceNames, tagSpec } from '../providers/aws/tags.js';
+import { withClusterLock } from './cluster-lock.js';
 import { clusterDir, ensureClusterDir, readClusterState, writeClusterState, writePrivateFile } from '../state/cluster-state.js';
 import { VERSION } from '../version.js';
 import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from './aws-settings.js';
@@ -63,7 +64,7 @@ const AMI_PARAMETER = (arch: string) => `/aws/service/ami-amazon-linux-latest/al
  */
 export async function deployAws(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: Progress): Promise<AwsDeployResult> {
   try {
-    return await converge(opts, deps, progress);
+    return await withClusterLock(opts.cluster, 'deploy', progress, () => converge(opts, deps, progress));
   } catch (err) {
     throw toDynworkError(err, {});
   }

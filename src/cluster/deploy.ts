@@ -5,7 +5,10 @@ import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
+import { checkClusterName } from '../state/paths.js';
+import { withClusterLock } from './cluster-lock.js';
 import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
+import { whyItStopped } from './manager-log.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface DeployOptions {
@@ -23,6 +26,8 @@ export interface DeployOptions {
   port?: number;
   /** How long to wait for managers to answer. @default 30 */
   waitS?: number;
+  /** How long to wait for another deploy or teardown of this cluster to finish. @default 60 */
+  lockWaitS?: number;
 }
 
 export interface DeployResult {
@@ -33,7 +38,7 @@ export interface DeployResult {
   changed: boolean;
 }
 
-type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS'>>;
+type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS' | 'lockWaitS'>>;
 
 /**
  * Converges the cluster on `opts`: starts the managers that are missing or
@@ -41,6 +46,11 @@ type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS'>>;
  * the rest alone, so a second run changes nothing.
  */
 export async function deploy(opts: DeployOptions, provider: Provider, progress: Progress): Promise<DeployResult> {
+  checkClusterName(opts.cluster);
+  return withClusterLock(opts.cluster, 'deploy', progress, () => converge(opts, provider, progress), opts.lockWaitS);
+}
+
+async function converge(opts: DeployOptions, provider: Provider, progress: Progress): Promise<DeployResult> {
   const previous = readClusterState(opts.cluster);
   if (previous && previous.provider !== opts.provider) {
     throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not ${opts.provider}`, {
@@ -97,7 +107,9 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
     for (const m of members) {
       const entry = out.find((o) => o.index === m.index)!;
       step.update(`Waiting for manager ${m.index} to answer`);
-      entry.url = await waitHealthy(m.endpointFile, entry.pid, clientToken, deadline, m.index, dir);
+      const inst = launched.find((i) => i.index === m.index);
+      const exited = inst ? async () => !(await provider.list({ cluster: opts.cluster, role: 'manager' })).some((i) => i.id === inst.id) : async () => false;
+      entry.url = await waitHealthy(m.endpointFile, entry.pid, clientToken, deadline, m.index, dir, { exited, ...(inst?.log ? { log: inst.log } : {}) });
     }
   });
 
@@ -137,9 +149,16 @@ function resolveSettings(opts: DeployOptions, prev: Partial<Settings> | undefine
   return s;
 }
 
-async function waitHealthy(endpointFile: string, pid: number | null, clientToken: string, deadline: number, index: number, dir: string): Promise<string> {
+interface LaunchWatch {
+  /** True once the process launched in this run has stopped: waiting on is pointless. */
+  exited: () => Promise<boolean>;
+  log?: { file: string; offset: number };
+}
+
+async function waitHealthy(endpointFile: string, pid: number | null, clientToken: string, deadline: number, index: number, dir: string, watch: LaunchWatch): Promise<string> {
   let lastError = 'no endpoint file yet';
   while (Date.now() < deadline) {
+    if (await watch.exited()) throw managerExited(index, dir, watch.log);
     const url = readUrl(endpointFile, pid);
     if (url) {
       const client = new ManagerClient({ endpoint: url, token: clientToken, timeoutMs: 1000 });
@@ -157,6 +176,15 @@ async function waitHealthy(endpointFile: string, pid: number | null, clientToken
   }
   throw new DynworkError('timeout', `manager ${index} did not answer in time (${lastError})`, {
     hint: `see its log: ${dir}/logs/ (or run dynwork deploy again)`,
+  });
+}
+
+/** A manager that stopped before answering, in its own words (the last error it wrote to its log). */
+function managerExited(index: number, dir: string, log: LaunchWatch['log']): DynworkError {
+  const why = log ? whyItStopped(log.file, log.offset) : null;
+  const where = log ? log.file : `${dir}/logs/`;
+  return new DynworkError('provider_error', `manager ${index} stopped before answering: ${why?.message ?? 'it wrote no error'}`, {
+    hint: `${why?.hint ? `${why.hint}; ` : ''}its log: ${where}`,
   });
 }
 

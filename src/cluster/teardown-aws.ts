@@ -32,6 +32,7 @@ import { IAM_NOT_FOUND, ifExists, isAwsError, toDynworkError } from '../provider
 import { createAwsProvider } from '../providers/aws/provider.js';
 import { clusterFilters, resourceNames } from '../providers/aws/tags.js';
 import { readClusterState, removeClusterState } from '../state/cluster-state.js';
+import { withClusterLock } from './cluster-lock.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface AwsTeardownOptions {
@@ -68,7 +69,7 @@ export interface AwsTeardownDeps {
  */
 export async function teardownAws(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Progress): Promise<AwsTeardownResult> {
   try {
-    return await run(opts, deps, progress);
+    return await withClusterLock(opts.cluster, 'teardown', progress, () => run(opts, deps, progress));
   } catch (err) {
     throw toDynworkError(err);
   }

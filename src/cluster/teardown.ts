@@ -1,5 +1,7 @@
 import type { Instance, Provider } from '../providers/types.js';
 import { readClusterState, removeClusterState } from '../state/cluster-state.js';
+import { checkClusterName } from '../state/paths.js';
+import { withClusterLock } from './cluster-lock.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface TeardownResult {
@@ -14,7 +16,12 @@ export interface TeardownResult {
  * state file, which may be gone). Managers go first so no leader launches new
  * workers meanwhile; then workers; then a last look for stragglers.
  */
-export async function teardown(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean } = {}): Promise<TeardownResult> {
+export async function teardown(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean; lockWaitS?: number } = {}): Promise<TeardownResult> {
+  checkClusterName(cluster);
+  return withClusterLock(cluster, 'teardown', progress, () => removeAll(cluster, provider, progress, opts), opts.lockWaitS);
+}
+
+async function removeAll(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean }): Promise<TeardownResult> {
   const removed: TeardownResult['removed'] = [];
   const stop = async (role: 'manager' | 'worker'): Promise<void> => {
     const found: Instance[] = await provider.list({ cluster, role });

@@ -7,6 +7,13 @@ import { onShutdown } from './shutdown.js';
 export async function runManagerRole(file: string): Promise<void> {
   const config = loadConfigFile(managerConfigSchema, file);
   const logger = createLogger({ cluster: config.cluster }, { level: config.logLevel });
-  const manager = await startManager(config, { logger });
+  let manager;
+  try {
+    manager = await startManager(config, { logger });
+  } catch (err) {
+    // Also as a log record: deploy and operators read this log to learn why it stopped.
+    logger.error('manager failed to start', { manager: config.index, err: err as Error });
+    throw err;
+  }
   await onShutdown(() => manager.close(), logger);
 }

@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynworkError } from '../errors.js';
 import { writePrivateFile } from '../state/cluster-state.js';
 import { clusterDir, stateRoot } from '../state/paths.js';
+import { startTimeOf } from '../state/process-identity.js';
 import type { Instance, LaunchSpec, ListFilter, Provider, Role } from './types.js';
+
+export { startTimeOf } from '../state/process-identity.js';
 
 /** What the local provider keeps per process, enough to find it again and to be sure a PID is still ours. */
 interface ProcRecord {
@@ -20,6 +23,8 @@ interface ProcRecord {
   launchedAt: string;
   configFile: string;
   logFile: string;
+  /** Size of the log when this process started: its own output comes after. */
+  logOffset?: number;
 }
 
 export interface LocalProviderOptions {
@@ -56,6 +61,7 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
     writePrivateFile(configFile, JSON.stringify(config, null, 2) + '\n');
     const logFile = join(d.logs, role === 'manager' ? `manager-${spec.index ?? 0}.log` : `${id}.log`);
     const fd = openSync(logFile, 'a', 0o600);
+    const logOffset = fstatSync(fd).size;
     let pid: number;
     try {
       const child = spawn(process.execPath, [entry, role, '--config', configFile], {
@@ -84,6 +90,7 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
       launchedAt: new Date().toISOString(),
       configFile,
       logFile,
+      logOffset,
     };
     writePrivateFile(join(d.procs, `${id}.json`), JSON.stringify(record) + '\n');
     return toInstance(record, 'running');
@@ -170,6 +177,7 @@ function toInstance(r: ProcRecord, state: Instance['state']): Instance {
     launchedAt: r.launchedAt,
     pid: r.pid,
     address: '127.0.0.1',
+    log: { file: r.logFile, offset: r.logOffset ?? 0 },
   };
 }
 
@@ -177,20 +185,6 @@ function toInstance(r: ProcRecord, state: Instance['state']): Instance {
 function isOurs(r: ProcRecord): boolean {
   const st = startTimeOf(r.pid);
   return st !== null && st === r.startTime;
-}
-
-/** /proc/<pid>/stat field 22 (start time in clock ticks), or null when gone or a zombie. */
-export function startTimeOf(pid: number): string | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (rest[0] === 'Z' || rest[0] === 'X') return null;
-  return rest[19] ?? null;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -32,6 +32,8 @@ export interface Instance {
   launchedAt: string;
   /** local only */
   pid?: number;
+  /** local only: its log file, and where this process's output starts in it (restarts append to one file). */
+  log?: { file: string; offset: number };
   /** Address peers and workers use (aws: private IP; local: 127.0.0.1). */
   address?: string;
   /** aws only: the public address the CLI reaches managers on. */

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 import { DynworkError } from '../../errors.js';
 import { makeJobId, ownerOf, seqOf } from '../protocol.js';
 import type { JobStatus, JobView, LeasedJob, NewJob, PulledJob } from '../protocol.js';
+import { freshQueueFile, idMarkFile, readIdMark, writeIdMark } from './id-mark.js';
 import { MIGRATIONS } from './migrations.js';
 
 const QUEUED = 0;
@@ -15,7 +16,6 @@ const DELIVERING = 5;
 const CANCELLED = 6;
 /** Most job data in one lease answer (at least one job is always given). */
 export const DEFAULT_LEASE_BYTES = 8 * 1024 * 1024;
-// A result being delivered is still "completed" to anyone looking the job up: it is not theirs yet.
 export type ListableStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 const LISTED: Record<ListableStatus, [number, number]> = {
   queued: [QUEUED, QUEUED],
@@ -24,7 +24,10 @@ const LISTED: Record<ListableStatus, [number, number]> = {
   failed: [FAILED, FAILED],
   cancelled: [CANCELLED, CANCELLED],
 };
+// A result being delivered is still "completed" to anyone looking the job up: it is not theirs yet.
 const STATUS: readonly JobStatus[] = ['queued', 'running', 'completed', 'pulled', 'failed', 'completed', 'cancelled'];
+/** Ids are reserved in blocks, so the mark beside the queue is written once per block, not per enqueue. */
+export const ID_BLOCK = 10_000;
 
 export interface StoreCounts {
   queued: number;
@@ -71,14 +74,31 @@ export class JobStore {
   private readonly db: Database.Database;
   private readonly tally: StoreCounts;
   private readonly stmt;
-  /** The inode opened: a database file deleted under us keeps working on the orphan, so compare. */
-  private readonly ino: number;
+  /** The inodes opened: a database (or WAL) file deleted under us keeps working on the orphan, so compare. */
+  private readonly ino: bigint;
+  private readonly walIno: bigint | null;
+  /**
+   * The file as this process last left it. Only we write it (the lock is
+   * exclusive), so another size or mtime means someone else wrote into it:
+   * our page cache no longer matches the disk, and nothing more is written.
+   */
+  private seen: BigIntStats;
+  private tampered: DynworkError | null = null;
+  private readonly markFile: string;
+  /** Highest sequence number handed out, and the one the mark on disk covers. */
+  private lastSeq: number;
+  private reservedSeq: number;
 
-  private constructor(file: string, managerIndex: number, db: Database.Database) {
+  private constructor(file: string, managerIndex: number, db: Database.Database, lastSeq: number, reservedSeq: number) {
     this.file = file;
     this.managerIndex = managerIndex;
     this.db = db;
-    this.ino = statSync(file).ino;
+    this.seen = statSync(file, { bigint: true });
+    this.ino = this.seen.ino;
+    this.walIno = statSync(`${file}-wal`, { bigint: true, throwIfNoEntry: false })?.ino ?? null;
+    this.markFile = idMarkFile(file);
+    this.lastSeq = lastSeq;
+    this.reservedSeq = reservedSeq;
     this.stmt = {
       insert: db.prepare<[number, string, number]>('INSERT INTO jobs (iterations, data, enqueued_at) VALUES (?, ?, ?)'),
       queuedHead: db.prepare<[number], { seq: number; iterations: number; bytes: number }>(
@@ -111,9 +131,9 @@ export class JobStore {
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE state IN (?, ?) ORDER BY seq LIMIT ?`,
       ),
-      purgeAttempts: db.prepare<[number]>(
+      purgeAttempts: db.prepare<[number, number]>(
         `DELETE FROM attempts WHERE seq IN (
-           SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?1) OR (state IN (4, 6) AND completed_at < ?1))`,
+           SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?) OR (state IN (4, 6) AND completed_at < ?))`,
       ),
       complete: db.prepare<[string, number, number, string], { iterations: number }>(
         `UPDATE jobs SET state = 2, result = ?, completed_at = ?, data = NULL, lease_owner = NULL, lease_expires_at = NULL
@@ -169,15 +189,40 @@ export class JobStore {
     }
   }
 
-  /** Opens (creating if needed) and migrates the store; refuses a database newer than this code. */
+  /**
+   * Opens (creating if needed) and migrates the store, holding the file
+   * exclusively for as long as it is open. Refuses a database that is in use
+   * by another process, corrupt, newer than this code, or missing where this
+   * manager had already issued ids (a new empty queue would issue them again).
+   */
   static open(file: string, managerIndex: number): JobStore {
-    let db: Database.Database;
+    let db: Database.Database | undefined;
+    const markFile = idMarkFile(file);
+    const fresh = freshQueueFile(file);
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      const existed = existsSync(file);
+      const mark = readIdMark(markFile);
+      const startFresh = !existed && mark !== null && mark > 0;
+      if (startFresh && !existsSync(fresh)) {
+        throw new DynworkError(
+          'store_error',
+          `queue database ${file} is missing but this manager had issued job ids up to ${makeJobId(mark, managerIndex)}; restore it, or start a fresh queue (its ids continue past those) by creating ${fresh}`,
+          { hint: `restore the file, or: touch ${fresh} and start the manager again (dynwork deploy)` },
+        );
+      }
       db = new Database(file);
+      // Before the first access: with EXCLUSIVE, WAL keeps its index in this
+      // process's memory and the file stays locked until close, so a second
+      // manager on the same data directory cannot open it at all.
+      db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
+      if (existed) {
+        const check = db.pragma('quick_check', { simple: true }) as string;
+        if (check !== 'ok') throw Object.assign(new Error(`quick_check: ${check}`), { code: 'SQLITE_CORRUPT' });
+      }
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > MIGRATIONS.length) {
         db.close();
@@ -187,22 +232,35 @@ export class JobStore {
           { hint: 'run the dynwork version that created it, or a newer one' },
         );
       }
-      db.transaction(() => {
+      const conn = db;
+      let lastSeq = 0;
+      conn.transaction(() => {
         for (let v = version; v < MIGRATIONS.length; v++) {
-          db.exec(MIGRATIONS[v] as string);
-          db.pragma(`user_version = ${v + 1}`);
+          conn.exec(MIGRATIONS[v] as string);
+          conn.pragma(`user_version = ${v + 1}`);
+        }
+        lastSeq = conn.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get()?.seq ?? 0;
+        // Ids up to the mark may have been handed out (the mark reserves
+        // ahead, and a restored older file knows fewer): continue past it.
+        if (mark !== null && mark > lastSeq) {
+          conn.prepare("DELETE FROM sqlite_sequence WHERE name = 'jobs'").run();
+          conn.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)").run(mark);
+          lastSeq = mark;
         }
       }).immediate();
+      if (mark === null || mark < lastSeq) writeIdMark(markFile, lastSeq);
+      if (startFresh) rmSync(fresh, { force: true });
+      return new JobStore(file, managerIndex, conn, lastSeq, Math.max(lastSeq, mark ?? 0));
     } catch (err) {
-      if (err instanceof DynworkError) throw err;
-      throw new DynworkError('store_error', `cannot open queue database ${file}: ${(err as Error).message}`, { cause: err });
+      if (db?.open) db.close();
+      throw openError(file, fresh, err);
     }
-    return new JobStore(file, managerIndex, db);
   }
 
   /** Enqueues all jobs in one transaction (all or nothing); returns their ids in order. */
   enqueue(jobs: readonly NewJob[], now: number): number[] {
     this.assertFileIntact();
+    this.reserveIds(jobs.length);
     return this.tx(() => {
       const ids: number[] = [];
       let iters = 0;
@@ -211,6 +269,7 @@ export class JobStore {
         ids.push(makeJobId(Number(r.lastInsertRowid), this.managerIndex));
         iters += job.iterations;
       }
+      if (jobs.length > 0) this.lastSeq = seqOf(ids[ids.length - 1]!);
       this.tally.queued += jobs.length;
       this.tally.queuedIterations += iters;
       return ids;
@@ -224,6 +283,7 @@ export class JobStore {
    * `maxBytes` of data (one answer stays a sensible size).
    */
   lease(owner: string, max: number, maxIterations: number, leaseMs: number, now: number, maxBytes = DEFAULT_LEASE_BYTES): LeasedJob[] {
+    this.assertFileIntact();
     if (this.tally.queued === 0 || max < 1) return [];
     return this.tx(() => {
       let take = 0;
@@ -252,6 +312,7 @@ export class JobStore {
 
   /** Records results of jobs `owner` still holds; the rest (lease lost, already done, not ours) are rejected. */
   complete(owner: string, results: readonly PulledJob[], now: number): { accepted: number[]; rejected: number[] } {
+    this.assertFileIntact();
     return this.tx(() => {
       const accepted: number[] = [];
       const rejected: number[] = [];
@@ -270,6 +331,7 @@ export class JobStore {
 
   /** Pushes back the deadline of leases `owner` still holds. */
   extend(owner: string, ids: readonly number[], leaseMs: number, now: number): { extended: number[]; lost: number[] } {
+    this.assertFileIntact();
     return this.tx(() => {
       const extended: number[] = [];
       const lost: number[] = [];
@@ -286,6 +348,7 @@ export class JobStore {
    * `maxAttempts` times is failed instead (it keeps killing its workers).
    */
   expireLeases(maxAttempts: number, now: number): ExpiryResult {
+    this.assertFileIntact();
     if (this.tally.running === 0) return { requeued: [], failed: [] };
     return this.tx(() => {
       const rows = this.stmt.expire.all(maxAttempts, maxAttempts, now, maxAttempts, now);
@@ -314,6 +377,7 @@ export class JobStore {
    * reached its reader is never lost.
    */
   reserve(top: number, receipt: string, leaseMs: number, now: number): PulledJob[] {
+    this.assertFileIntact();
     if (this.tally.completed === 0 || top < 1) return [];
     return this.tx(() => {
       const rows = this.stmt.reserve.all(receipt, now + leaseMs, top);
@@ -326,6 +390,7 @@ export class JobStore {
 
   /** Marks the results held under `receipt` pulled; returns how many (0 once it was released or ran out). */
   ack(receipt: string, now: number): number {
+    this.assertFileIntact();
     if (this.tally.delivering === 0) return 0;
     return this.tx(() => {
       const n = this.stmt.ack.run(now, receipt).changes;
@@ -336,12 +401,14 @@ export class JobStore {
 
   /** Puts the results held under `receipt` back to "completed"; returns how many. */
   release(receipt: string): number {
+    this.assertFileIntact();
     if (this.tally.delivering === 0) return 0;
     return this.tx(() => this.returned(this.stmt.release.run(receipt).changes));
   }
 
   /** Results whose receipt ran out go back to "completed"; returns how many. */
   expireReceipts(now: number): number {
+    this.assertFileIntact();
     if (this.tally.delivering === 0) return 0;
     return this.tx(() => this.returned(this.stmt.expireReceipts.run(now).changes));
   }
@@ -369,6 +436,7 @@ export class JobStore {
    * already finished.
    */
   cancel(id: number, now: number): JobView | null {
+    this.assertFileIntact();
     if (!this.owns(id)) return null;
     return this.tx(() => {
       const seq = seqOf(id);
@@ -389,6 +457,7 @@ export class JobStore {
 
   /** Queues a failed or cancelled job again (its attempt count starts over). Null when not here; throws `conflict` otherwise. */
   retry(id: number): JobView | null {
+    this.assertFileIntact();
     if (!this.owns(id)) return null;
     return this.tx(() => {
       const seq = seqOf(id);
@@ -403,6 +472,7 @@ export class JobStore {
 
   /** Queues every failed job again; returns their ids. */
   retryFailed(): number[] {
+    this.assertFileIntact();
     if (this.tally.failed === 0) return [];
     return this.tx(() => {
       const ids = this.requeued(this.stmt.retryFailed.all());
@@ -413,8 +483,9 @@ export class JobStore {
 
   /** Deletes pulled and failed jobs older than `before`; returns how many went. */
   purge(before: number): number {
+    this.assertFileIntact();
     return this.tx(() => {
-      this.stmt.purgeAttempts.run(before);
+      this.stmt.purgeAttempts.run(before, before);
       const n = this.stmt.purgePulled.run(before).changes + this.stmt.purgeFailed.run(before).changes;
       return n;
     });
@@ -459,16 +530,48 @@ export class JobStore {
     } finally {
       this.db.close();
     }
+    // Nothing past lastSeq was handed out: shrink the reservation so a clean
+    // restart continues where this run stopped instead of a block further on.
+    if (this.reservedSeq > this.lastSeq) {
+      try {
+        writeIdMark(this.markFile, this.lastSeq);
+      } catch {
+        // the larger mark stays: still safe, ids merely skip ahead
+      }
+    }
   }
 
-  /** Throws when the database file was removed, replaced or made read-only since it was opened. */
+  /**
+   * Throws when the database file was removed, replaced, made read-only or
+   * written by another process since this one last wrote it, or its WAL was
+   * removed: writing on would only reach an orphan or a file we misread.
+   */
   private assertFileIntact(): void {
+    if (this.tampered) throw this.tampered;
+    let st: BigIntStats;
     try {
-      if (statSync(this.file).ino !== this.ino) throw new Error('the file was replaced');
+      st = statSync(this.file, { bigint: true });
+      if (st.ino !== this.ino) throw new Error('the file was replaced');
+      if (this.walIno !== null && statSync(`${this.file}-wal`, { bigint: true }).ino !== this.walIno) throw new Error('its WAL file was replaced');
       accessSync(this.file, constants.W_OK);
     } catch (err) {
       throw new DynworkError('store_error', `queue database ${this.file} is unavailable: ${(err as Error).message}`, { cause: err });
     }
+    if (st.size !== this.seen.size || st.mtimeNs !== this.seen.mtimeNs) {
+      this.tampered = new DynworkError(
+        'store_error',
+        `queue database ${this.file} is unavailable: another process wrote into it (corrupted?); this manager writes nothing more to it`,
+      );
+      throw this.tampered;
+    }
+  }
+
+  /** Moves the mark on disk past the ids about to be issued, a block at a time, before they exist. */
+  private reserveIds(count: number): void {
+    if (this.lastSeq + count <= this.reservedSeq) return;
+    const next = Math.ceil((this.lastSeq + count + 1) / ID_BLOCK) * ID_BLOCK;
+    writeIdMark(this.markFile, next);
+    this.reservedSeq = next;
   }
 
   private requeued(rows: readonly { seq: number; iterations: number }[]): number[] {
@@ -529,6 +632,29 @@ export class JobStore {
     } catch (err) {
       if (err instanceof DynworkError) throw err;
       throw new DynworkError('store_error', `queue database write failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      // A commit may checkpoint into the file: that write is ours.
+      this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
     }
   }
+}
+
+/** What went wrong opening the queue, said so that the manager's one error line tells the operator what to do. */
+function openError(file: string, fresh: string, err: unknown): DynworkError {
+  if (err instanceof DynworkError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new DynworkError('store_error', `queue database ${file} is in use by another process (a second manager on the same data directory?); refusing to serve it twice`, {
+      cause: err,
+      hint: 'stop the other manager first: one manager per queue',
+    });
+  }
+  if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
+    return new DynworkError('store_error', `queue database ${file} is corrupt (${message}); refusing to start on it`, {
+      cause: err,
+      hint: `restore it from a backup, or move it aside and touch ${fresh} to start a fresh queue (its ids continue past the old ones)`,
+    });
+  }
+  return new DynworkError('store_error', `cannot open queue database ${file}: ${message}`, { cause: err });
 }
