@@ -35,6 +35,8 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/', allowed: ['none', 'wrong', 'wrongLength', 'client', 'worker'] },
   { method: 'GET', path: '/dashboard/data', allowed: ['client'] },
   { method: 'GET', path: '/jobs?state=failed', allowed: ['client'] },
+  { method: 'GET', path: '/logs', allowed: ['client'] },
+  { method: 'POST', path: '/internal/logs', type: 'application/json', body: '{"workerId":"m","lines":["{}"]}', allowed: ['worker'] },
   { method: 'PUT', path: '/enqueue?iterations=1', type: 'text/plain', body: 'matrix', allowed: ['client'] },
   { method: 'POST', path: '/pullCompleted?top=1', allowed: ['client'] },
   { method: 'GET', path: '/jobs/1001', allowed: ['client'] },
@@ -119,7 +121,7 @@ describe('access', () => {
     }
     const pulled = await (await fetch(`${m.url}/pullCompleted?top=100`, { method: 'POST', headers: { authorization: HEADER.client! } })).text();
     assert.ok(pulled.includes(result));
-    assert.ok(log.lines.some((l) => l.includes('"completed"') && l.includes(`"jobId":${id}`)), 'the completion was logged, with its job id');
+    assert.ok(log.lines.some((l) => l.includes('"completed"') && new RegExp(`"jobIds":\\[([0-9]+,)*${id}[,\\]]`).test(l)), 'the completion was logged, with its job id');
     for (const line of log.lines) {
       for (const secret of [CLIENT_TOKEN, WORKER_TOKEN, payload, result]) assert.ok(!line.includes(secret), `a log line leaks: ${line.slice(0, 200)}`);
     }

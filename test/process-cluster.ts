@@ -28,6 +28,8 @@ export interface TestClusterOptions {
   autoscale?: Partial<AutoscaleSettings>;
   /** More manager config (ManagerConfig fields). */
   manager?: Record<string, unknown>;
+  /** More worker config (WorkerConfig fields). */
+  worker?: Record<string, unknown>;
 }
 
 export class TestCluster {
@@ -92,7 +94,7 @@ export class TestCluster {
   }
 
   workerConfig(): Record<string, unknown> {
-    return { cluster: this.cluster, managers: this.endpoints(), workerToken: WORKER_TOKEN, threads: 1, idleTimeoutMs: 120_000, leaseWaitMs: 1_000, logLevel: 'warn' };
+    return { cluster: this.cluster, managers: this.endpoints(), workerToken: WORKER_TOKEN, threads: 1, idleTimeoutMs: 120_000, leaseWaitMs: 1_000, logLevel: 'warn', ...this.opts.worker };
   }
 
   async launch(role: 'manager' | 'worker', index?: number): Promise<Instance> {

@@ -145,6 +145,7 @@ const dashboardPart = z.object({
   status: managerStatus,
   history: z.array(z.object({ at: z.number(), queued: z.number(), running: z.number(), completedPerSec: z.number(), workers: z.number() })),
 });
+const logLines = z.object({ lines: z.array(z.string()) });
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 const endpointFileShape = z.object({ url: z.string().url() });
 
@@ -347,6 +348,17 @@ export class ManagerClient {
   /** GET /dashboard/data?local=1: this manager's status and history (peers merge them). */
   dashboardPart(opts: CallOptions = {}): Promise<DashboardPart> {
     return this.call({ method: 'GET', path: '/dashboard/data?local=1', schema: dashboardPart, idempotent: true, signal: opts.signal }) as Promise<DashboardPart>;
+  }
+
+  /** GET /logs: recent log lines (JSON text, one record each) of the cluster's processes, or this manager's own and its workers' with `local`. */
+  async logs(opts: { local?: boolean } & CallOptions = {}): Promise<string[]> {
+    const r = await this.call({ method: 'GET', path: `/logs${opts.local ? '?local=1' : ''}`, schema: logLines, idempotent: true, signal: opts.signal });
+    return r.lines;
+  }
+
+  /** POST /internal/logs: a worker's new log lines. Retried only by the caller (a doubled batch is two copies of lines, not harm). */
+  async shipLogs(body: { workerId: string; lines: string[] }): Promise<void> {
+    await this.call({ method: 'POST', path: '/internal/logs', body: JSON.stringify(body), schema: z.object({ kept: z.number() }), idempotent: false });
   }
 
   status(opts: CallOptions = {}): Promise<ManagerStatus> {

@@ -16,12 +16,12 @@ export interface TeardownResult {
  * state file, which may be gone). Managers go first so no leader launches new
  * workers meanwhile; then workers; then a last look for stragglers.
  */
-export async function teardown(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean; lockWaitS?: number } = {}): Promise<TeardownResult> {
+export async function teardown(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean; purge?: boolean; lockWaitS?: number } = {}): Promise<TeardownResult> {
   checkClusterName(cluster);
   return withClusterLock(cluster, 'teardown', progress, () => removeAll(cluster, provider, progress, opts), opts.lockWaitS);
 }
 
-async function removeAll(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean }): Promise<TeardownResult> {
+async function removeAll(cluster: string, provider: Provider, progress: Progress, opts: { keepData?: boolean; purge?: boolean }): Promise<TeardownResult> {
   const removed: TeardownResult['removed'] = [];
   const stop = async (role: 'manager' | 'worker'): Promise<void> => {
     const found: Instance[] = await provider.list({ cluster, role });
@@ -36,6 +36,6 @@ async function removeAll(cluster: string, provider: Provider, progress: Progress
     if (removed.length === before) break;
   }
   const hadState = readClusterState(cluster) !== null;
-  removeClusterState(cluster, { keepData: opts.keepData ?? false });
+  removeClusterState(cluster, { keepData: opts.keepData ?? false, keepLogs: !opts.purge });
   return { cluster, removed, stateRemoved: hadState, nothingToDo: removed.length === 0 && !hadState };
 }

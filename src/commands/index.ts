@@ -107,6 +107,18 @@ export function registerCommands(program: Command): void {
     .action(async (o) => (await import('./dashboard.js')).dashboardCommand(o));
 
   program
+    .command('logs')
+    .description('one time-ordered stream from every process of the cluster (local: its log files, kept after teardown; aws: served by the managers, workers included)')
+    .addOption(clusterOption())
+    .addOption(new Option('--role <role>', 'only managers or only workers').choices(['manager', 'worker']))
+    .option('--job <id>', "only lines about this job", jobIdArg)
+    .option('--since <when>', 'only lines since: 90s, 10m, 2h, 1d or an ISO time')
+    .option('-f, --follow', 'keep printing new lines until interrupted', false)
+    .option('--boot <instance>', "aws: this instance's console output (where boot failures show)")
+    .addOption(new Option('--json', 'the raw JSON lines').default(false))
+    .action(async (o) => (await import('./logs.js')).logsCommand(o));
+
+  program
     .command('teardown')
     .description('remove everything the cluster made (processes; on aws instances, security group, key pair, volumes, tokens, IAM) and its state; waits until gone')
     .addOption(clusterOption())
@@ -114,6 +126,7 @@ export function registerCommands(program: Command): void {
     .option('--region <region>', 'aws: region (default: the state\'s, else the SDK\'s chain)')
     .option('--profile <name>', 'aws: profile from ~/.aws/config')
     .option('--keep-data', "keep the managers' queues (local: on disk; aws: the EBS data volumes) for the next deploy", false)
+    .option('--purge', 'local: remove the log files too (kept by default, for dynwork logs)', false)
     .option('--dry-run', 'aws: list what would be removed, remove nothing', false)
     .option('-y, --yes', 'aws: remove without asking (needed when not at a terminal)', false)
     .addOption(jsonOption())

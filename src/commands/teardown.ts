@@ -1,5 +1,6 @@
 import { DynworkError } from '../errors.js';
-import { readClusterState } from '../state/cluster-state.js';
+import { join } from 'node:path';
+import { clusterDir, readClusterState } from '../state/cluster-state.js';
 import { silentProgress } from '../cluster/progress.js';
 import type { AwsTeardownResult } from '../cluster/teardown-aws.js';
 import { cliProgress, print, printJson } from './ui.js';
@@ -10,6 +11,7 @@ export interface TeardownFlags {
   region?: string;
   profile?: string;
   keepData: boolean;
+  purge?: boolean;
   dryRun: boolean;
   yes?: boolean;
   json: boolean;
@@ -21,14 +23,17 @@ export async function teardownCommand(o: TeardownFlags): Promise<void> {
   if (provider === 'aws') return teardownAwsCommand(o, state?.settings.region as string | undefined);
   if (o.region || o.profile || o.dryRun) throw new DynworkError('usage', '--region, --profile and --dry-run only apply to --provider aws', { hint: 'drop them, or add --provider aws' });
   const [{ teardown }, { createLocalProvider }] = await Promise.all([import('../cluster/teardown.js'), import('../providers/local.js')]);
-  const r = await teardown(o.cluster, createLocalProvider(), cliProgress(o.json), { keepData: o.keepData });
+  const r = await teardown(o.cluster, createLocalProvider(), cliProgress(o.json), { keepData: o.keepData, purge: o.purge ?? false });
   if (o.json) printJson(r);
   else if (r.nothingToDo) {
     // No state here says nothing about AWS, where teardown finds a cluster by its tags instead.
     print(`cluster "${o.cluster}": nothing found on this machine (no local process, no cluster state)`);
     print(`if it runs on AWS: dynwork teardown --provider aws --region REGION --cluster ${o.cluster} finds everything by its tag dynwork:cluster=${o.cluster}`);
   }
-  else print(`cluster "${o.cluster}" removed: ${r.removed.length} process${r.removed.length === 1 ? '' : 'es'} stopped${o.keepData ? '; queues kept on disk' : ''}`);
+  else {
+    print(`cluster "${o.cluster}" removed: ${r.removed.length} process${r.removed.length === 1 ? '' : 'es'} stopped${o.keepData ? '; queues kept on disk' : ''}`);
+    if (!o.purge && r.removed.length > 0) print(`logs kept in ${join(clusterDir(o.cluster), 'logs')} (dynwork logs --cluster ${o.cluster} reads them; teardown --purge removes them)`);
+  }
 }
 
 async function teardownAwsCommand(o: TeardownFlags, stateRegion: string | undefined): Promise<void> {

@@ -35,5 +35,13 @@ export function createLogger(
   };
 }
 
+/** A writer for createLogger: stderr, and a copy of each line into `ring`. */
+export function teeTo(ring: { push(line: string): void }): (line: string) => void {
+  return (line) => {
+    process.stderr.write(line);
+    ring.push(line);
+  };
+}
+
 /** A logger that drops everything (library callers that do not want logs). */
 export const silentLogger: Logger = createLogger({}, { level: 'error', write: () => undefined });

@@ -67,9 +67,11 @@ export function writePrivateFile(file: string, text: string): void {
 }
 
 /** Removes the cluster's directory; with keepData, the managers' queues stay for the next deploy. */
-export function removeClusterState(name: string, opts: { keepData: boolean }): void {
+/** Removes the cluster's state; the queues stay with `keepData`, the log files with `keepLogs`. */
+export function removeClusterState(name: string, opts: { keepData: boolean; keepLogs?: boolean }): void {
   const dir = clusterDir(name);
-  if (!opts.keepData) {
+  const keep = new Set([...(opts.keepData ? ['managers'] : []), ...(opts.keepLogs ? ['logs'] : [])]);
+  if (keep.size === 0) {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
@@ -79,13 +81,6 @@ export function removeClusterState(name: string, opts: { keepData: boolean }): v
   } catch {
     return;
   }
-  for (const e of entries) if (e !== 'managers') rmSync(join(dir, e), { recursive: true, force: true });
+  for (const e of entries) if (!keep.has(e)) rmSync(join(dir, e), { recursive: true, force: true });
 }
 
-export function listClusters(): string[] {
-  try {
-    return readdirSync(join(stateRoot(), 'clusters')).sort();
-  } catch {
-    return [];
-  }
-}

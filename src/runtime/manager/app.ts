@@ -17,6 +17,8 @@ const ROUTES: Record<string, string[]> = {
   '/': ['GET', 'HEAD'],
   '/dashboard/data': ['GET', 'HEAD'],
   '/jobs': ['GET', 'HEAD'],
+  '/logs': ['GET', 'HEAD'],
+  '/internal/logs': ['POST'],
   '/jobs/retry': ['POST'],
   '/status': ['GET', 'HEAD'],
   '/metrics': ['GET', 'HEAD'],

@@ -4,6 +4,7 @@ import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';
 import type { EventLog } from './event-log.js';
 import type { History } from './history.js';
+import type { LogRing } from '../log-ring.js';
 import type { Waiters } from './waiters.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { Peers } from './peers.js';
@@ -34,6 +35,10 @@ export interface ManagerContext {
   events: EventLog;
   /** The last hour, sampled, for the dashboard (bounded). */
   history: History;
+  /** This manager's recent log lines, when its logger keeps them (bounded). */
+  ownLogs: LogRing | undefined;
+  /** Recent log lines its workers sent (bounded). */
+  workerLogs: LogRing;
   /** Aborted when the manager starts shutting down: long-polls answer at once. */
   closing: AbortSignal;
 }

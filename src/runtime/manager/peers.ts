@@ -113,6 +113,12 @@ export class Peers {
     }
   }
 
+  /** Every peer's own and its workers' recent log lines; a peer that does not answer adds none. */
+  async logs(): Promise<string[]> {
+    const all = await Promise.all([...this.publicClients.values()].map((c) => c.logs({ local: true }).catch(() => [] as string[])));
+    return all.flat();
+  }
+
   /** Each peer's part of the dashboard; null for a peer that did not answer in time. */
   async dashboards(): Promise<{ index: number; url: string; part: DashboardPart | null }[]> {
     return Promise.all(

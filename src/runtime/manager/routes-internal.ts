@@ -35,7 +35,8 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
       }
       const jobs = ctx.store.lease(workerId, max, maxIterations, leaseMs, ctx.now());
       if (jobs.length > 0 || ctx.now() >= deadline) {
-        for (const j of jobs) ctx.logger.debug('leased', { jobId: j.id, workerId });
+        // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
+        ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
         res.json({ jobs, leaseMs } satisfies LeaseResponse);
         return;
       }
@@ -62,7 +63,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     ctx.metrics.count('rejectedResults', out.rejected.length);
     ctx.throughput.add(out.accepted.length, now);
     if (out.accepted.length > 0) ctx.resultWaiters.wakeAll();
-    for (const id of out.accepted) ctx.logger.debug('completed', { jobId: id, workerId });
+    if (out.accepted.length > 0) ctx.logger.info('completed', { workerId, count: out.accepted.length, jobIds: out.accepted });
     for (const id of out.rejected) ctx.logger.info('late or foreign result dropped', { jobId: id, workerId });
     res.json(out satisfies CompleteResponse);
   });
@@ -81,6 +82,16 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     ctx.workers.record({ workerId, ids: [], threads, busy, ...(hashRate === undefined ? {} : { hashRate }), ...(instanceId === undefined ? {} : { instanceId }) }, now);
     const { extended, lost } = ctx.store.extend(workerId, body.ids as number[], ctx.config.leaseMs, now);
     res.json({ extended, lost, leaseMs: ctx.config.leaseMs } satisfies HeartbeatResponse);
+  });
+
+  r.post('/internal/logs', (req: Request, res: Response) => {
+    const body = objectBody(req);
+    str(body.workerId, 'workerId');
+    if (!Array.isArray(body.lines) || body.lines.length > 1_000 || !body.lines.every((l: unknown) => typeof l === 'string')) {
+      throw bad('lines must be an array of at most 1000 strings');
+    }
+    for (const line of body.lines as string[]) ctx.workerLogs.push(line);
+    res.json({ kept: body.lines.length });
   });
 
   // Peer fill: a peer takes results under a receipt token and settles it once

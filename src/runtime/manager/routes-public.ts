@@ -131,6 +131,14 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
     });
   }
 
+  // Recent log lines of this manager and of the workers that sent theirs here;
+  // with the peers' too unless local=1. Raw JSON records, for the CLI to filter.
+  r.get('/logs', auth('client'), async (req: Request, res: Response) => {
+    const lines = [...(ctx.ownLogs?.since().lines ?? []), ...ctx.workerLogs.since().lines];
+    if ((req.query as Record<string, unknown>).local !== '1') lines.push(...(await ctx.peers.logs()));
+    res.json({ lines });
+  });
+
   r.get('/status', auth('client', 'worker'), (_req: Request, res: Response) => {
     res.json(managerStatus(ctx));
   });

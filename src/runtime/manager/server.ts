@@ -13,6 +13,7 @@ import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { EventLog } from './event-log.js';
 import { History } from './history.js';
+import { LogRing } from '../log-ring.js';
 import { Waiters } from './waiters.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
@@ -31,6 +32,8 @@ export interface RunningManager {
 export interface ManagerOptions {
   logger?: Logger;
   now?: () => number;
+  /** Where the logger also keeps its lines, to serve them at GET /logs. */
+  logRing?: LogRing;
   /** Longest close() waits for in-flight requests before cutting connections. @default 10000 */
   closeTimeoutMs?: number;
 }
@@ -72,6 +75,8 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     isLeader: () => leader,
     events: new EventLog(now),
     history: new History(config.historyIntervalMs),
+    ownLogs: opts.logRing,
+    workerLogs: new LogRing(20_000),
     closing: closing.signal,
   };
 
