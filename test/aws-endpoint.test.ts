@@ -5,13 +5,15 @@ import { after, before, describe, test } from 'node:test';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { call, createAwsClients } from '../src/providers/aws/clients.js';
 import { serveAws, type AwsWire } from './aws-wire.js';
-import { dynwork } from './cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, dynwork } from './cli.js';
 import { FakeAws } from './fake-aws.js';
 import { tempDir } from './helpers.js';
 
 describe('AWS_ENDPOINT_URL', () => {
   // An empty account, served on 127.0.0.1.
   let wire: AwsWire;
+  let aws: FakeAws;
   const seen = () => wire.requests;
   const home = tempDir('dynwork-endpoint-');
   const env = () => ({
@@ -25,7 +27,8 @@ describe('AWS_ENDPOINT_URL', () => {
   });
 
   before(async () => {
-    wire = await serveAws(new FakeAws({ mock: false }), { AKIDLOCALTEST: 'local-secret-key', AKIDOPSPROFILE: 'ops-secret-key' });
+    aws = new FakeAws({ mock: false });
+    wire = await serveAws(aws, { AKIDLOCALTEST: 'local-secret-key', AKIDOPSPROFILE: 'ops-secret-key' });
   });
   after(async () => {
     await wire.close();
@@ -38,6 +41,40 @@ describe('AWS_ENDPOINT_URL', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^dynwork: teardown of AWS cluster "ghost" deletes its machines and its queues' data volumes: add --yes to confirm when not at a terminal\nhint: see what it would remove with: dynwork teardown --cluster ghost --provider aws --dry-run\n$/);
     assert.deepEqual(seen(), [], 'no request was made');
+  });
+
+  test('at a terminal, an AWS teardown lists what it removes and asks; "n" removes nothing, "y" removes it', async () => {
+    aws.keyPairs.set('dynwork-tty', { KeyPairId: 'key-0tty', KeyName: 'dynwork-tty', Tags: [{ Key: 'dynwork:cluster', Value: 'tty' }] });
+    const answer = (reply: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const cmd = [process.execPath, CLI, 'teardown', '--provider', 'aws', '--cluster', 'tty'].map((a) => `'${a}'`).join(' ');
+        const child = spawn('script', ['-qefc', `stty cols 100 rows 40; exec ${cmd}`, '/dev/null'], { env: { ...process.env, ...env(), DYNWORK_HOME: home.dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let asked = false;
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const take = (d: Buffer) => {
+          out += d.toString();
+          if (!asked && out.includes('Remove them? [y/N]')) {
+            asked = true;
+            child.stdin.write(`${reply}\r`);
+          }
+        };
+        child.stdout.on('data', take);
+        child.stderr.on('data', take);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out });
+        });
+      });
+    const no = await answer('n');
+    assert.match(no.out, /cluster "tty" in us-east-1: this removes 1 resource\(s\):\r?\n {2}key pair {2}dynwork-tty/);
+    assert.match(no.out, /teardown cancelled: nothing was removed/);
+    assert.equal(no.code, 2);
+    assert.ok(aws.keyPairs.has('dynwork-tty'), 'still there');
+    const yes = await answer('y');
+    assert.equal(yes.code, 0, yes.out);
+    assert.equal(aws.keyPairs.has('dynwork-tty'), false);
   });
 
   test('the CLI tears a cluster down against an EC2-compatible endpoint, with signed requests and no code change', async () => {
