@@ -14,6 +14,12 @@
  *   and the call goes to the new address. A refused connection never reached
  *   the manager, so this is safe for every call, idempotent or not.
  *
+ * - With a `pin` (the cluster CA and the manager's identity) the call goes
+ *   over HTTPS and only to a server whose certificate the cluster CA issued
+ *   to that very manager. The handshake comes before any byte of the request,
+ *   so a squatter on the manager's port never sees a token; a refused
+ *   certificate is a call that never left (the next manager may be tried).
+ *
  * Never logs tokens, job data or results.
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +28,7 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { DynworkError } from '../errors.js';
 import type { Endpoint } from '../runtime/config.js';
+import { checkManagerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
 import { silentLogger, type Logger } from '../runtime/log.js';
 import type {
   CompleteRequest,
@@ -59,6 +66,8 @@ export interface ManagerClientOptions {
   logger?: Logger;
   /** Backoff for idempotent calls; `{ retries: 0 }` turns retries off. */
   retry?: RetryPolicy;
+  /** Talk only to this manager of this cluster (HTTPS, its CA, its identity). Without it: plain trust, as the URL says. */
+  pin?: ManagerPin;
 }
 
 export interface Health {
@@ -140,6 +149,23 @@ const NOT_CONNECTED = new Set([
   'EADDRNOTAVAIL',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+/** The server's certificate was refused: the handshake failed, so no byte of the request left. */
+const NOT_PROVEN = new Set([
+  'ERR_DYNWORK_WRONG_MANAGER',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 /** Statuses worth another try of an idempotent call. */
 const TRANSIENT_STATUS = new Set([429, 502, 503, 504]);
@@ -168,12 +194,14 @@ export class ManagerClient {
   private readonly logger: Logger;
   private readonly retry: Required<RetryPolicy>;
   private readonly agent: Agent;
+  private readonly pin: ManagerPin | undefined;
   private closed = false;
 
   constructor(opts: ManagerClientOptions) {
     const ep = typeof opts.endpoint === 'string' ? { url: opts.endpoint } : opts.endpoint;
     this.index = 'index' in ep ? ep.index : undefined;
-    this.base = normalizeBase(ep.url);
+    this.pin = opts.pin;
+    this.base = this.checkedBase(ep.url);
     this.endpointFile = 'endpointFile' in ep ? ep.endpointFile : undefined;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -187,7 +215,10 @@ export class ManagerClient {
     this.agent = new Agent({
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
-      connect: { timeout: Math.min(this.timeoutMs, 10_000) },
+      connect: {
+        timeout: Math.min(this.timeoutMs, 10_000),
+        ...(this.pin ? { ca: this.pin.ca, checkServerIdentity: checkManagerIdentity(this.pin.identity) } : {}),
+      },
     });
     // The endpoint file, when there is one, is where the manager really is now
     // (its configured port may belong to another cluster's manager).
@@ -371,8 +402,15 @@ export class ManagerClient {
           hint: 'the manager is overloaded or the network is slow; try again, or check with: dynwork status',
         });
       }
-      const connected = !NOT_CONNECTED.has(code ?? '');
+      const connected = !NOT_CONNECTED.has(code ?? '') && !NOT_PROVEN.has(code ?? '');
       if (!connected && !afterMove && this.moved()) return this.attempt(c, true);
+      if (NOT_PROVEN.has(code ?? '')) {
+        this.logger.warn('server did not prove it is the manager; nothing sent', { url: base, code });
+        throw new TransportError('unreachable', `the server at ${base} is not ${this.pin?.identity ?? 'a manager'} (${(err as Error).message}); nothing was sent to it`, false, {
+          cause: err,
+          hint: 'another program may hold the manager\'s port; check with: dynwork status, and bring the manager back with: dynwork deploy',
+        });
+      }
       throw new TransportError('unreachable', `cannot reach the manager at ${base} (${code ?? (err as Error).message})`, connected, {
         cause: err,
         hint: 'is the manager running? check with: dynwork status',
@@ -400,7 +438,7 @@ export class ManagerClient {
     try {
       const parsed = endpointFileShape.safeParse(JSON.parse(readFileSync(this.endpointFile, 'utf8')));
       if (!parsed.success) return false;
-      url = normalizeBase(parsed.data.url);
+      url = this.checkedBase(parsed.data.url);
     } catch {
       return false;
     }
@@ -408,6 +446,17 @@ export class ManagerClient {
     this.logger.info('manager moved; using the address from its endpoint file', { from: this.base, to: url });
     this.base = url;
     return true;
+  }
+
+  /** A pinned client never speaks plain HTTP: its token would go to whoever answers. */
+  private checkedBase(url: string): string {
+    const base = normalizeBase(url);
+    if (this.pin && !base.startsWith('https:')) {
+      throw new DynworkError('config_invalid', `manager URL ${base} is not https, but this cluster's managers prove their identity over TLS`, {
+        hint: 'run dynwork deploy again to record the managers\' https URLs',
+      });
+    }
+    return base;
   }
 }
 

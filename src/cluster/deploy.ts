@@ -5,7 +5,9 @@ import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
-import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
+import { managerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
+import { localManagerTls } from './certificates.js';
+import { localMembers, managerConfigFor, memberEndpoint, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
 import { withStep, type Progress } from './progress.js';
 
 export interface DeployOptions {
@@ -52,6 +54,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
   const workerToken = previous?.workerToken ?? token();
   const dir = clusterDir(opts.cluster);
   const members = localMembers(dir, settings.managers, settings.port);
+  const ca = await withStep(progress, 'Cluster CA and manager certificates', () => localManagerTls(opts.cluster, members));
   const autoscale: AutoscaleSettings = {
     provider: opts.provider,
     root: stateRoot(),
@@ -65,7 +68,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
     workerNoManagerTimeoutMs: 600_000,
     workerMaxLifetimeMs: 24 * 3600_000,
   };
-  const base = { cluster: opts.cluster, clientToken, workerToken, autoscale };
+  const base = { cluster: opts.cluster, clientToken, workerToken, tls: { ca: ca.certPem }, autoscale };
 
   const running = await withStep(progress, 'Checking running managers', () => provider.list({ cluster: opts.cluster, role: 'manager' }));
   const byIndex = new Map<number, Instance>();
@@ -79,7 +82,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
     const current = byIndex.get(m.index);
     const recorded = previous?.managers.find((x) => x.index === m.index);
     if (current && (!recorded || recorded.configHash === hash)) {
-      out.push({ index: m.index, url: readUrl(m.endpointFile) ?? `http://${m.host}:${m.port}`, pid: current.pid ?? null, action: 'unchanged' });
+      out.push({ index: m.index, url: readUrl(m.endpointFile) ?? memberEndpoint(m).url, pid: current.pid ?? null, action: 'unchanged' });
       continue;
     }
     const action = current ? 'replaced' : recorded ? 'replaced' : 'created';
@@ -97,7 +100,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
     for (const m of members) {
       const entry = out.find((o) => o.index === m.index)!;
       step.update(`Waiting for manager ${m.index} to answer`);
-      entry.url = await waitHealthy(m.endpointFile, entry.pid, clientToken, deadline, m.index, dir);
+      entry.url = await waitHealthy(m.endpointFile, entry.pid, { ca: ca.certPem, identity: managerIdentity(opts.cluster, m.index) }, deadline, m.index, dir);
     }
   });
 
@@ -107,6 +110,7 @@ export async function deploy(opts: DeployOptions, provider: Provider, progress: 
     createdAt: previous?.createdAt ?? new Date().toISOString(),
     clientToken,
     workerToken,
+    ca: ca.certPem,
     settings: settings as unknown as Record<string, unknown>,
     managers: members.map((m) => {
       const o = out.find((x) => x.index === m.index)!;
@@ -137,12 +141,13 @@ function resolveSettings(opts: DeployOptions, prev: Partial<Settings> | undefine
   return s;
 }
 
-async function waitHealthy(endpointFile: string, pid: number | null, clientToken: string, deadline: number, index: number, dir: string): Promise<string> {
+/** Until the manager answers /healthz (no token is sent) as the manager it must prove to be. */
+async function waitHealthy(endpointFile: string, pid: number | null, pin: ManagerPin, deadline: number, index: number, dir: string): Promise<string> {
   let lastError = 'no endpoint file yet';
   while (Date.now() < deadline) {
     const url = readUrl(endpointFile, pid);
     if (url) {
-      const client = new ManagerClient({ endpoint: url, token: clientToken, timeoutMs: 1000 });
+      const client = new ManagerClient({ endpoint: url, token: 'x'.repeat(16), timeoutMs: 1000, pin });
       try {
         const h = await client.healthz();
         if (h.ok) return url;

@@ -32,6 +32,24 @@ export const limitsSchema = z.object({
 });
 export type Limits = z.infer<typeof limitsSchema>;
 
+const pem = (what: string) => z.string().refine((s) => s.includes(`-----BEGIN ${what}-----`), `must be a PEM ${what.toLowerCase()}`);
+
+/**
+ * The manager's identity: it serves HTTPS with this certificate, and checks
+ * its peers against the cluster CA. The key is only ever named by file (a
+ * relative name is read from systemd's $CREDENTIALS_DIRECTORY, else beside
+ * the config), so a config can be shipped without it.
+ */
+const managerTls = z
+  .object({
+    ca: pem('CERTIFICATE'),
+    cert: pem('CERTIFICATE').optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1),
+  })
+  .refine((t) => (t.cert === undefined) !== (t.certFile === undefined), 'give exactly one of cert and certFile');
+export type ManagerTls = z.infer<typeof managerTls>;
+
 export const managerConfigSchema = z.object({
   cluster: z.string().min(1).default('default'),
   index: z.number().int().min(1).max(999),
@@ -62,6 +80,8 @@ export const managerConfigSchema = z.object({
   longPollMaxMs: z.number().int().positive().default(20_000),
   /** How often leases are checked for expiry and old results purged. @default 1000 */
   sweepIntervalMs: z.number().int().positive().default(1_000),
+  /** HTTPS with the cluster's identity; without it the manager serves plain HTTP (tests, old configs). */
+  tls: managerTls.optional(),
   /** Autoscaler policy and provider settings; read by the autoscaler. */
   autoscale: z.record(z.string(), z.unknown()).optional(),
   /** @default "info" */
@@ -77,6 +97,8 @@ export const workerConfigSchema = z.object({
   instanceId: z.string().optional(),
   managers: z.array(endpoint).min(1),
   workerToken: token,
+  /** PEM of the cluster CA: managers are reached over HTTPS and must prove they are this cluster's. */
+  ca: pem('CERTIFICATE').optional(),
   /** Hashing threads. @default all cores */
   threads: z.number().int().positive().default(availableParallelism()),
   /** Exit after this long with nothing to do. @default 300000 (5 min) */
@@ -136,7 +158,7 @@ export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string):
   } catch (err) {
     throw new DynworkError('config_invalid', `config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return parseConfig(schema, readTokenFiles(json, file), file);
+  return parseConfig(schema, resolveKeyFile(readTokenFiles(json, file), file), file);
 }
 
 /**
@@ -153,8 +175,7 @@ function readTokenFiles(json: unknown, configFile: string): unknown {
     if (ref === undefined) continue;
     delete out[`${key}File`];
     if (typeof ref !== 'string' || ref === '') throw new DynworkError('config_invalid', `config ${configFile}: ${key}File must be a file name`);
-    const base = process.env.CREDENTIALS_DIRECTORY ?? dirname(configFile);
-    const path = isAbsolute(ref) ? ref : join(base, ref);
+    const path = credentialPath(ref, configFile);
     try {
       out[key] = readFileSync(path, 'utf8').trim();
     } catch (err) {
@@ -162,4 +183,17 @@ function readTokenFiles(json: unknown, configFile: string): unknown {
     }
   }
   return out;
+}
+
+function credentialPath(ref: string, configFile: string): string {
+  return isAbsolute(ref) ? ref : join(process.env.CREDENTIALS_DIRECTORY ?? dirname(configFile), ref);
+}
+
+/** `tls.keyFile` made absolute the way token files are found (the server reads it when it starts). */
+function resolveKeyFile(json: unknown, configFile: string): unknown {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return json;
+  const tls = (json as { tls?: unknown }).tls;
+  if (!tls || typeof tls !== 'object' || typeof (tls as { keyFile?: unknown }).keyFile !== 'string') return json;
+  const t = tls as { keyFile: string };
+  return { ...json, tls: { ...t, keyFile: credentialPath(t.keyFile, configFile) } };
 }

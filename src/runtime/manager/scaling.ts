@@ -28,6 +28,7 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
       cluster: ctx.config.cluster,
       managers: settings.members.map(memberEndpoint),
       workerToken: ctx.config.workerToken,
+      ...(ctx.config.tls ? { ca: ctx.config.tls.ca } : {}),
       threads: settings.workerThreads,
       idleTimeoutMs: settings.workerIdleTimeoutMs,
       noManagerTimeoutMs: settings.workerNoManagerTimeoutMs,
