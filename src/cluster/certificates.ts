@@ -191,3 +191,21 @@ export async function localManagerTls<M extends { index: number; host: string; d
   }
   return ca;
 }
+
+/**
+ * The CA file of a deployed cluster, for curl's --cacert (written again from
+ * cluster.json when it went missing); a clear error for a cluster without one.
+ */
+export function clusterCaFile(state: { name: string; ca?: string }): string {
+  if (!state.ca) {
+    throw new DynworkError('not_deployed', `cluster "${state.name}" has no CA yet (it was deployed before managers had identities)`, {
+      hint: `run: dynwork deploy --cluster ${state.name}`,
+    });
+  }
+  const file = caFile(state.name);
+  if (!existsSync(file)) {
+    writeFileSync(file, state.ca, { mode: 0o644 });
+    chmodSync(file, 0o644);
+  }
+  return file;
+}
