@@ -195,6 +195,8 @@ export class ManagerClient {
   private readonly retry: Required<RetryPolicy>;
   private readonly agent: Agent;
   private readonly pin: ManagerPin | undefined;
+  /** Addresses where a server failed the identity check (logged once each). */
+  private readonly impostors = new Set<string>();
   private closed = false;
 
   constructor(opts: ManagerClientOptions) {
@@ -216,7 +218,10 @@ export class ManagerClient {
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
       connect: {
-        timeout: Math.min(this.timeoutMs, 10_000),
+        // Well inside the call's timeout, so a server that takes the connection
+        // but never finishes the handshake (a squatter) counts as "not
+        // connected": nothing was sent, and the endpoint file is read again.
+        timeout: Math.min(Math.ceil(this.timeoutMs / 2), 10_000),
         ...(this.pin ? { ca: this.pin.ca, checkServerIdentity: checkManagerIdentity(this.pin.identity) } : {}),
       },
     });
@@ -402,10 +407,15 @@ export class ManagerClient {
           hint: 'the manager is overloaded or the network is slow; try again, or check with: dynwork status',
         });
       }
-      const connected = !NOT_CONNECTED.has(code ?? '') && !NOT_PROVEN.has(code ?? '');
+      const notProven = NOT_PROVEN.has(code ?? '');
+      // Something else holds the manager's address: worth saying once per address, even when the manager is found elsewhere.
+      if (notProven && !this.impostors.has(base)) {
+        this.impostors.add(base);
+        this.logger.warn('the server at the manager\'s address did not prove it is the manager; nothing was sent to it', { url: base, code });
+      }
+      const connected = !NOT_CONNECTED.has(code ?? '') && !notProven;
       if (!connected && !afterMove && this.moved()) return this.attempt(c, true);
-      if (NOT_PROVEN.has(code ?? '')) {
-        this.logger.warn('server did not prove it is the manager; nothing sent', { url: base, code });
+      if (notProven) {
         throw new TransportError('unreachable', `the server at ${base} is not ${this.pin?.identity ?? 'a manager'} (${(err as Error).message}); nothing was sent to it`, false, {
           cause: err,
           hint: 'another program may hold the manager\'s port; check with: dynwork status, and bring the manager back with: dynwork deploy',
