@@ -21,7 +21,7 @@ export interface MemberSpec {
    * local: files in its data dir; aws: the certificate itself (public) and the
    * key's credential name (read from SSM at boot).
    */
-  tls?: { cert?: string; certFile?: string; keyFile: string };
+  tls?: { cert?: string; certFile?: string; keyFile: string; certSha256?: string };
 }
 
 /**

@@ -36,19 +36,30 @@ const pem = (what: string) => z.string().refine((s) => s.includes(`-----BEGIN ${
 
 /**
  * The manager's identity: it serves HTTPS with this certificate, and checks
- * its peers against the cluster CA. The key is only ever named by file (a
- * relative name is read from systemd's $CREDENTIALS_DIRECTORY, else beside
- * the config), so a config can be shipped without it.
+ * its peers against the cluster CA. The key is only ever named by file; the
+ * CA and certificate may be given inline or by file. A relative file name is
+ * read from systemd's $CREDENTIALS_DIRECTORY, else beside the config (aws
+ * delivers all three from SSM that way, keeping user-data small and keyless).
  */
 const managerTls = z
   .object({
-    ca: pem('CERTIFICATE'),
+    ca: pem('CERTIFICATE').optional(),
+    caFile: z.string().min(1).optional(),
     cert: pem('CERTIFICATE').optional(),
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1),
+    /** SHA-256 of the certificate the file holds: a new certificate makes a new config (aws replaces the machine). */
+    certSha256: z.string().optional(),
   })
+  .refine((t) => (t.ca === undefined) !== (t.caFile === undefined), 'give exactly one of ca and caFile')
   .refine((t) => (t.cert === undefined) !== (t.certFile === undefined), 'give exactly one of cert and certFile');
 export type ManagerTls = z.infer<typeof managerTls>;
+
+/** The cluster CA's PEM (loadConfigFile reads a caFile in). */
+export function clusterCa(tls: ManagerTls): string {
+  if (tls.ca === undefined) throw new DynworkError('config_invalid', `tls.caFile ${tls.caFile} was not read; start the manager from its config file`);
+  return tls.ca;
+}
 
 export const managerConfigSchema = z.object({
   cluster: z.string().min(1).default('default'),
@@ -189,11 +200,25 @@ function credentialPath(ref: string, configFile: string): string {
   return isAbsolute(ref) ? ref : join(process.env.CREDENTIALS_DIRECTORY ?? dirname(configFile), ref);
 }
 
-/** `tls.keyFile` made absolute the way token files are found (the server reads it when it starts). */
+/**
+ * `tls` files found the way token files are: the CA read in (peers and
+ * workers are checked against it), the certificate and key names made
+ * absolute (the server reads them when it starts).
+ */
 function resolveKeyFile(json: unknown, configFile: string): unknown {
   if (!json || typeof json !== 'object' || Array.isArray(json)) return json;
   const tls = (json as { tls?: unknown }).tls;
-  if (!tls || typeof tls !== 'object' || typeof (tls as { keyFile?: unknown }).keyFile !== 'string') return json;
-  const t = tls as { keyFile: string };
-  return { ...json, tls: { ...t, keyFile: credentialPath(t.keyFile, configFile) } };
+  if (!tls || typeof tls !== 'object' || Array.isArray(tls)) return json;
+  const t: Record<string, unknown> = { ...(tls as Record<string, unknown>) };
+  for (const key of ['keyFile', 'certFile']) if (typeof t[key] === 'string' && t[key] !== '') t[key] = credentialPath(t[key] as string, configFile);
+  if (typeof t.caFile === 'string' && t.caFile !== '') {
+    const path = credentialPath(t.caFile, configFile);
+    try {
+      t.ca = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new DynworkError('config_invalid', `config ${configFile}: cannot read tls.caFile ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    delete t.caFile;
+  }
+  return { ...json, tls: t };
 }

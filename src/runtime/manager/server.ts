@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynworkError } from '../../errors.js';
-import type { ManagerConfig, ManagerTls } from '../config.js';
+import { clusterCa, type ManagerConfig, type ManagerTls } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';
@@ -64,7 +64,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     workers,
     metrics,
     throughput: new Throughput(),
-    peers: new Peers(config.peers, config, config.peerTimeoutMs, logger, config.tls ? { ca: config.tls.ca, cluster: config.cluster } : undefined),
+    peers: new Peers(config.peers, config, config.peerTimeoutMs, logger, config.tls ? { ca: clusterCa(config.tls), cluster: config.cluster } : undefined),
     logger,
     now,
     startedAt: now(),
