@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
@@ -13,6 +13,8 @@ import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.
 import { readClusterState } from '../src/state/cluster-state.js';
 import { clusterDir } from '../src/state/paths.js';
 import { VERSION } from '../src/version.js';
+import type { ManagerPin } from '../src/runtime/tls-identity.js';
+import { createAwsProvider } from '../src/providers/aws/provider.js';
 import { awsError, FakeAws } from './fake-aws.js';
 import { tempDir } from './helpers.js';
 
@@ -21,6 +23,7 @@ let fake: FakeAws;
 let clients: AwsClients;
 let home: { dir: string; cleanup: () => void };
 let probed: string[];
+let pins: ManagerPin[];
 /** What each deploy was asked to pack: null for this build, else the --package spec. */
 let packed: (string | null)[];
 const savedHome = process.env.DYNWORK_HOME;
@@ -31,6 +34,7 @@ beforeEach(() => {
   home = tempDir('dynwork-aws-');
   process.env.DYNWORK_HOME = home.dir;
   probed = [];
+  pins = [];
   packed = [];
 });
 afterEach(() => {
@@ -121,6 +125,12 @@ describe('aws deploy', () => {
       'ec2:CreateVolume',
       'ec2:AllocateAddress',
       'ec2:AllocateAddress',
+      // The CA, then each manager's key and certificate.
+      'ssm:PutParameter',
+      'ssm:PutParameter',
+      'ssm:PutParameter',
+      'ssm:PutParameter',
+      'ssm:PutParameter',
       'ec2:RunInstances',
       'ec2:RunInstances',
     ]);
@@ -180,6 +190,11 @@ describe('aws deploy', () => {
     assert.deepEqual(params.map((p) => [p.Name, p.Type, p.Overwrite]), [
       ['/dynwork/demo/client-token', 'SecureString', false],
       ['/dynwork/demo/worker-token', 'SecureString', false],
+      ['/dynwork/demo/ca', 'String', false],
+      ['/dynwork/demo/manager-1-key', 'SecureString', false],
+      ['/dynwork/demo/manager-1-cert', 'String', false],
+      ['/dynwork/demo/manager-2-key', 'SecureString', false],
+      ['/dynwork/demo/manager-2-cert', 'String', false],
     ]);
     const clientToken = params[0]!.Value as string;
     const workerToken = params[1]!.Value as string;
@@ -296,7 +311,7 @@ describe('aws deploy', () => {
       assert.equal(config.index, index);
       assert.equal(config.host, '0.0.0.0');
       assert.equal(config.advertiseHost, k === 0 ? '172.31.15.253' : '172.31.15.252');
-      assert.deepEqual(config.peers, [{ index: 3 - index, url: `http://${k === 0 ? '172.31.15.252' : '172.31.15.253'}:5000` }], 'peers by their fixed private address, no endpoint file');
+      assert.deepEqual(config.peers, [{ index: 3 - index, url: `https://${k === 0 ? '172.31.15.252' : '172.31.15.253'}:5000` }], 'peers by their fixed private address, no endpoint file');
       assert.equal(config.autoscale.provider, 'aws');
       assert.equal(config.autoscale.maxWorkers, 6, '3 per manager');
       assert.equal(config.autoscale.aws.worker.profileName, 'dynwork-demo-us-east-1-worker');
@@ -304,14 +319,14 @@ describe('aws deploy', () => {
 
     assert.equal(r.changed, true);
     assert.deepEqual(r.managers.map((m) => m.action), ['created', 'created']);
-    assert.deepEqual(r.managers.map((m) => m.url), [`http://${eip(1).PublicIp}:5000`, `http://${eip(2).PublicIp}:5000`], 'managers are reached on their Elastic IPs');
+    assert.deepEqual(r.managers.map((m) => m.url), [`https://${eip(1).PublicIp}:5000`, `https://${eip(2).PublicIp}:5000`], 'managers are reached on their Elastic IPs, over HTTPS');
     assert.deepEqual(probed, r.managers.map((m) => m.url), 'each manager asked for health at its public address');
     const state = readClusterState('demo')!;
     assert.equal(state.provider, 'aws');
     assert.equal(state.clientToken, clientToken);
     assert.equal(statSync(join(clusterDir('demo'), 'cluster.json')).mode & 0o777, 0o600);
     assert.deepEqual(state.managers.map((m) => m.url), r.managers.map((m) => m.url));
-    assert.match(state.managers[0]!.url, /^http:\/\/203\.0\.113\.\d+:5000$/);
+    assert.match(state.managers[0]!.url, /^https:\/\/203\.0\.113\.\d+:5000$/);
   });
 
   test("a bucket whose settings were loosened by hand is put back: public access blocked, TLS only", async () => {
@@ -324,6 +339,69 @@ describe('aws deploy', () => {
     assert.deepEqual(fake.mutations(), ['s3:PutPublicAccessBlock', 's3:PutBucketPolicy']);
     assert.deepEqual(bucket.PublicAccessBlock, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
     assert.match(bucket.Policy ?? '', /aws:SecureTransport/);
+  });
+
+  test("each manager's identity: its key only in a SecureString parameter, read at boot like the tokens; user-data holds no key; clients pin https", async () => {
+    const r = await deploy({}, () => true, {
+      healthy: async (url, _token, pin) => {
+        probed.push(url);
+        pins.push(pin);
+        return true;
+      },
+    });
+    const put = new Map(fake.calls('ssm:PutParameter').map((p) => [p.Name as string, p]));
+    const caPem = readFileSync(join(clusterDir('demo'), 'ca.pem'), 'utf8');
+    assert.equal(put.get('/dynwork/demo/ca')!.Value, caPem);
+    assert.equal(statSync(join(clusterDir('demo'), 'ca-key.pem')).mode & 0o777, 0o600, 'the CA key stays with the cluster state, owner only');
+    for (const index of [1, 2]) {
+      const key = put.get(`/dynwork/demo/manager-${index}-key`)!;
+      assert.equal(key.Type, 'SecureString');
+      assert.match(key.Value as string, /^-----BEGIN PRIVATE KEY-----\n/);
+      const cert = new X509Certificate(put.get(`/dynwork/demo/manager-${index}-cert`)!.Value as string);
+      assert.ok(cert.checkIssued(new X509Certificate(caPem)) && cert.verify(new X509Certificate(caPem).publicKey), 'issued by the cluster CA');
+      assert.ok(cert.checkPrivateKey(createPrivateKey(key.Value as string)), 'the key in the parameter is the certificate\'s');
+      assert.equal(cert.subject, `CN=dynwork-demo-manager-${index}\nO=dynwork`);
+      const m = r.managers.find((x) => x.index === index)!;
+      // Its name, its private address (peers, workers) and its Elastic IP (clients, curl).
+      assert.equal(cert.subjectAltName, `DNS:dynwork-demo-manager-${index}, IP Address:${m.privateAddress}, IP Address:${new URL(m.url).hostname}`);
+    }
+    for (const run of fake.calls('ec2:RunInstances')) {
+      const { script, config } = userDataOf(run);
+      assert.doesNotMatch(script + JSON.stringify(config), /PRIVATE KEY/, 'no key in user-data');
+      const index = Number(tag(run.TagSpecifications[0].Tags, 'dynwork:index'));
+      assert.match(
+        script,
+        new RegExp(`^TOKEN_PARAMETERS='client-token=/dynwork/demo/client-token worker-token=/dynwork/demo/worker-token cluster-ca=/dynwork/demo/ca manager-cert=/dynwork/demo/manager-${index}-cert manager-key=/dynwork/demo/manager-${index}-key'$`, 'm'),
+      );
+      assert.deepEqual({ caFile: config.tls.caFile, certFile: config.tls.certFile, keyFile: config.tls.keyFile }, { caFile: 'cluster-ca', certFile: 'manager-cert', keyFile: 'manager-key' });
+      assert.equal(config.tls.ca, undefined);
+    }
+    // The CLI, the health probe and the peers reach https URLs, pinned to the cluster CA and the manager's name.
+    assert.ok(r.managers.every((m) => m.url.startsWith('https://')));
+    assert.deepEqual(pins.map((p) => p.identity).sort(), ['dynwork-demo-manager-1', 'dynwork-demo-manager-2']);
+    assert.ok(pins.every((p) => p.ca === caPem));
+    assert.equal(readClusterState('demo')!.ca, caPem);
+    const { config } = userDataOf(fake.calls('ec2:RunInstances')[0]!);
+    assert.ok(config.peers.every((p: Json) => p.url.startsWith('https://')));
+    // Workers get the CA itself (public, and the leader renders their user-data): launched by the provider, no key anywhere.
+    fake.clearLog();
+    await createAwsProvider({ clients, settings: config.autoscale.aws }).launch('worker', {
+      cluster: 'demo',
+      config: { cluster: 'demo', managers: config.peers, workerToken: readClusterState('demo')!.workerToken, ca: caPem },
+    });
+    const worker = userDataOf(fake.calls('ec2:RunInstances')[0]!);
+    assert.equal(worker.config.ca, caPem);
+    assert.match(worker.script, /^TOKEN_PARAMETERS='worker-token=\/dynwork\/demo\/worker-token'$/m);
+
+    // A re-run reuses all of it; an added manager gets its own new certificate and key, the others stay.
+    fake.clearLog();
+    await deploy();
+    assert.deepEqual(fake.mutations(), []);
+    await deploy({ managers: 3 });
+    assert.deepEqual(
+      fake.calls('ssm:PutParameter').map((p) => p.Name),
+      ['/dynwork/demo/manager-3-key', '/dynwork/demo/manager-3-cert'],
+    );
   });
 
   test('a second deploy creates nothing', async () => {
@@ -494,7 +572,15 @@ describe('aws deploy', () => {
     assert.equal(fake.instances.size, 0);
     fake.clearLog();
     const r = await deploy();
-    assert.deepEqual(fake.mutations(), ['ec2:CreateVolume', 'ec2:CreateVolume', 'ec2:AllocateAddress', 'ec2:AllocateAddress', 'ec2:RunInstances', 'ec2:RunInstances']);
+    assert.deepEqual(fake.mutations(), [
+      'ec2:CreateVolume',
+      'ec2:CreateVolume',
+      'ec2:AllocateAddress',
+      'ec2:AllocateAddress',
+      ...Array<string>(5).fill('ssm:PutParameter'),
+      'ec2:RunInstances',
+      'ec2:RunInstances',
+    ]);
     assert.equal(r.managers.length, 2);
     await teardown();
     assert.deepEqual(fake.leftovers(), []);
@@ -505,7 +591,7 @@ describe('aws deploy', () => {
       deployAws({ cluster: 'demo', waitS: 0.05 }, { clients, publicIp: async () => ALLOW, healthy: async () => false, pollMs: 1 }, silentProgress),
       (err: DynworkError) => {
         assert.equal(err.code, 'timeout');
-        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at http:\/\/203\.0\.113\.\d+:5000 within 0\.05 s$/);
+        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at https:\/\/203\.0\.113\.\d+:5000 within 0\.05 s$/);
         assert.match(err.hint ?? '', /aws ec2 get-console-output --region us-east-1 --instance-id i-/);
         return true;
       },
@@ -591,12 +677,21 @@ describe('aws teardown', () => {
       's3:DeleteBucket',
     ]);
     assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete.Objects, [{ Key: BUILD_KEY }], "only the cluster's build");
+    assert.deepEqual(fake.calls('ssm:DeleteParameters')[0]!.Names, [
+      '/dynwork/demo/client-token',
+      '/dynwork/demo/worker-token',
+      '/dynwork/demo/ca',
+      '/dynwork/demo/manager-1-key',
+      '/dynwork/demo/manager-1-cert',
+      '/dynwork/demo/manager-2-key',
+      '/dynwork/demo/manager-2-cert',
+    ]);
     const [managers, workers] = fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds as string[]);
     assert.equal(managers!.length, 2, 'managers first, so no leader launches more');
     assert.equal(workers!.length, 2);
     const waitedIndex = fake.log.findIndex((l) => l.action === 'ec2:DescribeInstances' && (l.input.InstanceIds as string[] | undefined)?.length === 4);
     assert.ok(waitedIndex > 0 && waitedIndex < fake.log.findIndex((l) => l.action === 'ec2:DeleteSecurityGroup'), 'waited for termination before deleting the group');
-    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 2 + 4 + 2, 'instances, group, key, addresses, volumes, parameters, profiles and roles, the build and its bucket');
+    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 7 + 4 + 2, 'instances, group, key, addresses, volumes, parameters (tokens, CA, certificates and keys), profiles and roles, the build and its bucket');
     assert.deepEqual(r.removed.slice(-2), [
       { kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` },
       { kind: 'S3 bucket', id: BUCKET },

@@ -53,9 +53,10 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     assert.equal(lines[0], 'cluster "wire" on AWS us-east-1 (account 123456789012) is up');
     const eip = (index: number) => [...fake.addresses.values()].find((a) => a.Tags.some((t) => t.Key === 'dynwork:index' && t.Value === String(index)))!.PublicIp.replaceAll('.', '\\.');
     for (const [k, m] of managers.entries()) {
-      assert.match(lines[1 + k]!, new RegExp(`^  manager ${k + 1}  http://${eip(k + 1)}:5000  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`));
+      assert.match(lines[1 + k]!, new RegExp(`^  manager ${k + 1}  https://${eip(k + 1)}:5000  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`));
     }
-    assert.match(r.stdout, new RegExp(`curl -X PUT "http://${eip(1)}:5000/enqueue\\?iterations=10" -H "Authorization: Bearer \\$\\(npx dynwork token --cluster wire\\)" -d "data=Hello"`));
+    // The token reaches curl through a pipe, never its command line.
+    assert.match(r.stdout, new RegExp(`curl -K <\\(npx dynwork token --curl-config --cluster wire\\) -X PUT "https://${eip(1)}:5000/enqueue\\?iterations=10" -d "data=Hello"`));
 
     // What reached the endpoint: every service, every request signed with the environment's key.
     const services = new Set(wire.requests.map((q) => q.service));
@@ -92,7 +93,19 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     assert.deepEqual(group.IpPermissions.flatMap((p) => p.IpRanges?.map((x) => x.CidrIp) ?? []), ['203.0.113.7/32']);
     assert.equal(fake.volumes.size, 2);
     assert.ok([...fake.volumes.values()].every((v) => v.Encrypted === true));
-    assert.deepEqual([...fake.parameters.values()].map((p) => p.Type), ['SecureString', 'SecureString']);
+    // Tokens and manager keys secret; the CA and the certificates public.
+    assert.deepEqual(
+      [...fake.parameters.entries()].map(([name, p]) => [name, p.Type]),
+      [
+        ['/dynwork/wire/client-token', 'SecureString'],
+        ['/dynwork/wire/worker-token', 'SecureString'],
+        ['/dynwork/wire/ca', 'String'],
+        ['/dynwork/wire/manager-1-key', 'SecureString'],
+        ['/dynwork/wire/manager-1-cert', 'String'],
+        ['/dynwork/wire/manager-2-key', 'SecureString'],
+        ['/dynwork/wire/manager-2-cert', 'String'],
+      ],
+    );
     assert.equal(statSync(join(clusterDir('wire', home.dir), 'ssh-key.pem')).mode & 0o777, 0o600);
 
     const tokens = [...fake.parameters.values()].map((p) => p.Value);
@@ -121,7 +134,7 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     await new Promise((r) => closed.close(r));
     const file = join(clusterDir('wire', home.dir), 'cluster.json');
     const state = JSON.parse(readFileSync(file, 'utf8')) as { managers: { url: string }[] };
-    for (const m of state.managers) m.url = `http://127.0.0.1:${port}`;
+    for (const m of state.managers) m.url = `https://127.0.0.1:${port}`;
     writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
 
     // Manager 1's boot script gave up; manager 2 is just not answering yet.

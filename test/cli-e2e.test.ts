@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Agent, request } from 'undici';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { expected } from './process-cluster.js';
@@ -166,12 +168,18 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     const again = await cli(['deploy', '--cluster', 'keep', '--port', '15400', '--max-workers', '0', '--json']);
     assert.equal(again.code, 0, again.stderr);
     const token = (await cli(['token', '--cluster', 'keep'])).stdout.trim();
+    // The managers serve HTTPS under the cluster's CA (a new one: teardown removed the old with the state).
+    const ca = new Agent({ connect: { ca: readFileSync((await cli(['ca', '--cluster', 'keep'])).stdout.trim(), 'utf8') } });
     const s = await status('keep');
-    for (const id of ids) {
-      const m = s.managers.find((x) => x.index === id % 1000)!;
-      const res = await fetch(`${m.url}/jobs/${id}`, { headers: { authorization: `Bearer ${token}` } });
-      assert.equal(res.status, 200, `job ${id} survived the teardown`);
-      assert.match(((await res.json()) as { status: string }).status, /^(queued|running|completed)$/);
+    try {
+      for (const id of ids) {
+        const m = s.managers.find((x) => x.index === id % 1000)!;
+        const res = await request(`${m.url}/jobs/${id}`, { dispatcher: ca, headers: { authorization: `Bearer ${token}` }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        assert.equal(res.statusCode, 200, `job ${id} survived the teardown`);
+        assert.match(((await res.body.json()) as { status: string }).status, /^(queued|running|completed)$/);
+      }
+    } finally {
+      await ca.close();
     }
   });
 
@@ -183,8 +191,8 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
       assert.equal(d.code, 0, d.stderr);
       const s = await status('moved');
       assert.equal(s.managers[0]!.up, true);
-      assert.notEqual(s.managers[0]!.url, 'http://127.0.0.1:15500');
-      assert.match(s.managers[0]!.url, /^http:\/\/127\.0\.0\.1:155\d\d$/);
+      assert.notEqual(s.managers[0]!.url, 'https://127.0.0.1:15500');
+      assert.match(s.managers[0]!.url, /^https:\/\/127\.0\.0\.1:155\d\d$/);
       const e = await cli(['enqueue', '--cluster', 'moved', '--iterations', '1', 'x']);
       assert.equal(e.code, 0, e.stderr);
     } finally {

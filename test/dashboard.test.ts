@@ -63,8 +63,8 @@ describe('the dashboard, in a real browser', () => {
       assert.doesNotMatch(page.url(), /token/, 'the token is taken out of the address bar');
       await page.locator('#managers tbody tr').nth(1).waitFor();
       const managers = await page.locator('#managers tbody tr').allTextContents();
-      assert.match(managers[0]!, /^1 \(this\)http:\/\/127\.0\.0\.1:17400healthyleader/);
-      assert.match(managers[1]!, /^2http:\/\/127\.0\.0\.1:17401healthyfollower/);
+      assert.match(managers[0]!, /^1 \(this\)https:\/\/127\.0\.0\.1:17400healthyleader/);
+      assert.match(managers[1]!, /^2https:\/\/127\.0\.0\.1:17401healthyfollower/);
       assert.equal(await page.locator('#workers tbody tr').count(), 0);
 
       // Enough work for one worker to take a while: the backlog shows, a worker starts, results come.

@@ -15,6 +15,12 @@
  *   and the call goes to the new address. A refused connection never reached
  *   the manager, so this is safe for every call, idempotent or not.
  *
+ * - With a `pin` (the cluster CA and the manager's identity) the call goes
+ *   over HTTPS and only to a server whose certificate the cluster CA issued
+ *   to that very manager. The handshake comes before any byte of the request,
+ *   so a squatter on the manager's port never sees a token; a refused
+ *   certificate is a call that never left (the next manager may be tried).
+ *
  * Never logs tokens, job data or results.
  */
 import { readFileSync } from 'node:fs';
@@ -23,6 +29,7 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { DynworkError } from '../errors.js';
 import type { Endpoint } from '../runtime/config.js';
+import { checkManagerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
 import { silentLogger, type Logger } from '../runtime/log.js';
 import type {
   CompleteRequest,
@@ -61,6 +68,8 @@ export interface ManagerClientOptions {
   logger?: Logger;
   /** Backoff for idempotent calls; `{ retries: 0 }` turns retries off. */
   retry?: RetryPolicy;
+  /** Talk only to this manager of this cluster (HTTPS, its CA, its identity). Without it: plain trust, as the URL says. */
+  pin?: ManagerPin;
 }
 
 export interface Health {
@@ -159,6 +168,23 @@ const NOT_CONNECTED = new Set([
   'EADDRNOTAVAIL',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+/** The server's certificate was refused: the handshake failed, so no byte of the request left. */
+const NOT_PROVEN = new Set([
+  'ERR_DYNWORK_WRONG_MANAGER',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 /** Statuses worth another try of an idempotent call. */
 const TRANSIENT_STATUS = new Set([429, 502, 503, 504]);
@@ -187,12 +213,16 @@ export class ManagerClient {
   private readonly logger: Logger;
   private readonly retry: Required<RetryPolicy>;
   private readonly agent: Agent;
+  private readonly pin: ManagerPin | undefined;
+  /** Addresses where a server failed the identity check (logged once each). */
+  private readonly impostors = new Set<string>();
   private closed = false;
 
   constructor(opts: ManagerClientOptions) {
     const ep = typeof opts.endpoint === 'string' ? { url: opts.endpoint } : opts.endpoint;
     this.index = 'index' in ep ? ep.index : undefined;
-    this.base = normalizeBase(ep.url);
+    this.pin = opts.pin;
+    this.base = this.checkedBase(ep.url);
     this.endpointFile = 'endpointFile' in ep ? ep.endpointFile : undefined;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -206,7 +236,13 @@ export class ManagerClient {
     this.agent = new Agent({
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
-      connect: { timeout: Math.min(this.timeoutMs, 10_000) },
+      connect: {
+        // Well inside the call's timeout, so a server that takes the connection
+        // but never finishes the handshake (a squatter) counts as "not
+        // connected": nothing was sent, and the endpoint file is read again.
+        timeout: Math.min(Math.ceil(this.timeoutMs / 2), 10_000),
+        ...(this.pin ? { ca: this.pin.ca, checkServerIdentity: checkManagerIdentity(this.pin.identity) } : {}),
+      },
     });
     // The endpoint file, when there is one, is where the manager really is now
     // (its configured port may belong to another cluster's manager).
@@ -489,8 +525,20 @@ export class ManagerClient {
           hint: 'the manager is overloaded or the network is slow; try again, or check with: dynwork status',
         });
       }
-      const connected = !NOT_CONNECTED.has(code ?? '');
+      const notProven = NOT_PROVEN.has(code ?? '');
+      // Something else holds the manager's address: worth saying once per address, even when the manager is found elsewhere.
+      if (notProven && !this.impostors.has(base)) {
+        this.impostors.add(base);
+        this.logger.warn('the server at the manager\'s address did not prove it is the manager; nothing was sent to it', { url: base, code });
+      }
+      const connected = !NOT_CONNECTED.has(code ?? '') && !notProven;
       if (!connected && !afterMove && this.moved()) return this.attempt(c, true);
+      if (notProven) {
+        throw new TransportError('unreachable', `the server at ${base} is not ${this.pin?.identity ?? 'a manager'} (${(err as Error).message}); nothing was sent to it`, false, {
+          cause: err,
+          hint: 'another program may hold the manager\'s port; check with: dynwork status, and bring the manager back with: dynwork deploy',
+        });
+      }
       throw new TransportError('unreachable', `cannot reach the manager at ${base} (${code ?? (err as Error).message})`, connected, {
         cause: err,
         hint: 'is the manager running? check with: dynwork status',
@@ -518,7 +566,7 @@ export class ManagerClient {
     try {
       const parsed = endpointFileShape.safeParse(JSON.parse(readFileSync(this.endpointFile, 'utf8')));
       if (!parsed.success) return false;
-      url = normalizeBase(parsed.data.url);
+      url = this.checkedBase(parsed.data.url);
     } catch {
       return false;
     }
@@ -526,6 +574,17 @@ export class ManagerClient {
     this.logger.info('manager moved; using the address from its endpoint file', { from: this.base, to: url });
     this.base = url;
     return true;
+  }
+
+  /** A pinned client never speaks plain HTTP: its token would go to whoever answers. */
+  private checkedBase(url: string): string {
+    const base = normalizeBase(url);
+    if (this.pin && !base.startsWith('https:')) {
+      throw new DynworkError('config_invalid', `manager URL ${base} is not https, but this cluster's managers prove their identity over TLS`, {
+        hint: 'run dynwork deploy again to record the managers\' https URLs',
+      });
+    }
+    return base;
   }
 }
 

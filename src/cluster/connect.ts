@@ -2,6 +2,7 @@ import { ManagerClient, TransportError } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import { readClusterState, type ClusterState } from '../state/cluster-state.js';
 import type { NewJob, PulledJob } from '../runtime/protocol.js';
+import { managerIdentity } from '../runtime/tls-identity.js';
 
 export interface ConnectedCluster {
   state: ClusterState;
@@ -28,6 +29,7 @@ export function connect(name: string, opts: { timeoutMs?: number } = {}): Connec
       endpoint: { index: m.index, url: m.url, ...(m.endpointFile ? { endpointFile: m.endpointFile } : {}) },
       token: state.clientToken,
       timeoutMs: opts.timeoutMs ?? 10_000,
+      ...(state.ca ? { pin: { ca: state.ca, identity: managerIdentity(state.name, m.index) } } : {}),
     }),
   }));
   return { state, clients, close: async () => void (await Promise.all(clients.map((c) => c.client.close()))) };

@@ -28,6 +28,8 @@ import { withStep, type Progress } from './progress.js';
 import { fetchPackageSpec, packArtifact, type Artifact } from './artifact.js';
 import { discoverPublicIp } from './public-ip.js';
 import { ensureAddresses, ensureRole, ensureSecurityGroup, ensureToken, ensureVolumes, findSubnet } from './aws-resources.js';
+import { awsManagerTls } from './aws-certificates.js';
+import { managerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
 
 export type { AwsDeployOptions };
 
@@ -35,8 +37,8 @@ export interface AwsDeployDeps {
   clients: AwsClients;
   /** The deployer's public IPv4, for the default --allow-cidr. */
   publicIp?: () => Promise<string>;
-  /** Does a manager answer? @default GET /healthz with the client token */
-  healthy?: (url: string, clientToken: string) => Promise<boolean>;
+  /** Does a manager answer (as the manager `pin` names)? @default GET /healthz over HTTPS, pinned */
+  healthy?: (url: string, clientToken: string, pin: ManagerPin) => Promise<boolean>;
   /** Pause between health probes and IAM retries. @default 5000 */
   pollMs?: number;
   /** The build the machines run. @default this dynwork packed, or --package fetched */
@@ -194,6 +196,10 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     () => ensureAddresses(clients, opts.cluster, members.map((m) => m.index), created),
     (ips) => `Elastic IPs ${[...ips.values()].join(', ')} (a replaced manager keeps its own)`,
   );
+  const ca = await withStep(progress, 'Cluster CA and manager certificates (in SSM; keys as SecureString)', () =>
+    awsManagerTls(clients, opts.cluster, members, publicIps, names, created),
+  );
+  const pinOf = (index: number): ManagerPin => ({ ca: ca.certPem, identity: managerIdentity(opts.cluster, index) });
 
   const aws: AwsClusterSettings = {
     region,
@@ -221,14 +227,14 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     workerNoManagerTimeoutMs: 15 * 60_000,
     workerMaxLifetimeMs: 24 * 3600_000,
   };
-  const base = { cluster: opts.cluster, ...tokens, autoscale };
+  const base = { cluster: opts.cluster, ...tokens, tls: { ca: ca.certPem }, autoscale };
   const provider = createAwsProvider({ clients, settings: aws, profileRetryMs: pollMs });
 
   const running = await provider.list({ cluster: opts.cluster, role: 'manager' });
   const out: AwsDeployResult['managers'] = [];
   const hashes = new Map<number, string>();
   const replacements: { m: MemberSpec; config: Record<string, unknown>; current: { id: string } }[] = [];
-  const urlOf = (index: number) => `http://${publicIps.get(index)!}:${s.port}`;
+  const urlOf = (index: number) => `https://${publicIps.get(index)!}:${s.port}`;
   const healthy = deps.healthy ?? probeHealth;
   const bootLog = deps.bootLog ?? ((id: string) => consoleOutput(clients, id));
 
@@ -236,7 +242,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const answered = async (o: AwsDeployResult['managers'][number]): Promise<void> => {
     const deadline = Date.now() + s.waitS * 1000;
     for (let probe = 1; ; probe++) {
-      if (await healthy(o.url, tokens.clientToken)) break;
+      if (await healthy(o.url, tokens.clientToken, pinOf(o.index))) break;
       // The console is cheap to read but not free: every few probes is soon enough.
       const failed = probe % 4 === 0 ? bootFailure(await bootLog(o.instanceId).catch(() => '')) : null;
       if (failed) {
@@ -269,6 +275,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       createdAt: previous?.createdAt ?? new Date().toISOString(),
       clientToken: tokens.clientToken,
       workerToken: tokens.workerToken,
+      ca: ca.certPem,
       settings: { ...s, region } as unknown as Record<string, unknown>,
       managers: [...out]
         .sort((a, b) => a.index - b.index)
@@ -330,8 +337,8 @@ function defaultPack(packageSpec: string | null): Promise<Artifact> {
   return packageSpec ? fetchPackageSpec(packageSpec) : packArtifact();
 }
 
-async function probeHealth(url: string, clientToken: string): Promise<boolean> {
-  const client = new ManagerClient({ endpoint: url, token: clientToken, timeoutMs: 3000 });
+async function probeHealth(url: string, clientToken: string, pin: ManagerPin): Promise<boolean> {
+  const client = new ManagerClient({ endpoint: url, token: clientToken, timeoutMs: 3000, pin });
   try {
     return (await client.healthz()).ok;
   } catch {

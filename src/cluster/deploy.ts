@@ -6,8 +6,10 @@ import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
 import { checkClusterName } from '../state/paths.js';
+import { managerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
+import { localManagerTls } from './certificates.js';
 import { withClusterLock } from './cluster-lock.js';
-import { localMembers, managerConfigFor, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
+import { localMembers, managerConfigFor, memberEndpoint, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
 import { whyItStopped } from './manager-log.js';
 import { withStep, type Progress } from './progress.js';
 
@@ -62,6 +64,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
   const workerToken = previous?.workerToken ?? token();
   const dir = clusterDir(opts.cluster);
   const members = localMembers(dir, settings.managers, settings.port);
+  const ca = await withStep(progress, 'Cluster CA and manager certificates', () => localManagerTls(opts.cluster, members));
   const autoscale: AutoscaleSettings = {
     provider: opts.provider,
     root: stateRoot(),
@@ -75,7 +78,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
     workerNoManagerTimeoutMs: 600_000,
     workerMaxLifetimeMs: 24 * 3600_000,
   };
-  const base = { cluster: opts.cluster, clientToken, workerToken, autoscale };
+  const base = { cluster: opts.cluster, clientToken, workerToken, tls: { ca: ca.certPem }, autoscale };
 
   const running = await withStep(progress, 'Checking running managers', () => provider.list({ cluster: opts.cluster, role: 'manager' }));
   const byIndex = new Map<number, Instance>();
@@ -89,7 +92,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
     const current = byIndex.get(m.index);
     const recorded = previous?.managers.find((x) => x.index === m.index);
     if (current && (!recorded || recorded.configHash === hash)) {
-      out.push({ index: m.index, url: readUrl(m.endpointFile) ?? `http://${m.host}:${m.port}`, pid: current.pid ?? null, action: 'unchanged' });
+      out.push({ index: m.index, url: readUrl(m.endpointFile) ?? memberEndpoint(m).url, pid: current.pid ?? null, action: 'unchanged' });
       continue;
     }
     const action = current ? 'replaced' : recorded ? 'replaced' : 'created';
@@ -109,7 +112,8 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
       step.update(`Waiting for manager ${m.index} to answer`);
       const inst = launched.find((i) => i.index === m.index);
       const exited = inst ? async () => !(await provider.list({ cluster: opts.cluster, role: 'manager' })).some((i) => i.id === inst.id) : async () => false;
-      entry.url = await waitHealthy(m.endpointFile, entry.pid, clientToken, deadline, m.index, dir, { exited, ...(inst?.log ? { log: inst.log } : {}) });
+      const pin = { ca: ca.certPem, identity: managerIdentity(opts.cluster, m.index) };
+      entry.url = await waitHealthy(m.endpointFile, entry.pid, pin, deadline, m.index, dir, { exited, ...(inst?.log ? { log: inst.log } : {}) });
     }
   });
 
@@ -119,6 +123,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
     createdAt: previous?.createdAt ?? new Date().toISOString(),
     clientToken,
     workerToken,
+    ca: ca.certPem,
     settings: settings as unknown as Record<string, unknown>,
     managers: members.map((m) => {
       const o = out.find((x) => x.index === m.index)!;
@@ -155,13 +160,14 @@ interface LaunchWatch {
   log?: { file: string; offset: number };
 }
 
-async function waitHealthy(endpointFile: string, pid: number | null, clientToken: string, deadline: number, index: number, dir: string, watch: LaunchWatch): Promise<string> {
+/** Until the manager answers /healthz (no token is sent) as the manager it must prove to be. */
+async function waitHealthy(endpointFile: string, pid: number | null, pin: ManagerPin, deadline: number, index: number, dir: string, watch: LaunchWatch): Promise<string> {
   let lastError = 'no endpoint file yet';
   while (Date.now() < deadline) {
     if (await watch.exited()) throw managerExited(index, dir, watch.log);
     const url = readUrl(endpointFile, pid);
     if (url) {
-      const client = new ManagerClient({ endpoint: url, token: clientToken, timeoutMs: 1000 });
+      const client = new ManagerClient({ endpoint: url, token: 'x'.repeat(16), timeoutMs: 1000, pin });
       try {
         const h = await client.healthz();
         if (h.ok) return url;

@@ -15,6 +15,13 @@ export interface MemberSpec {
    * workers share its file system (local); absent on aws.
    */
   endpointFile?: string;
+  /**
+   * Where this manager's certificate and key are (deploy issued them; see
+   * certificates.ts). Present once the cluster has a CA: then it serves HTTPS.
+   * local: files in its data dir; aws: the certificate itself (public) and the
+   * key's credential name (read from SSM at boot).
+   */
+  tls?: { cert?: string; certFile?: string; keyFile: string; certSha256?: string };
 }
 
 /**
@@ -56,15 +63,18 @@ export interface AutoscaleSettings {
 
 /**
  * The config of manager `index`: `base` holds what all managers share (cluster,
- * tokens, limits, autoscale with the member list). Used for a first launch, a
- * deploy re-run, and by the leader relaunching a dead peer, so all three agree.
+ * tokens, limits, the CA in `tls.ca`, autoscale with the member list). Used
+ * for a first launch, a deploy re-run, and by the leader relaunching a dead
+ * peer (whose own config is the base then), so all three agree.
  */
-export function managerConfigFor(base: Record<string, unknown> & { autoscale: AutoscaleSettings }, index: number): Record<string, unknown> {
+export function managerConfigFor(base: Record<string, unknown> & { autoscale: AutoscaleSettings; tls?: { ca: string } }, index: number): Record<string, unknown> {
   const members = base.autoscale.members;
   const self = members.find((m) => m.index === index);
   if (!self) throw new Error(`cluster has no manager ${index}`);
+  const { tls, ...shared } = base;
   return {
-    ...base,
+    ...shared,
+    ...(tls && self.tls ? { tls: { ca: tls.ca, ...self.tls } } : {}),
     index,
     host: self.bindHost ?? self.host,
     ...(self.bindHost ? { advertiseHost: self.host } : {}),
@@ -85,5 +95,5 @@ export function localMembers(clusterDir: string, count: number, basePort: number
 
 /** How peers and workers reach a member. */
 export function memberEndpoint(m: MemberSpec): { index: number; url: string; endpointFile?: string } {
-  return { index: m.index, url: `http://${m.host}:${m.port}`, ...(m.endpointFile ? { endpointFile: m.endpointFile } : {}) };
+  return { index: m.index, url: `${m.tls ? 'https' : 'http'}://${m.host}:${m.port}`, ...(m.endpointFile ? { endpointFile: m.endpointFile } : {}) };
 }

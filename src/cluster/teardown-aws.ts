@@ -143,10 +143,25 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
     }
   }
 
-  const params = await call<{ Parameters?: { Name?: string }[] }>(ssm, new GetParametersCommand({ Names: [names.clientTokenParameter, names.workerTokenParameter] }));
-  const paramNames = (params.Parameters ?? []).map((p) => p.Name!).filter(Boolean);
+  // The tokens, the CA and every manager's certificate and key (a cluster has at most 9 managers); SSM takes 10 names a call.
+  const managerIndexes = Array.from({ length: 9 }, (_, i) => i + 1);
+  const wanted = [
+    names.clientTokenParameter,
+    names.workerTokenParameter,
+    names.caParameter,
+    ...managerIndexes.flatMap((i) => [names.managerKeyParameter(i), names.managerCertParameter(i)]),
+  ];
+  const paramNames: string[] = [];
+  for (let i = 0; i < wanted.length; i += 10) {
+    const params = await call<{ Parameters?: { Name?: string }[] }>(ssm, new GetParametersCommand({ Names: wanted.slice(i, i + 10) }));
+    paramNames.push(...(params.Parameters ?? []).map((p) => p.Name!).filter(Boolean));
+  }
   for (const p of paramNames) removed.push({ kind: 'parameter', id: p });
-  if (!dry && paramNames.length > 0) await withStep(progress, 'Deleting the cluster tokens', () => call(ssm, new DeleteParametersCommand({ Names: paramNames })));
+  if (!dry && paramNames.length > 0) {
+    await withStep(progress, 'Deleting the cluster tokens, CA and manager certificates', async () => {
+      for (let i = 0; i < paramNames.length; i += 10) await call(ssm, new DeleteParametersCommand({ Names: paramNames.slice(i, i + 10) }));
+    });
+  }
 
   for (const roleName of [names.managerRole, names.workerRole]) {
     const profile = (await ifExists(IAM_NOT_FOUND, () => call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))))?.InstanceProfile;

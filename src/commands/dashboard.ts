@@ -16,7 +16,12 @@ export function dashboardCommand(o: { cluster: string; open: boolean; manager: n
   const base = m.url.replace(/\/+$/, '');
   const url = `${base}/#token=${encodeURIComponent(state.clientToken)}`;
   if (o.json) printJson({ url, managers: state.managers.map((x) => ({ index: x.index, url: `${x.url.replace(/\/+$/, '')}/` })) });
-  else print(url);
+  else {
+    print(url);
+    if (base.startsWith('https:')) {
+      process.stderr.write(`the page is served over HTTPS with this cluster's own CA (${join(clusterDir(o.cluster), 'ca.pem')}): trust it in your browser, or accept the warning once\n`);
+    }
+  }
   if (o.open) {
     const file = join(clusterDir(o.cluster), 'dashboard.html');
     writePrivateFile(file, `<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>dynwork</title><script>location.replace(${JSON.stringify(url)})</script>\n`);

@@ -100,9 +100,10 @@ function sharedOptions(o: DeployFlags) {
 }
 
 function printTryIt(url: string, cluster: string): void {
-  const token = `$(npx dynwork token${cluster === 'default' ? '' : ` --cluster ${cluster}`})`;
+  // The token goes to curl through a pipe (curl -K), never on its command line, where ps shows it.
+  const config = `-K <(npx dynwork token --curl-config${cluster === 'default' ? '' : ` --cluster ${cluster}`})`;
   print('');
-  print('try it:');
-  print(`  curl -X PUT "${url}/enqueue?iterations=10" -H "Authorization: Bearer ${token}" -d "data=Hello"`);
-  print(`  curl -X POST "${url}/pullCompleted?top=2" -H "Authorization: Bearer ${token}"`);
+  print('try it (bash):');
+  print(`  curl ${config} -X PUT "${url}/enqueue?iterations=10" -d "data=Hello"`);
+  print(`  curl ${config} -X POST "${url}/pullCompleted?top=2"`);
 }

@@ -146,7 +146,14 @@ export function registerCommands(program: Command): void {
     .command('token')
     .description("print the cluster's client token (for Authorization: Bearer)")
     .addOption(clusterOption())
+    .option('--curl-config', 'print a curl config instead (the Authorization header and the CA): curl -K <(dynwork token --curl-config) https://…', false)
     .action(async (o) => (await import('./token.js')).tokenCommand(o));
+
+  program
+    .command('ca')
+    .description("print the path of the cluster's CA certificate (for curl --cacert: managers serve HTTPS under it)")
+    .addOption(clusterOption())
+    .action(async (o) => (await import('./ca.js')).caCommand(o));
 
   program
     .command('manager', { hidden: true })

@@ -32,6 +32,35 @@ export const limitsSchema = z.object({
 });
 export type Limits = z.infer<typeof limitsSchema>;
 
+const pem = (what: string) => z.string().refine((s) => s.includes(`-----BEGIN ${what}-----`), `must be a PEM ${what.toLowerCase()}`);
+
+/**
+ * The manager's identity: it serves HTTPS with this certificate, and checks
+ * its peers against the cluster CA. The key is only ever named by file; the
+ * CA and certificate may be given inline or by file. A relative file name is
+ * read from systemd's $CREDENTIALS_DIRECTORY, else beside the config (aws
+ * delivers all three from SSM that way, keeping user-data small and keyless).
+ */
+const managerTls = z
+  .object({
+    ca: pem('CERTIFICATE').optional(),
+    caFile: z.string().min(1).optional(),
+    cert: pem('CERTIFICATE').optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1),
+    /** SHA-256 of the certificate the file holds: a new certificate makes a new config (aws replaces the machine). */
+    certSha256: z.string().optional(),
+  })
+  .refine((t) => (t.ca === undefined) !== (t.caFile === undefined), 'give exactly one of ca and caFile')
+  .refine((t) => (t.cert === undefined) !== (t.certFile === undefined), 'give exactly one of cert and certFile');
+export type ManagerTls = z.infer<typeof managerTls>;
+
+/** The cluster CA's PEM (loadConfigFile reads a caFile in). */
+export function clusterCa(tls: ManagerTls): string {
+  if (tls.ca === undefined) throw new DynworkError('config_invalid', `tls.caFile ${tls.caFile} was not read; start the manager from its config file`);
+  return tls.ca;
+}
+
 export const managerConfigSchema = z.object({
   cluster: z.string().min(1).default('default'),
   index: z.number().int().min(1).max(999),
@@ -72,6 +101,8 @@ export const managerConfigSchema = z.object({
   historyIntervalMs: z.number().int().positive().default(10_000),
   /** How often leases are checked for expiry and old results purged. @default 1000 */
   sweepIntervalMs: z.number().int().positive().default(1_000),
+  /** HTTPS with the cluster's identity; without it the manager serves plain HTTP (tests, old configs). */
+  tls: managerTls.optional(),
   /** Autoscaler policy and provider settings; read by the autoscaler. */
   autoscale: z.record(z.string(), z.unknown()).optional(),
   /** @default "info" */
@@ -87,6 +118,8 @@ export const workerConfigSchema = z.object({
   instanceId: z.string().optional(),
   managers: z.array(endpoint).min(1),
   workerToken: token,
+  /** PEM of the cluster CA: managers are reached over HTTPS and must prove they are this cluster's. */
+  ca: pem('CERTIFICATE').optional(),
   /** Hashing threads. @default all cores */
   threads: z.number().int().positive().default(availableParallelism()),
   /** Exit after this long with nothing to do. @default 300000 (5 min) */
@@ -146,7 +179,7 @@ export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string):
   } catch (err) {
     throw new DynworkError('config_invalid', `config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return parseConfig(schema, readTokenFiles(json, file), file);
+  return parseConfig(schema, resolveKeyFile(readTokenFiles(json, file), file), file);
 }
 
 /**
@@ -163,8 +196,7 @@ function readTokenFiles(json: unknown, configFile: string): unknown {
     if (ref === undefined) continue;
     delete out[`${key}File`];
     if (typeof ref !== 'string' || ref === '') throw new DynworkError('config_invalid', `config ${configFile}: ${key}File must be a file name`);
-    const base = process.env.CREDENTIALS_DIRECTORY ?? dirname(configFile);
-    const path = isAbsolute(ref) ? ref : join(base, ref);
+    const path = credentialPath(ref, configFile);
     try {
       out[key] = readFileSync(path, 'utf8').trim();
     } catch (err) {
@@ -172,4 +204,31 @@ function readTokenFiles(json: unknown, configFile: string): unknown {
     }
   }
   return out;
+}
+
+function credentialPath(ref: string, configFile: string): string {
+  return isAbsolute(ref) ? ref : join(process.env.CREDENTIALS_DIRECTORY ?? dirname(configFile), ref);
+}
+
+/**
+ * `tls` files found the way token files are: the CA read in (peers and
+ * workers are checked against it), the certificate and key names made
+ * absolute (the server reads them when it starts).
+ */
+function resolveKeyFile(json: unknown, configFile: string): unknown {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return json;
+  const tls = (json as { tls?: unknown }).tls;
+  if (!tls || typeof tls !== 'object' || Array.isArray(tls)) return json;
+  const t: Record<string, unknown> = { ...(tls as Record<string, unknown>) };
+  for (const key of ['keyFile', 'certFile']) if (typeof t[key] === 'string' && t[key] !== '') t[key] = credentialPath(t[key] as string, configFile);
+  if (typeof t.caFile === 'string' && t.caFile !== '') {
+    const path = credentialPath(t.caFile, configFile);
+    try {
+      t.ca = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new DynworkError('config_invalid', `config ${configFile}: cannot read tls.caFile ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    delete t.caFile;
+  }
+  return { ...json, tls: t };
 }

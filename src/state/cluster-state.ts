@@ -12,6 +12,12 @@ export interface ClusterState {
   createdAt: string;
   clientToken: string;
   workerToken: string;
+  /**
+   * PEM of the cluster's CA (also in ca.pem beside this file): clients trust
+   * only it, and only a certificate naming the manager they mean. Absent for
+   * clusters deployed before managers had identities (plain HTTP).
+   */
+  ca?: string;
   /** The deploy options in force (re-runs start from them). */
   settings: Record<string, unknown>;
   managers: {

@@ -17,7 +17,7 @@ import { call, type AwsClients } from './clients.js';
 import { bootFailure as bootFailureIn, consoleOutput } from './boot-log.js';
 import { AwsCallError, isAwsError } from './errors.js';
 import type { AwsClusterSettings } from './settings.js';
-import { clusterFilters, clusterTags, TAG, tagSpec, tagValue } from './tags.js';
+import { clusterFilters, clusterTags, resourceNames, TAG, tagSpec, tagValue } from './tags.js';
 import { renderUserData } from './userdata.js';
 
 export interface AwsProviderOptions {
@@ -69,7 +69,15 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
       artifactUrl: s.artifact.url,
       artifactSha256: s.artifact.sha256,
       version: s.version,
-      tokenParameters: role === 'manager' ? { 'client-token': s.clientTokenParameter, 'worker-token': s.workerTokenParameter } : { 'worker-token': s.workerTokenParameter },
+      tokenParameters:
+        role === 'manager'
+          ? {
+              'client-token': s.clientTokenParameter,
+              'worker-token': s.workerTokenParameter,
+              // The manager's identity: its config names these credentials (tls.caFile, certFile, keyFile).
+              ...(spec.config.tls ? tlsParameters(spec.cluster, s.region, spec.index!) : {}),
+            }
+          : { 'worker-token': s.workerTokenParameter },
       ...(dataVolumeId ? { dataVolumeId } : {}),
       ...(addressAllocationId ? { addressAllocationId } : {}),
       config,
@@ -211,10 +219,24 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** The config a machine gets: tokens replaced by the names of the credentials systemd hands the service. */
+/**
+ * The config a machine gets: tokens replaced by the names of the credentials
+ * systemd hands the service, and a manager's CA too (it is public, but its
+ * PEM would crowd EC2's 16 KiB of user-data; the certificate and key are
+ * named by credential already).
+ */
 export function withoutSecrets(config: Record<string, unknown>, role: Role): Record<string, unknown> {
   const { clientToken: _c, workerToken: _w, instanceId: _i, ...rest } = config;
-  return role === 'manager' ? { ...rest, clientTokenFile: 'client-token', workerTokenFile: 'worker-token' } : { ...rest, workerTokenFile: 'worker-token' };
+  if (role !== 'manager') return { ...rest, workerTokenFile: 'worker-token' };
+  const tls = rest.tls as Record<string, unknown> | undefined;
+  const { ca: _ca, ...tlsRest } = tls ?? {};
+  return { ...rest, ...(tls ? { tls: { ...tlsRest, caFile: 'cluster-ca' } } : {}), clientTokenFile: 'client-token', workerTokenFile: 'worker-token' };
+}
+
+/** Where a manager's boot script reads its identity: credential name → SSM parameter. */
+function tlsParameters(cluster: string, region: string, index: number): Record<string, string> {
+  const names = resourceNames(cluster, region);
+  return { 'cluster-ca': names.caParameter, 'manager-cert': names.managerCertParameter(index), 'manager-key': names.managerKeyParameter(index) };
 }
 
 const STATE: Record<string, InstanceState> = { pending: 'pending', running: 'running', 'shutting-down': 'stopping', stopping: 'stopping', stopped: 'stopped' };

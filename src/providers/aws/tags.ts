@@ -30,6 +30,12 @@ export function resourceNames(cluster: string, region: string) {
     parameterPath: `/dynwork/${cluster}/`,
     clientTokenParameter: `/dynwork/${cluster}/client-token`,
     workerTokenParameter: `/dynwork/${cluster}/worker-token`,
+    /** SSM String parameter holding the cluster CA's certificate (public). */
+    caParameter: `/dynwork/${cluster}/ca`,
+    /** SSM String parameter holding manager `index`'s certificate (public). */
+    managerCertParameter: (index: number) => `/dynwork/${cluster}/manager-${index}-cert`,
+    /** SSM SecureString parameter holding manager `index`'s TLS key. */
+    managerKeyParameter: (index: number) => `/dynwork/${cluster}/manager-${index}-key`,
   };
 }
 

@@ -36,6 +36,7 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   for (const k of SECRET_KEYS) {
     if (k in input.config) throw new DynworkError('internal', `refusing to put ${k} into user-data`);
   }
+  if (JSON.stringify(input.config).includes('PRIVATE KEY')) throw new DynworkError('internal', 'refusing to put a private key into user-data');
   // A bad URL or hash would only show as a machine that never starts, minutes later.
   if (!isArtifactUrl(input.artifactUrl)) throw new DynworkError('internal', `bad artifact URL "${input.artifactUrl}": expected s3://bucket/key or https://host/path`);
   if (!/^[0-9a-f]{64}$/.test(input.artifactSha256)) throw new DynworkError('internal', `bad artifact SHA-256 "${input.artifactSha256}": expected 64 lowercase hex digits`);

@@ -3,6 +3,7 @@ import type { Endpoint } from '../config.js';
 import type { Logger } from '../log.js';
 import type { DashboardPart, JobView, ManagerStatus, PulledJob } from '../protocol.js';
 import type { ReceiptPart } from '../receipt.js';
+import { managerIdentity } from '../tls-identity.js';
 import { HttpError } from './http-error.js';
 
 /**
@@ -20,8 +21,12 @@ export class Peers {
     tokens: { clientToken: string; workerToken: string },
     timeoutMs: number,
     private readonly logger: Logger,
+    /** When set, each peer must prove it is that cluster's manager of its index before any token goes to it. */
+    tls?: { ca: string; cluster: string },
   ) {
-    const make = (token: string) => new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs, retry: { retries: 0 } })]));
+    const pin = (index: number) => (tls ? { pin: { ca: tls.ca, identity: managerIdentity(tls.cluster, index) } } : {});
+    const make = (token: string) =>
+      new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs, retry: { retries: 0 }, ...pin(e.index) })]));
     this.clients = make(tokens.workerToken);
     this.publicClients = make(tokens.clientToken);
   }

@@ -3,6 +3,7 @@ import type { Provider } from '../../providers/types.js';
 import { startAutoscaler, type Autoscaler } from '../autoscaler/loop.js';
 import { policySchema, type AutoscalePolicy } from '../autoscaler/policy.js';
 import type { ManagerContext } from './context.js';
+import { clusterCa } from '../config.js';
 import { managerStatus } from './routes-public.js';
 
 /**
@@ -28,6 +29,7 @@ export async function startScaling(ctx: ManagerContext, setLeader: (v: boolean) 
       cluster: ctx.config.cluster,
       managers: settings.members.map(memberEndpoint),
       workerToken: ctx.config.workerToken,
+      ...(ctx.config.tls ? { ca: clusterCa(ctx.config.tls) } : {}),
       threads: settings.workerThreads,
       idleTimeoutMs: settings.workerIdleTimeoutMs,
       noManagerTimeoutMs: settings.workerNoManagerTimeoutMs,

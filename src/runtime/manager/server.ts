@@ -1,9 +1,11 @@
 import { once } from 'node:events';
-import { renameSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ManagerConfig } from '../config.js';
+import { DynworkError } from '../../errors.js';
+import { clusterCa, type ManagerConfig, type ManagerTls } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';
@@ -66,7 +68,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     workers,
     metrics,
     throughput: new Throughput(),
-    peers: new Peers(config.peers, config, config.peerTimeoutMs, logger),
+    peers: new Peers(config.peers, config, config.peerTimeoutMs, logger, config.tls ? { ca: clusterCa(config.tls), cluster: config.cluster } : undefined),
     logger,
     now,
     startedAt: now(),
@@ -84,12 +86,18 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   // enough that a slow (slowloris) body is cut off close to the timeout.
   const app = createApp(ctx);
   const enqueue = fastEnqueue(ctx);
-  const server = createServer(
-    { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) },
-    (req, res) => {
-      if (!enqueue(req, res)) app(req, res);
-    },
-  );
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!enqueue(req, res)) app(req, res);
+  };
+  const serverOptions = { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) };
+  let server: Server;
+  try {
+    // https.Server is an http.Server underneath (same timeouts, same close calls).
+    server = config.tls ? (createHttpsServer({ ...serverOptions, ...readIdentity(config.tls) }, handler) as unknown as Server) : createServer(serverOptions, handler);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   server.requestTimeout = config.requestTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000);
   server.keepAliveTimeout = 10_000;
@@ -100,7 +108,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     store.close();
     throw err;
   }
-  url = `http://${formatHost(config.advertiseHost ?? config.host)}:${port}`;
+  url = `${config.tls ? 'https' : 'http'}://${formatHost(config.advertiseHost ?? config.host)}:${port}`;
   writeEndpointFile(config.dataDir, { url, port, pid: process.pid });
   logger.info('manager listening', { url, port, requestedPort: config.port });
 
@@ -208,6 +216,21 @@ function writeEndpointFile(dataDir: string, info: { url: string; port: number; p
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o600 });
   renameSync(tmp, file);
+}
+
+/** The manager's certificate and key; a missing or unreadable one stops the start with what to do. */
+function readIdentity(tls: ManagerTls): { cert: string; key: string } {
+  const read = (file: string, what: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new DynworkError('config_invalid', `cannot read the manager's ${what} ${file}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'run dynwork deploy again: it issues the certificates the managers are missing',
+      });
+    }
+  };
+  return { cert: tls.cert ?? read(tls.certFile!, 'certificate'), key: read(tls.keyFile, 'key') };
 }
 
 function formatHost(host: string): string {

@@ -1,6 +1,7 @@
 import { ManagerClient } from '../../client/manager-client.js';
 import type { WorkerConfig } from '../config.js';
 import type { LogRing } from '../log-ring.js';
+import { managerIdentity } from '../tls-identity.js';
 
 /** How often a worker sends its new log lines. */
 const EVERY_MS = 5_000;
@@ -14,7 +15,17 @@ const BATCH = 1_000;
  * and the oldest are dropped when it is full. The last lines go on close.
  */
 export function shipLogs(config: WorkerConfig, ring: LogRing, workerId: string): { close(): Promise<void> } {
-  const clients = config.managers.map((e) => new ManagerClient({ endpoint: e, token: config.workerToken, timeoutMs: 3_000, retry: { retries: 0 } }));
+  // Pinned like the worker's own calls: its lines go only to a manager that proves who it is.
+  const clients = config.managers.map(
+    (e) =>
+      new ManagerClient({
+        endpoint: e,
+        token: config.workerToken,
+        timeoutMs: 3_000,
+        retry: { retries: 0 },
+        ...(config.ca ? { pin: { ca: config.ca, identity: managerIdentity(config.cluster, e.index) } } : {}),
+      }),
+  );
   let sent = 0;
   let busy: Promise<void> = Promise.resolve();
   const send = async (): Promise<void> => {

@@ -30,6 +30,7 @@ import { HASH_BACKEND, iteratedSha512 } from '../../job/hash.js';
 import type { WorkerConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { ownerOf, type CompleteResponse, type LeasedJob } from '../protocol.js';
+import { managerIdentity } from '../tls-identity.js';
 import type { ChunkResult, ChunkTask } from './hash-thread.js';
 import { chunkTarget, flushDelay, leaseAsk, takeChunk, workOf } from './plan.js';
 
@@ -188,7 +189,13 @@ class Worker {
     this.logger = (opts.logger ?? createLogger({}, { level: config.logLevel })).child({ role: 'worker', workerId: this.workerId });
     this.links = config.managers.map((endpoint) => ({
       index: endpoint.index,
-      client: new ManagerClient({ endpoint, token: config.workerToken, timeoutMs: config.requestTimeoutMs, logger: this.logger }),
+      client: new ManagerClient({
+        endpoint,
+        token: config.workerToken,
+        timeoutMs: config.requestTimeoutMs,
+        logger: this.logger,
+        ...(config.ca ? { pin: { ca: config.ca, identity: managerIdentity(config.cluster, endpoint.index) } } : {}),
+      }),
       leaseMs: 30_000,
       reachable: true,
       failingSince: 0,
