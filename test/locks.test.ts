@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
 import { tempDir, waitFor } from './helpers.js';
 
@@ -39,6 +40,18 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
     for (const p of managerProcesses(tmp.dir, cluster)) pids.add(p);
     return r;
   };
+  // Managers serve HTTPS under their cluster's CA: trust the CAs of this test's clusters, nothing else.
+  let agent: { cas: string; agent: Agent } | undefined;
+  const dispatcher = (): Agent => {
+    const cas = [...clusters].map((c) => join(tmp.dir, 'clusters', c, 'ca.pem')).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
+    const key = cas.join('');
+    if (agent?.cas !== key) {
+      void agent?.agent.close();
+      agent = { cas: key, agent: new Agent({ connect: { ca: cas } }) };
+    }
+    return agent.agent;
+  };
+  const fetch = (url: string, init: RequestInit = {}) => undiciFetch(url, { ...(init as object), dispatcher: dispatcher() } as Parameters<typeof undiciFetch>[1]);
   const call = (url: string, path: string, token: string, init: RequestInit = {}) =>
     fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers }, signal: AbortSignal.timeout(10_000) });
   const stopGracefully = async (pid: number) => {
