@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { renameSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ManagerConfig } from '../config.js';
@@ -8,6 +8,9 @@ import { createLogger, type Logger } from '../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';
 import { createApp } from './app.js';
+import { createAuth } from './auth.js';
+import { answerClientErrors } from './client-error.js';
+import { checkContinueFirst } from './expect-continue.js';
 import { fastEnqueue } from './fast-enqueue.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
@@ -77,12 +80,13 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   // enough that a slow (slowloris) body is cut off close to the timeout.
   const app = createApp(ctx);
   const enqueue = fastEnqueue(ctx);
-  const server = createServer(
-    { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) },
-    (req, res) => {
-      if (!enqueue(req, res)) app(req, res);
-    },
-  );
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    track(req, res);
+    if (!enqueue(req, res)) app(req, res);
+  };
+  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) }, handle);
+  const track = answerClientErrors(server, config.requestTimeoutMs);
+  checkContinueFirst(server, createAuth({ client: config.clientToken, worker: config.workerToken }), handle);
   server.requestTimeout = config.requestTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000);
   server.keepAliveTimeout = 10_000;
