@@ -37,7 +37,7 @@ export function connect(name: string, opts: { timeoutMs?: number } = {}): Connec
  * Tries each manager in turn, moving on only when no connection could be made
  * (then the call cannot have acted, so no job is enqueued twice).
  */
-async function failover<T>(c: ConnectedCluster, call: (client: ManagerClient) => Promise<T>): Promise<T> {
+export async function failover<T>(c: ConnectedCluster, call: (client: ManagerClient) => Promise<T>): Promise<T> {
   let last: unknown;
   for (const { client } of c.clients) {
     try {

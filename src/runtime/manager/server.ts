@@ -126,7 +126,10 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   return { url, port, ctx, close };
 }
 
-/** Expired leases back to the queue (or failed), then old pulled results out. */
+/** A staged batch not committed within this is dropped; a committed one answers a repeated commit at least this long. */
+export const STAGED_BATCH_TTL_MS = 3600_000;
+
+/** Expired leases back to the queue (or failed), then old pulled results and stale staged batches out. */
 function sweep(ctx: ManagerContext): void {
   const now = ctx.now();
   try {
@@ -143,6 +146,7 @@ function sweep(ctx: ManagerContext): void {
       if (failed.length > 0) ctx.events.add(`${failed.length} job(s) failed after ${ctx.config.maxAttempts} expired leases: ${failed.slice(0, 5).join(', ')}`);
     }
     if (ctx.config.retentionMs > 0) ctx.store.purge(now - ctx.config.retentionMs);
+    ctx.store.purgeBatches(now - STAGED_BATCH_TTL_MS, now - Math.max(STAGED_BATCH_TTL_MS, ctx.config.retentionMs));
   } catch (err) {
     ctx.logger.error('sweep failed', { err: err as Error });
   }
