@@ -22,6 +22,13 @@ export function answerClientErrors(server: Server, graceMs: number): (req: Incom
   const failed = new WeakSet<Socket>();
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A reset or broken connection: nobody is left to answer, and destroying it
+    // at once lets handlers see the client gone (a long-poll must not lease
+    // jobs to a dead worker).
+    if (!err.code?.startsWith('HPE_') && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.destroy();
+      return;
+    }
     // The parser may report again as more bytes arrive; one answer is enough.
     if (failed.has(socket)) return;
     failed.add(socket);
