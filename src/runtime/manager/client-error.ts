@@ -51,7 +51,14 @@ export function answerClientErrors(server: Server, graceMs: number): (req: Incom
       );
       socket.destroySoon();
     };
-    if (left === 0) answer();
+    // A peer that has hung up gets nothing more: destroying now lets a parked
+    // long-poll see it is gone instead of handing jobs to a closed socket.
+    if (socket.readableEnded || socket.destroyed) left = 0;
+    socket.once('end', () => socket.destroy());
+    if (left === 0) {
+      answer();
+      return;
+    }
     for (const { res } of owed) {
       let counted = false;
       const one = (): void => {
