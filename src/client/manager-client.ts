@@ -94,6 +94,8 @@ const peerReserved = z.object({ token: receiptToken, results: pulledJobs });
 const leasedResults = z.object({ receipt: z.string().nullable(), leaseMs: z.number().int().positive(), results: pulledJobs });
 const settled = z.object({ count: z.number().int().nonnegative() });
 const enqueuedBatch = z.object({ ids: z.array(safeInt) });
+const batchCreated = z.object({ batch: z.string().min(1) });
+const batchPartStaged = z.object({ count: safeInt });
 const leaseResponse = z.object({
   jobs: z.array(z.object({ id: safeInt, data: z.string(), iterations: safeInt.min(1) })),
   leaseMs: z.number().positive(),
@@ -285,6 +287,39 @@ export class ManagerClient {
     if (r.ids.length !== jobs.length) {
       throw new ApiError(200, 'invalid_response', `manager answered ${r.ids.length} ids for ${jobs.length} jobs`);
     }
+    return r.ids;
+  }
+
+  // --- Staged batch upload (POST/PUT /enqueue/batches…): all or nothing at any size ---
+
+  /** POST /enqueue/batches → a new batch id. Not retried: a lost answer only leaves an empty batch the manager drops. */
+  async createBatch(): Promise<string> {
+    const r = await this.call({ method: 'POST', path: '/enqueue/batches', schema: batchCreated, idempotent: false });
+    return r.batch;
+  }
+
+  /** PUT /enqueue/batches/:batch/:part. A part sent again replaces the first copy, so this is retried. */
+  async putBatchPart(batch: string, part: number, jobs: readonly NewJob[]): Promise<void> {
+    const r = await this.call({
+      method: 'PUT',
+      path: `/enqueue/batches/${encodeURIComponent(batch)}/${part}`,
+      body: JSON.stringify(jobs.map((j) => ({ data: j.data, iterations: j.iterations }))),
+      schema: batchPartStaged,
+      idempotent: true,
+    });
+    if (r.count !== jobs.length) throw new ApiError(200, 'invalid_response', `manager staged ${r.count} of ${jobs.length} jobs of part ${part}`);
+  }
+
+  /** POST /enqueue/batches/:batch/commit → every id, in order. A repeated commit answers the same ids, so this is retried. */
+  async commitBatch(batch: string, parts: number, expected: number): Promise<number[]> {
+    const r = await this.call({
+      method: 'POST',
+      path: `/enqueue/batches/${encodeURIComponent(batch)}/commit`,
+      body: JSON.stringify({ parts }),
+      schema: enqueuedBatch,
+      idempotent: true,
+    });
+    if (r.ids.length !== expected) throw new ApiError(200, 'invalid_response', `manager committed ${r.ids.length} ids for ${expected} jobs`);
     return r.ids;
   }
 

@@ -4,6 +4,8 @@ import type { Limits } from '../runtime/config.js';
 export type { NewJob } from '../runtime/protocol.js';
 
 const DIGITS = /^[0-9]{1,16}$/;
+/** In a `u` regex a surrogate pair is one code point, so only unpaired halves match. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
  * A query parameter that must be a plain decimal integer in [1, max]: no sign,
@@ -30,6 +32,9 @@ export function checkIterationsValue(raw: unknown, max: number, where: string): 
 export function checkData(raw: unknown, limits: Limits, where = ''): string {
   if (raw === undefined || raw === null) throw new HttpError(400, 'missing_data', `${where}data is required`);
   if (typeof raw !== 'string') throw new HttpError(400, 'invalid_data', `${where}data must be a string`);
+  // A JSON "\ud800" escape decodes to a lone surrogate, which UTF-8 cannot
+  // hold: hashing it would silently hash U+FFFD instead of what was sent.
+  if (LONE_SURROGATE.test(raw)) throw new HttpError(400, 'invalid_utf8', `${where}data holds a lone UTF-16 surrogate, which is not valid Unicode text`);
   // Counting UTF-16 units first avoids encoding every small string to count its bytes.
   if (raw.length * 3 > limits.maxDataBytes && Buffer.byteLength(raw, 'utf8') > limits.maxDataBytes) {
     throw new HttpError(413, 'data_too_large', `${where}data is over ${limits.maxDataBytes} bytes`);

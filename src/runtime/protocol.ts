@@ -5,6 +5,20 @@
  *   PUT  /enqueue?iterations=N   body: form `data=…` | JSON {"data": "…"} | text/plain
  *                                → 200 {"id": number}
  *                                body: JSON array [{data, iterations}, …] → 200 {"ids": number[]}
+ *
+ *   Staged upload, for batches of any size, all or nothing (what `enqueue --file` uses past one part):
+ *   POST /enqueue/batches                       → 201 {"batch": string}   (a random id)
+ *   PUT  /enqueue/batches/:batch/:part[?iterations=N]
+ *                                body: JSON array like a batch PUT /enqueue, checked the same way
+ *                                → 200 {"batch", "part", "count"}
+ *        Parts are numbered 1…N. A part sent again replaces the earlier copy (never doubles), so
+ *        a part whose answer was lost may simply be sent again. Nothing is queued yet.
+ *   POST /enqueue/batches/:batch/commit  body: {"parts": N}
+ *                                → 200 {"ids": number[]}  all staged jobs, part then line order, in ONE transaction
+ *        Committing again answers the same ids (nothing is enqueued twice). 409 when a part of 1…N is
+ *        missing or one outside it is staged; 404 for an unknown batch. A batch not committed within
+ *        an hour is dropped. Errors about one job start "job <i>: " (i counts from 0 within the part).
+ *
  *   POST /pullCompleted?top=N    → 200 [{"id", "result"}]  (oldest completion first, fills from peers;
  *                                  pulled once the answer went out whole, kept when the reader hung up first)
  *   POST /pullCompleted/lease?top=N&leaseMs=M → 200 {"receipt": string|null, "leaseMs", "results": [{"id", "result"}]}

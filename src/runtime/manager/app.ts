@@ -5,6 +5,7 @@ import { dashboardRoutes } from './dashboard.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
 import { internalRoutes } from './routes-internal.js';
+import { batchRoutes } from './routes-batches.js';
 import { publicRoutes } from './routes-public.js';
 
 /** Method and path of every route, for 405 answers and metric labels. */
@@ -29,7 +30,21 @@ const ROUTES: Record<string, string[]> = {
   '/internal/reserve': ['POST'],
   '/internal/ack': ['POST'],
   '/internal/release': ['POST'],
+  '/enqueue/batches': ['POST'],
 };
+
+/** Routes with a parameter: the pattern, the metric label and the methods. */
+const PARAM_ROUTES: [RegExp, string, string[]][] = [
+  [/^\/jobs\/[^/]+$/, '/jobs/:id', ['GET', 'HEAD']],
+  [/^\/jobs\/[^/]+\/(cancel|retry)$/, '/jobs/:id/action', ['POST']],
+  [/^\/enqueue\/batches\/[^/]+\/commit$/, '/enqueue/batches/:batch/commit', ['POST']],
+  [/^\/enqueue\/batches\/[^/]+\/[^/]+$/, '/enqueue/batches/:batch/:part', ['PUT']],
+];
+
+function paramRoute(path: string): { label: string; methods: string[] } | undefined {
+  const hit = PARAM_ROUTES.find(([re]) => re.test(path));
+  return hit ? { label: hit[1], methods: hit[2] } : undefined;
+}
 
 export function createApp(ctx: ManagerContext): Express {
   const app = express();
@@ -46,9 +61,10 @@ export function createApp(ctx: ManagerContext): Express {
   });
   app.use(publicRoutes(ctx, auth));
   app.use(dashboardRoutes(ctx, auth));
+  app.use(batchRoutes(ctx, auth));
   app.use(internalRoutes(ctx, auth));
   app.use((req, _res, next) => {
-    const allowed = ROUTES[req.path] ?? (/^\/jobs\/[^/]+$/.test(req.path) ? ['GET', 'HEAD'] : /^\/jobs\/[^/]+\/(cancel|retry)$/.test(req.path) ? ['POST'] : undefined);
+    const allowed = ROUTES[req.path] ?? paramRoute(req.path)?.methods;
     if (allowed) {
       next(new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') }));
     } else {
@@ -63,7 +79,7 @@ function timing(ctx: ManagerContext): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = ROUTES[req.path] ? req.path : req.path.startsWith('/jobs/') ? '/jobs/:id' : 'other';
+      const route = ROUTES[req.path] ? req.path : (paramRoute(req.path)?.label ?? 'other');
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       ctx.metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
     });

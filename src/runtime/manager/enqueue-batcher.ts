@@ -1,5 +1,5 @@
 import type { NewJob } from '../protocol.js';
-import type { JobStore } from '../store/job-store.js';
+import type { BatchCommit, JobStore } from '../store/job-store.js';
 
 /**
  * Group commit: enqueues arriving in the same turn of the event loop share one
@@ -23,6 +23,13 @@ export class EnqueueBatcher {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /** Commits a staged batch (its own transaction); waiting workers hear of the new jobs like any enqueue. */
+  commitStaged(id: string, parts: number): BatchCommit {
+    const r = this.store.commitBatch(id, parts, this.now());
+    if (r.kind === 'committed' && r.fresh && r.ids.length > 0) this.onCommit(r.ids.length);
+    return r;
   }
 
   flush(): void {

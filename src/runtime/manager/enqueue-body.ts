@@ -39,8 +39,7 @@ export function parseEnqueueBody(
 
   switch (type) {
     case 'application/x-www-form-urlencoded': {
-      const form = new URLSearchParams(text);
-      const values = form.getAll('data');
+      const values = formValues(text, 'data');
       if (values.length > 1) throw new HttpError(400, 'invalid_data', 'data was given more than once');
       return { jobs: [{ data: checkData(values[0], limits), iterations: needIterations() }], batch: false };
     }
@@ -83,6 +82,48 @@ function parseBatch(items: unknown[], iterations: number | undefined, limits: Li
     else throw new HttpError(400, 'missing_iterations', `${where}iterations is required (in the job or the query)`);
     return { data: checkData(obj.data, limits, where), iterations: iters };
   });
+}
+
+/**
+ * Every value of `name` in a form body, percent-decoded as UTF-8 that must be
+ * valid: URLSearchParams would turn `%FF` into U+FFFD and we would hash that.
+ * Otherwise as URLSearchParams: `+` is a space, a bad `%` escape stays literal.
+ */
+function formValues(text: string, name: string): string[] {
+  const values: string[] = [];
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = percentDecode(eq === -1 ? pair : pair.slice(0, eq)).toString('utf8');
+    if (key !== name) continue;
+    const value = eq === -1 ? '' : pair.slice(eq + 1);
+    try {
+      values.push(utf8.decode(percentDecode(value)));
+    } catch {
+      throw new HttpError(400, 'invalid_utf8', `form field ${name} is not valid UTF-8 once percent-decoded`);
+    }
+  }
+  return values;
+}
+
+/** The bytes of a form-urlencoded token (WHATWG rules: `+` is a space, a `%` not followed by two hex digits is literal). */
+function percentDecode(s: string): Buffer {
+  const src = Buffer.from(s, 'utf8');
+  const out = Buffer.allocUnsafe(src.length);
+  let n = 0;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b === 0x2b) out[n++] = 0x20;
+    else if (b === 0x25 && i + 2 < src.length && isHex(src[i + 1]!) && isHex(src[i + 2]!)) {
+      out[n++] = parseInt(String.fromCharCode(src[i + 1]!, src[i + 2]!), 16);
+      i += 2;
+    } else out[n++] = b;
+  }
+  return out.subarray(0, n);
+}
+
+function isHex(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 }
 
 function decode(body: Buffer): string {

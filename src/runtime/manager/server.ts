@@ -10,6 +10,9 @@ import { createLogger, type Logger } from '../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';
 import { createApp } from './app.js';
+import { createAuth } from './auth.js';
+import { answerClientErrors } from './client-error.js';
+import { checkContinueFirst } from './expect-continue.js';
 import { fastEnqueue } from './fast-enqueue.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
@@ -87,6 +90,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   const app = createApp(ctx);
   const enqueue = fastEnqueue(ctx);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    track(req, res);
     if (!enqueue(req, res)) app(req, res);
   };
   const serverOptions = { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) };
@@ -98,6 +102,8 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     store.close();
     throw err;
   }
+  const track = answerClientErrors(server, config.requestTimeoutMs);
+  checkContinueFirst(server, createAuth({ client: config.clientToken, worker: config.workerToken }), handler);
   server.requestTimeout = config.requestTimeoutMs;
   server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000);
   server.keepAliveTimeout = 10_000;
@@ -112,7 +118,8 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   writeEndpointFile(config.dataDir, { url, port, pid: process.pid });
   logger.info('manager listening', { url, port, requestedPort: config.port });
 
-  const sweeper = setInterval(() => sweep(ctx), config.sweepIntervalMs);
+  const sweepState = { lastBatchPurge: Number.NEGATIVE_INFINITY };
+  const sweeper = setInterval(() => sweep(ctx, sweepState), config.sweepIntervalMs);
   sweeper.unref();
   const sampler = startSampling(ctx);
   const autoscaler = await startScaling(ctx, (v) => (leader = v));
@@ -139,8 +146,13 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   return { url, port, ctx, close };
 }
 
-/** Expired leases back to the queue (or failed), unconfirmed results back to completed, then old pulled results out. */
-function sweep(ctx: ManagerContext): void {
+/** A staged batch not committed within this is dropped; a committed one answers a repeated commit at least this long. */
+export const STAGED_BATCH_TTL_MS = 3600_000;
+
+const BATCH_PURGE_EVERY_MS = 60_000;
+
+/** Expired leases back to the queue (or failed), unconfirmed results back to completed, then old pulled results and stale staged batches out. */
+function sweep(ctx: ManagerContext, state: { lastBatchPurge: number }): void {
   const now = ctx.now();
   try {
     const { requeued, failed } = ctx.store.expireLeases(ctx.config.maxAttempts, now);
@@ -161,6 +173,11 @@ function sweep(ctx: ManagerContext): void {
       ctx.resultWaiters.wakeAll();
     }
     if (ctx.config.retentionMs > 0) ctx.store.purge(now - ctx.config.retentionMs);
+    // An hour's limit needs no check every sweep: keep this write off the lease path's hot loop.
+    if (now - state.lastBatchPurge >= BATCH_PURGE_EVERY_MS) {
+      state.lastBatchPurge = now;
+      ctx.store.purgeBatches(now - STAGED_BATCH_TTL_MS, now - Math.max(STAGED_BATCH_TTL_MS, ctx.config.retentionMs));
+    }
   } catch (err) {
     ctx.logger.error('sweep failed', { err: err as Error });
   }

@@ -39,6 +39,13 @@ export interface StoreCounts {
   queuedIterations: number;
 }
 
+export type BatchCommit =
+  | { kind: 'committed'; ids: number[]; fresh: boolean }
+  | { kind: 'unknown' }
+  | { kind: 'parts_mismatch'; parts: number }
+  | { kind: 'extra_part'; part: number }
+  | { kind: 'missing_part'; part: number; staged: number };
+
 export interface ExpiryResult {
   requeued: number[];
   failed: number[];
@@ -541,6 +548,110 @@ export class JobStore {
     }
   }
 
+  // --- Staged batches: an upload in parts, enqueued all at once by one commit ---
+
+  /** Starts an empty staged batch under `id` (the caller picks a random one). */
+  createBatch(id: string, now: number): void {
+    this.assertFileIntact();
+    this.tx(() => void this.batchStmt.create.run(id, now));
+  }
+
+  /** Stores part `part` of batch `id`, replacing whatever that part held before (a retried part never doubles). */
+  stageBatchPart(id: string, part: number, jobs: readonly NewJob[]): 'staged' | 'unknown' | 'committed' {
+    this.assertFileIntact();
+    return this.tx(() => {
+      const b = this.batchStmt.get.get(id);
+      if (!b) return 'unknown';
+      if (b.committed_at !== null) return 'committed';
+      this.batchStmt.dropPart.run(id, part);
+      jobs.forEach((job, line) => this.batchStmt.stage.run(id, part, line, job.iterations, job.data));
+      return 'staged';
+    });
+  }
+
+  /**
+   * Moves parts 1…`parts` of batch `id` into the queue in one transaction, in
+   * part then line order. Committing a committed batch again answers its ids
+   * (`fresh` false) without enqueuing anything.
+   */
+  commitBatch(id: string, parts: number, now: number): BatchCommit {
+    this.assertFileIntact();
+    return this.tx((): BatchCommit => {
+      const b = this.batchStmt.get.get(id);
+      if (!b) return { kind: 'unknown' };
+      if (b.committed_at !== null) {
+        if (b.parts !== parts) return { kind: 'parts_mismatch', parts: b.parts ?? 0 };
+        const first = b.first_seq ?? 0;
+        return { kind: 'committed', fresh: false, ids: Array.from({ length: b.count ?? 0 }, (_, i) => makeJobId(first + i, this.managerIndex)) };
+      }
+      const staged = this.batchStmt.parts.all(id).map((r) => r.part);
+      const extra = staged.find((p) => p < 1 || p > parts);
+      if (extra !== undefined) return { kind: 'extra_part', part: extra };
+      if (staged.length !== parts) {
+        const have = new Set(staged);
+        let missing = 1;
+        while (have.has(missing)) missing++;
+        return { kind: 'missing_part', part: missing, staged: staged.length };
+      }
+      const { n, iters } = this.batchStmt.sum.get(id) ?? { n: 0, iters: 0 };
+      // The id mark beside the queue covers these ids before they exist, as for any enqueue.
+      this.reserveIds(n);
+      const r = this.batchStmt.move.run(now, id);
+      if (r.changes !== n) throw new DynworkError('store_error', `staged batch moved ${r.changes} of ${n} jobs`);
+      // One writer, one transaction: AUTOINCREMENT hands out consecutive seqs in SELECT order.
+      const first = n === 0 ? 0 : Number(r.lastInsertRowid) - n + 1;
+      if (n > 0) this.lastSeq = first + n - 1;
+      this.batchStmt.dropStaged.run(id);
+      this.batchStmt.commit.run(now, parts, first, n, id);
+      this.tally.queued += n;
+      this.tally.queuedIterations += iters;
+      return { kind: 'committed', fresh: true, ids: Array.from({ length: n }, (_, i) => makeJobId(first + i, this.managerIndex)) };
+    });
+  }
+
+  /** Drops batches never committed that were started before `stagedBefore`, and records of commits before `committedBefore`. */
+  purgeBatches(stagedBefore: number, committedBefore: number): number {
+    this.assertFileIntact();
+    return this.tx(() => {
+      this.batchStmt.purgeStaged.run(stagedBefore);
+      return this.batchStmt.purgeBatches.run(stagedBefore, committedBefore).changes;
+    });
+  }
+
+  private batchStmtCache: ReturnType<JobStore['prepareBatchStmts']> | undefined;
+
+  private get batchStmt(): ReturnType<JobStore['prepareBatchStmts']> {
+    return (this.batchStmtCache ??= this.prepareBatchStmts());
+  }
+
+  private prepareBatchStmts() {
+    const db = this.db;
+    return {
+      create: db.prepare<[string, number]>('INSERT INTO enqueue_batches (id, created_at) VALUES (?, ?)'),
+      get: db.prepare<[string], { committed_at: number | null; parts: number | null; first_seq: number | null; count: number | null }>(
+        'SELECT committed_at, parts, first_seq, count FROM enqueue_batches WHERE id = ?',
+      ),
+      dropPart: db.prepare<[string, number]>('DELETE FROM enqueue_staged WHERE batch = ? AND part = ?'),
+      stage: db.prepare<[string, number, number, number, string]>('INSERT INTO enqueue_staged (batch, part, line, iterations, data) VALUES (?, ?, ?, ?, ?)'),
+      parts: db.prepare<[string], { part: number }>('SELECT DISTINCT part FROM enqueue_staged WHERE batch = ? ORDER BY part'),
+      sum: db.prepare<[string], { n: number; iters: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM enqueue_staged WHERE batch = ?'),
+      move: db.prepare<[number, string]>(
+        'INSERT INTO jobs (iterations, data, enqueued_at) SELECT iterations, data, ? FROM enqueue_staged WHERE batch = ? ORDER BY part, line',
+      ),
+      dropStaged: db.prepare<[string]>('DELETE FROM enqueue_staged WHERE batch = ?'),
+      commit: db.prepare<[number, number, number, number, string]>(
+        'UPDATE enqueue_batches SET committed_at = ?, parts = ?, first_seq = ?, count = ? WHERE id = ?',
+      ),
+      purgeStaged: db.prepare<[number]>(
+        'DELETE FROM enqueue_staged WHERE batch IN (SELECT id FROM enqueue_batches WHERE committed_at IS NULL AND created_at < ?)',
+      ),
+      purgeBatches: db.prepare<[number, number]>(
+        'DELETE FROM enqueue_batches WHERE (committed_at IS NULL AND created_at < ?) OR committed_at < ?',
+      ),
+    };
+  }
+
+  /** Throws when the database file was removed, replaced or made read-only since it was opened. */
   /**
    * Throws when the database file was removed, replaced, made read-only or
    * written by another process since this one last wrote it, or its WAL was

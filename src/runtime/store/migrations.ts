@@ -49,4 +49,26 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (seq, attempt)
   ) WITHOUT ROWID;
   `,
+  // Staged uploads (POST /enqueue/batches): parts wait here until one commit
+  // moves them all into jobs. A committed batch keeps its id range so a
+  // repeated commit answers the same ids.
+  `
+  CREATE TABLE enqueue_batches (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    committed_at INTEGER,
+    parts INTEGER,                          -- set at commit
+    first_seq INTEGER,                      -- committed jobs are seq first_seq … first_seq + count - 1
+    count INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX enqueue_batches_created ON enqueue_batches(created_at);
+  CREATE TABLE enqueue_staged (
+    batch TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    iterations INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (batch, part, line)
+  ) WITHOUT ROWID;
+  `,
 ];
