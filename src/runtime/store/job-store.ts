@@ -111,9 +111,10 @@ export class JobStore {
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE state IN (?, ?) ORDER BY seq LIMIT ?`,
       ),
-      purgeAttempts: db.prepare<[number]>(
+      // Plain ? twice: better-sqlite3 takes ?1 for a named parameter and refuses a positional value for it.
+      purgeAttempts: db.prepare<[number, number]>(
         `DELETE FROM attempts WHERE seq IN (
-           SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?1) OR (state IN (4, 6) AND completed_at < ?1))`,
+           SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?) OR (state IN (4, 6) AND completed_at < ?))`,
       ),
       complete: db.prepare<[string, number, number, string], { iterations: number }>(
         `UPDATE jobs SET state = 2, result = ?, completed_at = ?, data = NULL, lease_owner = NULL, lease_expires_at = NULL
@@ -413,7 +414,7 @@ export class JobStore {
   /** Deletes pulled and failed jobs older than `before`; returns how many went. */
   purge(before: number): number {
     return this.tx(() => {
-      this.stmt.purgeAttempts.run(before);
+      this.stmt.purgeAttempts.run(before, before);
       const n = this.stmt.purgePulled.run(before).changes + this.stmt.purgeFailed.run(before).changes;
       return n;
     });
