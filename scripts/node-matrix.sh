@@ -68,8 +68,9 @@ built=$cache/better_sqlite3-$sqlite_version-node-$version.node
 if [ ! -f "$built" ]; then
   log=$cache/rebuild-$version.log
   # prebuild-install gives up at once with --build-from-source, then
-  # node-gyp compiles against the headers of nodedir, with no download.
-  if ! (cd "$project" && npm_config_nodedir="$nodedir" npm rebuild better-sqlite3 --build-from-source --foreground-scripts > "$log" 2>&1); then
+  # node-gyp compiles against the headers of nodedir, with no download,
+  # SQLite and the binding side by side (JOBS).
+  if ! (cd "$project" && JOBS=max npm_config_nodedir="$nodedir" npm rebuild better-sqlite3 --build-from-source --foreground-scripts > "$log" 2>&1); then
     tail -n 40 "$log" >&2
     echo "node-matrix: compiling better-sqlite3 for Node $version failed (whole log: $log); it needs python3, make and g++" >&2
     exit 1
