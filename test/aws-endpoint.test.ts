@@ -147,6 +147,23 @@ describe('AWS_ENDPOINT_URL', () => {
     }
   });
 
+  test("the AWS SDK's Node end-of-support warning never lands among the spinner lines", async () => {
+    // The SDK warns (on Node < 22 only; newer Nodes pass trivially) a tick
+    // after the first client is built, while the first spinner is up. A
+    // wrong secret stops deploy after that spinner, before anything is made.
+    // '' stands for "not set", whatever the test runner's environment holds.
+    const r = await dynwork(home.dir, ['deploy', '--provider', 'aws', '--cluster', 'quiet', '--allow-cidr', '203.0.113.7/32'], {
+      env: { ...env(), AWS_SECRET_ACCESS_KEY: 'not-the-secret', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '' },
+    });
+    assert.equal(r.code, 1);
+    // The symbol is ✖, or × on a terminal without Unicode (TERM=linux).
+    assert.match(
+      r.stderr,
+      /^- Checking AWS account \(us-east-1\)\n[✖×] Checking AWS account \(us-east-1\)\ndynwork: AWS rejected your credentials \(SignatureDoesNotMatch\)\nhint: [^\n]+\n$/,
+      `on ${process.version}`,
+    );
+  });
+
   test('commands that do not need AWS never load the SDK', async () => {
     seen().length = 0;
     const r = await dynwork(home.dir, ['teardown', '--cluster', 'nothing-here'], { env: env() });

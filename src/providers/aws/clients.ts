@@ -5,8 +5,9 @@
  * the SDK's own AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> settings apply and
  * the whole tool runs against any EC2-compatible endpoint unchanged.
  *
- * Imported only on aws code paths: the SDK is heavy and warns on Node 20.
+ * Imported only on aws code paths: the SDK is heavy.
  */
+import './sdk-quiet.js';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';

@@ -138,6 +138,7 @@ export class JobStore {
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE state IN (?, ?) ORDER BY seq LIMIT ?`,
       ),
+      // Plain ? twice: better-sqlite3 takes ?1 for a named parameter and refuses a positional value for it.
       purgeAttempts: db.prepare<[number, number]>(
         `DELETE FROM attempts WHERE seq IN (
            SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?) OR (state IN (4, 6) AND completed_at < ?))`,
