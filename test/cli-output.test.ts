@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
 import { tempDir, waitFor } from './helpers.js';
@@ -79,6 +81,18 @@ describe('a CLI that behaves in pipes and on terminals', () => {
     const tty = await watch(tmp.dir, ['status', '--cluster', 'out', '--watch'], /updated at .*Ctrl-C to stop/, { tty: true });
     assert.ok(tty.includes(`${ESC}[H${ESC}[2J`), 'redrawn in place');
     assert.match(tty, /updated at \S+/);
+  });
+
+  test('enqueue --file on a terminal shows a bar, the count, the rate and the time left', async () => {
+    const file = join(tmp.dir, 'jobs.txt');
+    writeFileSync(file, Array.from({ length: 30_000 }, (_, i) => `line-${i}`).join('\n') + '\n');
+    const out = await watch(tmp.dir, ['enqueue', '--cluster', 'out', '--iterations', '1', '--file', file], /Enqueued 30000 jobs|dynwork:/, { tty: true });
+    assert.match(out, /Sending jobs \[[#.]{20}\] [\d,]+ sent/);
+    assert.match(out, /Enqueued 30000 jobs/);
+    const piped = await dynwork(tmp.dir, ['enqueue', '--cluster', 'out', '--iterations', '1', '--file', file]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stderr, '', 'to a pipe: the ids and nothing else');
+    assert.equal(piped.stdout.trim().split('\n').length, 30_000);
   });
 
   test('pull --wait on a terminal shows progress and says why nothing comes', async () => {

@@ -12,7 +12,7 @@ export type JobLabel = (i: number) => string;
  * (chosen as every enqueue is: the next only when no connection could be
  * made) and enqueued by a single commit. A bad job anywhere commits nothing.
  */
-export async function enqueueParts(c: ConnectedCluster, parts: AsyncIterable<JobPart>, label: JobLabel): Promise<number[]> {
+export async function enqueueParts(c: ConnectedCluster, parts: AsyncIterable<JobPart>, label: JobLabel, onSent?: (jobs: number) => void): Promise<number[]> {
   const it = parts[Symbol.asyncIterator]();
   try {
     const first = await it.next();
@@ -27,6 +27,7 @@ export async function enqueueParts(c: ConnectedCluster, parts: AsyncIterable<Job
       n++;
       await explained(manager.putBatchPart(batch, n, p.jobs), p.start, label);
       total += p.jobs.length;
+      onSent?.(total);
     };
     await put(first.value);
     await put(second.value);

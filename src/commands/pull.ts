@@ -1,7 +1,7 @@
 import { connect, pullLeased, settleReceipt, type ConnectedCluster } from '../cluster/connect.js';
 import { DynworkError } from '../errors.js';
 import type { PulledJob } from '../runtime/protocol.js';
-import { cliProgress, writeOut } from './ui.js';
+import { cliProgress, progressBar, RateMeter, writeOut } from './ui.js';
 
 /** How long results are held for us while we write them out (they come back if we never confirm). */
 const HOLD_MS = 60_000;
@@ -124,41 +124,6 @@ async function giveBack(c: ConnectedCluster, held: string[]): Promise<number> {
     n += await settleReceipt(c, receipt, 'release').catch(() => 0);
   }
   return n;
-}
-
-/** A text bar for a terminal line. */
-export function progressBar(done: number, total: number, width = 20): string {
-  const full = total > 0 ? Math.min(width, Math.floor((done / total) * width)) : 0;
-  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
-}
-
-/** Results per second over the last half minute, and the time left at that rate. */
-export class RateMeter {
-  private readonly points: { at: number; n: number }[] = [];
-
-  constructor(n: number, private readonly now = Date.now) {
-    this.points.push({ at: this.now(), n });
-  }
-
-  add(n: number): void {
-    const at = this.now();
-    this.points.push({ at, n });
-    while (this.points.length > 2 && at - this.points[0]!.at > 30_000) this.points.shift();
-  }
-
-  perSecond(): number {
-    const first = this.points[0]!;
-    const last = this.points[this.points.length - 1]!;
-    const s = (last.at - first.at) / 1000;
-    return s > 0 ? (last.n - first.n) / s : 0;
-  }
-
-  describe(left: number): string {
-    const r = this.perSecond();
-    if (r <= 0) return 'waiting';
-    const eta = left / r;
-    return `${r.toFixed(1)}/s, about ${eta < 90 ? `${Math.ceil(eta)} s` : `${Math.ceil(eta / 60)} min`} left`;
-  }
 }
 
 /** Why nothing arrives, in words (looked up at most every 5 s, only while nothing arrives). */
