@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { parseLine, parseSince } from '../src/cluster/logs.js';
 import { LogRing } from '../src/runtime/log-ring.js';
-import { dynwork, isAlive, killAll } from './cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, dynwork, isAlive, killAll } from './cli.js';
 import { tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
 import { jobSet, TestCluster } from './process-cluster.js';
 
@@ -65,6 +66,19 @@ describe('logs', () => {
       const recs = workers.stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; workerId: string });
       assert.ok(recs.length > 0 && recs.every((r) => r.role === 'worker'), workers.stdout.slice(0, 500));
       assert.ok(recs.some((r) => s.workers.some((w) => w.id === r.workerId)), 'the worker ids are the ones dynwork status shows');
+
+      // --follow prints what is new as it is written, and stops when interrupted.
+      const follow = spawn(process.execPath, [CLI, 'logs', '--cluster', 'logs', '--follow', '--since', '1s'], { env: { ...process.env, DYNWORK_HOME: tmp.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let followed = '';
+      follow.stdout.on('data', (d: Buffer) => (followed += d.toString()));
+      try {
+        const later = Number((await cli('enqueue', '--iterations', '5', 'followed')).stdout.trim());
+        await waitFor('the new job in the followed stream', () => new RegExp(`completed .*jobIds=\\[[^\\]]*\\b${later}\\b`).test(followed), 60_000, 100);
+      } finally {
+        follow.kill('SIGINT');
+      }
+      const [, signal] = await new Promise<[number | null, string | null]>((r) => follow.on('close', (code, sig) => r([code, sig])));
+      assert.equal(signal, 'SIGINT', 'it ran until interrupted');
 
       const t = await cli('teardown');
       assert.equal(t.code, 0, t.stderr);
