@@ -41,7 +41,7 @@ describe('enqueue input edges', () => {
   let expressUrl: string;
   before(async () => {
     m = await startTestManager(tmp.dir, {}, { logger: memoryLogger().logger });
-    // The router's own PUT /enqueue (the server sends it only what the lean path declines): same context, own port.
+    // The Express app alone, without the server's lean path in front: it must not answer PUT /enqueue itself.
     express = createServer(createApp(m.ctx));
     await new Promise<void>((r) => express.listen(0, '127.0.0.1', r));
     expressUrl = `http://127.0.0.1:${(express.address() as AddressInfo).port}`;
@@ -59,12 +59,26 @@ describe('enqueue input edges', () => {
     ['form data %FF', '?iterations=1', FORM, 'data=%FF'],
     ['form data with a cut UTF-8 sequence', '?iterations=1', FORM, 'data=ab%C3'],
   ];
-  for (const path of ['lean', 'router'] as const) {
-    test(`${path} path: text that is not valid Unicode is refused with 400 invalid_utf8, nothing enqueued`, async () => {
-      const base = path === 'lean' ? m.url : expressUrl;
+  test('PUT /enqueue has one implementation: every spelling Express would route goes to it, the router has none', async () => {
+    for (const path of ['/enqueue', '/enqueue/', '/ENQUEUE', '/Enqueue/']) {
+      const res = await fetch(`${m.url}${path}?iterations=1`, { method: 'PUT', headers: { ...auth(), 'content-type': FORM }, body: 'data=one' });
+      assert.equal(res.status, 200, path);
+      assert.ok(Number.isSafeInteger(((await res.json()) as { id: number }).id), path);
+    }
+    const before = m.ctx.store.counts().queued;
+    const res = await fetch(`${expressUrl}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), 'content-type': FORM }, body: 'data=one' });
+    assert.notEqual(res.status, 200);
+    assert.equal(m.ctx.store.counts().queued, before, 'the router enqueued nothing');
+    // Out of the way of the tests below, which lease what they enqueue.
+    m.ctx.store.lease('test-drain', 100, Infinity, 3_600_000, Date.now());
+  });
+
+  for (const path of ['/enqueue', '/ENQUEUE/'] as const) {
+    test(`${path}: text that is not valid Unicode is refused with 400 invalid_utf8, nothing enqueued`, async () => {
+      const base = m.url;
       const before = m.ctx.store.counts().queued;
       for (const [name, q, type, body] of bad) {
-        const res = await fetch(`${base}/enqueue${q}`, { method: 'PUT', headers: { ...auth(), 'content-type': type }, body });
+        const res = await fetch(`${base}${path}${q}`, { method: 'PUT', headers: { ...auth(), 'content-type': type }, body });
         const text = await res.text();
         assert.equal(res.status, 400, `${name}: ${text}`);
         assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, 'invalid_utf8', name);
@@ -76,7 +90,7 @@ describe('enqueue input edges', () => {
         [FORM, 'data=%C3%A9+x%zz%', 'é x%zz%'],
       ];
       for (const [type, body, want] of ok) {
-        const res = await fetch(`${base}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), 'content-type': type }, body });
+        const res = await fetch(`${base}${path}?iterations=1`, { method: 'PUT', headers: { ...auth(), 'content-type': type }, body });
         assert.equal(res.status, 200, body);
         const { id } = (await res.json()) as { id: number };
         const job = m.ctx.store.lease('w', 1, 10, 1000, Date.now());

@@ -7,11 +7,13 @@ import type { ManagerContext } from './context.js';
 import { parseEnqueueBody } from './enqueue-body.js';
 import { HttpError } from './http-error.js';
 
+/** The paths Express would route to /enqueue (case-insensitive, an optional trailing slash): all of them come here. */
+const ENQUEUE_PATH = /^\/enqueue\/?$/i;
+
 /**
- * `PUT /enqueue` without Express: the one call every job makes, so its path
- * is kept lean (same parsing, checks and answers as the router's; the
- * bad-input and access tables hold both to it). Returns false for any other
- * request, which then goes to the Express app.
+ * `PUT /enqueue`, the one call every job makes, served without Express: its
+ * only implementation. Returns false for any other request, which then goes
+ * to the Express app.
  */
 export function fastEnqueue(ctx: ManagerContext): (req: IncomingMessage, res: ServerResponse) => boolean {
   const auth = createAuth({ client: ctx.config.clientToken, worker: ctx.config.workerToken });
@@ -19,7 +21,7 @@ export function fastEnqueue(ctx: ManagerContext): (req: IncomingMessage, res: Se
   return (req, res) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
-    if (req.method !== 'PUT' || (q === -1 ? url : url.slice(0, q)) !== '/enqueue') return false;
+    if (req.method !== 'PUT' || !ENQUEUE_PATH.test(q === -1 ? url : url.slice(0, q))) return false;
     const start = process.hrtime.bigint();
     const fail = (err: unknown): void => {
       const e = toHttpError(err);

@@ -5,7 +5,6 @@ import { ownerOf, type JobView, type ManagerStatus, type WorkerView } from '../p
 import { formatReceipt, parseReceipt } from '../receipt.js';
 import type { ManagerContext } from './context.js';
 import { deliver, settle, take } from './delivery.js';
-import { parseEnqueueBody } from './enqueue-body.js';
 import { HttpError } from './http-error.js';
 import type { createAuth } from './auth.js';
 
@@ -23,18 +22,6 @@ function parseFlag(name: string, raw: unknown): boolean {
 export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof createAuth>): Router {
   const r = express.Router();
   const { limits } = ctx.config;
-  const rawBody = express.raw({ type: () => true, limit: limits.maxBodyBytes });
-
-  r.put('/enqueue', auth('client'), rawBody, async (req: Request, res: Response) => {
-    const q = req.query as Record<string, unknown>;
-    const iterations = q.iterations === undefined ? undefined : parseCountParam('iterations', q.iterations, limits.maxIterations);
-    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const { jobs, batch } = parseEnqueueBody(req.headers['content-type'], body, iterations, limits);
-    const ids = await ctx.batcher.enqueue(jobs);
-    if (batch) ctx.logger.debug('enqueued batch', { count: ids.length, firstJobId: ids[0] });
-    else ctx.logger.debug('enqueued', { jobId: ids[0] });
-    res.json(batch ? { ids } : { id: ids[0] });
-  });
 
   // A result leaves the queue only once its reader has it. The seed's plain
   // pull confirms when the answer was handed to the connection whole; a
