@@ -24,10 +24,16 @@ try {
     // commander already printed its message; help and version are not failures.
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
-    const e = err instanceof DynworkError ? err : new DynworkError('internal', (err as Error)?.message ?? String(err), { cause: err });
+    const e = err instanceof DynworkError ? err : looksLikeAws(err) ? (await import('../src/providers/aws/errors.js')).toDynworkError(err) : new DynworkError('internal', (err as Error)?.message ?? String(err), { cause: err });
     process.stderr.write(`dynwork: ${e.message}\n`);
     if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
     if (e.code === 'internal' && process.env.DYNWORK_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     process.exitCode = exitCodeFor(e);
   }
+}
+
+/** An error out of the AWS SDK (a service error, or the credential chain's) that a command let through: worded like every other AWS failure. */
+function looksLikeAws(err: unknown): boolean {
+  const e = err as { $metadata?: unknown; name?: unknown } | null;
+  return !!e && (e.$metadata !== undefined || (typeof e.name === 'string' && /^(CredentialsProviderError|TokenProviderError|AwsCallError)$/.test(e.name)));
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -125,6 +125,16 @@ describe('AWS_ENDPOINT_URL', () => {
     assert.equal(none.code, 1);
     assert.match(none.stderr, /^dynwork: no AWS credentials found\nhint: configure them \(aws configure, aws sso login, or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY\) or pass --profile NAME\n$/m);
     assert.equal(seen().length, 1, 'no request without credentials');
+
+    // Every command says the same, status included (it printed a raw CredentialsProviderError).
+    const dir = join(home.dir, 'clusters', 'creds');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const state = { provider: 'aws', name: 'creds', createdAt: new Date().toISOString(), clientToken: 'c'.repeat(32), workerToken: 'w'.repeat(32), settings: { region: 'us-east-1' }, managers: [] };
+    writeFileSync(join(dir, 'cluster.json'), JSON.stringify(state), { mode: 0o600 });
+    const status = await dynwork(home.dir, ['status', '--cluster', 'creds'], { env: { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /^dynwork: no AWS credentials found\nhint: configure them .* or pass --profile NAME\n$/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('--profile picks the credentials and region of a named profile; --region overrides the region', async () => {
