@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManagerClient, TransportError } from '../src/client/manager-client.js';
 import { ensureClusterCa, ensureManagerCert } from '../src/cluster/certificates.js';
@@ -121,9 +121,11 @@ describe('a squatter on a dead manager\'s port gets no token', () => {
       process.kill(m.pid!, 'SIGKILL');
       await waitFor(`manager ${m.index} gone`, () => !isAlive(m.pid!));
     }
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    // Another user, when we may switch: with a Node that user can run (the test's own may sit in a private folder).
+    const other = process.getuid?.() === 0 ? nodeOthersCanRun() : null;
+    const asNobody = other ? { uid: 65534, gid: 65534 } : {};
     for (const [mode, p, out] of [['plain', port(m2), plainOut], ['tls', port(m3), tlsOut]] as const) {
-      const child = spawn(process.execPath, [script, mode, String(p), out, join(shared, 'key.pem'), join(shared, 'cert.pem')], { ...asNobody, stdio: 'ignore', cwd: shared });
+      const child = spawn(other ?? process.execPath, [script, mode, String(p), out, join(shared, 'key.pem'), join(shared, 'cert.pem')], { ...asNobody, stdio: 'ignore', cwd: shared });
       squatters.push(child);
       if (child.pid) pids.add(child.pid);
     }
@@ -245,3 +247,17 @@ describe('a squatter on a dead manager\'s port gets no token', () => {
     assert.equal((JSON.parse(answer.body) as { manager: { index: number } }).manager.index, 1);
   });
 });
+
+/** A Node binary that any user may run (every folder on its path searchable by others), or null. */
+function nodeOthersCanRun(): string | null {
+  const open = (file: string): boolean => {
+    try {
+      if ((statSync(file).mode & 0o001) === 0) return false;
+      const parent = dirname(file);
+      return parent === file || open(parent);
+    } catch {
+      return false;
+    }
+  };
+  return [process.execPath, '/usr/bin/node', '/usr/local/bin/node'].find(open) ?? null;
+}
