@@ -6,16 +6,21 @@
  * plain keep-alive undici calls (what any HTTP load tool sends), so the figure
  * is the cluster's, not our client library's.
  *
- *   node dist/bench/load-client.js URL1,URL2 TOKEN N batch|single [concurrency]
+ *   node dist/bench/load-client.js CLUSTER N batch|single [concurrency]
+ *
+ * It reads the cluster's state (DYNWORK_HOME) for the addresses, the token
+ * and the CA, like the CLI: no token on a command line.
  */
 import { Agent, request } from 'undici';
-import { ManagerClient } from '../src/client/manager-client.js';
+import { connect } from '../src/cluster/connect.js';
 import { drain } from './drain.js';
 
-const [urls, token, nRaw, mode, concRaw] = process.argv.slice(2);
+const [cluster, nRaw, mode, concRaw] = process.argv.slice(2);
 const n = Number(nRaw);
 const concurrency = Number(concRaw ?? 32);
-const clients = urls!.split(',').map((url) => new ManagerClient({ endpoint: url, token: token!, timeoutMs: 30_000 }));
+const c = connect(cluster!, { timeoutMs: 30_000 });
+const clients = c.clients.map((x) => x.client);
+const token = c.state.clientToken;
 
 const start = performance.now();
 let enqueued = 0;
@@ -35,8 +40,9 @@ if (mode === 'batch') {
     }),
   );
 } else {
-  const agent = new Agent();
-  const bases = urls!.split(',');
+  // The managers' own CA, as the CLI pins it (plain undici, so the figure is the cluster's, not our client's).
+  const agent = new Agent(c.state.ca ? { connect: { ca: c.state.ca } } : {});
+  const bases = c.state.managers.map((m) => m.url);
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
@@ -61,4 +67,4 @@ await drain(clients, n);
 const end = performance.now();
 const cpu = process.cpuUsage();
 process.stdout.write(JSON.stringify({ n, mode, enqueued, enqueueMs: enqueuedAt - start, totalMs: end - start, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');
-await Promise.all(clients.map((c) => c.close()));
+await c.close();

@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ManagerClient } from '../src/client/manager-client.js';
+import { connect } from '../src/cluster/connect.js';
 import { deploy } from '../src/cluster/deploy.js';
 import { silentProgress } from '../src/cluster/progress.js';
 import { teardown } from '../src/cluster/teardown.js';
@@ -52,7 +52,8 @@ async function cluster(name: string, opts: { maxWorkers: number; scaleUpAfterS: 
   started.add(name);
   await deploy({ cluster: name, provider: 'local', managers: opts.managers ?? 2, maxWorkers: opts.maxWorkers, scaleUpAfterS: opts.scaleUpAfterS, idleTimeoutS: 600, port: opts.port }, provider, silentProgress);
   const state = readClusterState(name)!;
-  const clients = state.managers.map((m) => new ManagerClient({ endpoint: { index: m.index, url: m.url }, token: state.clientToken, timeoutMs: 60_000 }));
+  // Pinned to the cluster's CA, as the CLI's are.
+  const clients = connect(name, { timeoutMs: 60_000 }).clients.map((x) => x.client);
   return { state, clients, close: async () => { await Promise.all(clients.map((c) => c.close())); await teardown(name, provider, silentProgress); started.delete(name); } };
 }
 
@@ -167,14 +168,13 @@ try {
       }
       if (only.has('small')) {
         process.stderr.write('3. small-job throughput, end to end\n');
-        const urls = c.state.managers.map((m) => m.url).join(',');
         const small: Record<string, unknown> = {};
         for (const mode of ['batch', 'single'] as const) {
           const managerPids = await pids('bench-eff', 'manager');
           const workerPids = await pids('bench-eff', 'worker');
           const before = [...managerPids, ...workerPids].map((p) => cpuSeconds(p));
           const out = await new Promise<string>((resolve, reject) => {
-            const child = spawn(process.execPath, [here('./load-client.js'), urls, c.state.clientToken, '20000', mode, '32'], { stdio: ['ignore', 'pipe', 'inherit'] });
+            const child = spawn(process.execPath, [here('./load-client.js'), c.state.name, '20000', mode, '32'], { stdio: ['ignore', 'pipe', 'inherit'] });
             let s = '';
             child.stdout.on('data', (d: Buffer) => (s += d.toString()));
             child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load client exited ${code}`))));
