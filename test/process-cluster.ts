@@ -126,7 +126,8 @@ export class TestCluster {
     let batch: { id: number; result: string }[];
     try {
       batch = await c.pullCompleted(1_000);
-    } catch {
+    } catch (err) {
+      this.lastPullError = `${c.url}: ${(err as Error).message}`;
       return 0;
     }
     for (const j of batch) {
@@ -136,17 +137,25 @@ export class TestCluster {
     return batch.length;
   }
 
+  private lastPullError: string | undefined;
+
   async pullAll(timeoutMs: number, during?: () => Promise<void>): Promise<void> {
-    await waitFor(
-      `${this.want.size} results (have ${this.got.size})`,
-      async () => {
-        await during?.();
-        await this.pullOnce();
-        return this.got.size >= this.want.size;
-      },
-      timeoutMs,
-      100,
-    );
+    try {
+      await waitFor(
+        `${this.want.size} results`,
+        async () => {
+          await during?.();
+          await this.pullOnce();
+          return this.got.size >= this.want.size;
+        },
+        timeoutMs,
+        100,
+      );
+    } catch (err) {
+      // What a failure in CI needs to be understood afterwards: how far it got, and where each manager stands.
+      const queues = await Promise.all(this.clients.map((c) => c.status().then((s) => JSON.stringify({ queue: s.queue, healthy: s.healthy, workers: s.workers.length }), (e: Error) => e.message)));
+      throw new Error(`${(err as Error).message}: have ${this.got.size}; last pull error: ${this.lastPullError ?? 'none'}; managers: ${queues.join(' | ')}`, { cause: err });
+    }
   }
 
   /** The scenario's one-line summary; lost, duplicated and wrong must all be 0. */
