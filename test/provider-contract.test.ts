@@ -30,6 +30,7 @@ providerContract('local', () => {
     provider,
     unknownId: 'worker-00000000',
     config: () => ({}),
+    exists: (i) => isAlive(i.pid!),
     async stopOutside(i) {
       process.kill(i.pid!, 'SIGKILL');
       await gone([i.pid!]);
@@ -64,6 +65,7 @@ providerContract('aws (fake EC2 that takes a few DescribeInstances to start or t
       const base = { cluster, clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', aws: settings, members: [{ index, host: address, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' }] } };
       return managerConfigFor(base as never, index!);
     },
+    exists: (i) => fake.instances.get(i.id)?.State.Name !== 'terminated',
     async stopOutside(i) {
       fake.instances.get(i.id)!.State.Name = 'stopped';
     },

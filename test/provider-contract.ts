@@ -12,6 +12,8 @@ export interface ContractSubject {
   unknownId: string;
   /** A launch config of this role the provider accepts for this cluster (and manager index). */
   config(role: Role, cluster: string, index?: number): Record<string, unknown>;
+  /** The machine is still there, asked outside the provider (its PID, the account): list alone would not see one forgotten but still running. */
+  exists(instance: Instance): boolean;
   /** The machine stops behind the provider's back (a crash, a power-off), and that has been noticed. */
   stopOutside(instance: Instance): Promise<void>;
   /** Stops by its own means whatever a case left running, and frees what the subject holds. */
@@ -40,10 +42,11 @@ export function providerContract(name: string, makeSubject: () => Promise<Contra
       return started[0]!;
     };
     const launchWorkers = (count: number, cluster = CLUSTER) => s.provider.launch('worker', { cluster, count, config: s.config('worker', cluster) });
-    /** Ids of these machines that are still there in any state but stopped: live, or on their way out. */
+    /** These machines still there, live or on their way out: as listed, and as they are. */
     const notGone = async (cluster: string, of: Instance[]) => {
       const wanted = new Set(of.map((i) => i.id));
-      return (await s.provider.list({ cluster, includeStopped: true })).filter((i) => wanted.has(i.id) && i.state !== 'stopped').map((i) => `${i.id} ${i.state}`);
+      const listed = (await s.provider.list({ cluster, includeStopped: true })).filter((i) => wanted.has(i.id) && i.state !== 'stopped').map((i) => `${i.id} listed ${i.state}`);
+      return [...listed, ...of.filter((i) => s.exists(i)).map((i) => `${i.id} exists`)];
     };
 
     test('launch starts a manager by index and n workers; list shows them with role, index, cluster and a live state', async () => {
@@ -102,6 +105,7 @@ export function providerContract(name: string, makeSubject: () => Promise<Contra
       const left = await s.provider.list({ cluster: CLUSTER });
       assert.deepEqual(ids(left), [w2!.id]);
       assert.ok(LIVE.has(left[0]!.state));
+      assert.ok(s.exists(w2!));
     });
 
     test('terminate skips ids unknown or already gone, and still stops the rest', async () => {
@@ -118,6 +122,7 @@ export function providerContract(name: string, makeSubject: () => Promise<Contra
       await s.stopOutside(w!);
       await s.provider.terminate([w!.id]);
       assert.deepEqual(await s.provider.list({ cluster: CLUSTER, includeStopped: true }), []);
+      assert.ok(!s.exists(w!));
     });
 
     test('terminate of no ids stops nothing', async () => {
@@ -126,6 +131,7 @@ export function providerContract(name: string, makeSubject: () => Promise<Contra
       const listed = await s.provider.list({ cluster: CLUSTER });
       assert.deepEqual(ids(listed), ids(workers));
       assert.ok(listed.every((i) => LIVE.has(i.state)));
+      assert.ok(workers.every((i) => s.exists(i)));
     });
   });
 }
