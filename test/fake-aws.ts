@@ -205,6 +205,10 @@ export class FakeAws {
   /** Errors to throw, by action ("ec2:RunInstances"), first in first out. */
   readonly faults = new Map<string, Error[]>();
   defaultVpc: string | null = 'vpc-0default';
+  /** How many DescribeInstances a pending or shutting-down instance stays so through: real EC2 takes a while, and "resolves once gone" only shows when it does. */
+  settleAfterDescribes = 1;
+  /** DescribeInstances seen per instance in its current unsettled state ("<id> <state>"). */
+  private readonly unsettled = new Map<string, number>();
   /** USD per hour, us-east-1 Linux. */
   readonly prices = { onDemand: { 't3.micro': 0.0104, 'c7g.large': 0.0725, 'c6i.xlarge': 0.17 } as Record<string, number>, spot: { 'c6i.xlarge': 0.0651, 't3.micro': 0.0037 } as Record<string, number> };
   private seq = 0;
@@ -424,10 +428,16 @@ export class FakeAws {
         return { Instances: out.map((i) => ({ InstanceId: i.InstanceId, State: { ...i.State }, Tags: i.Tags, PrivateIpAddress: i.PrivateIpAddress, LaunchTime: i.LaunchTime })) };
       },
       DescribeInstances: (input: ec2.DescribeInstancesCommandInput) => {
-        // Time passes between calls: pending machines are up, terminating ones gone.
+        // Time passes between calls: pending machines come up, terminating ones go.
         for (const i of this.instances.values()) {
-          if (i.State.Name === 'pending') i.State.Name = 'running';
-          if (i.State.Name === 'shutting-down') i.State.Name = 'terminated';
+          const next = ({ pending: 'running', 'shutting-down': 'terminated' } as Record<string, string>)[i.State.Name];
+          if (!next) continue;
+          const key = `${i.InstanceId} ${i.State.Name}`;
+          const seen = (this.unsettled.get(key) ?? 0) + 1;
+          this.unsettled.set(key, seen);
+          if (seen < this.settleAfterDescribes) continue;
+          this.unsettled.delete(key);
+          i.State.Name = next;
         }
         const found = [...this.instances.values()].filter(
           (i) => (!input.InstanceIds || input.InstanceIds.includes(i.InstanceId)) && matches(i.Tags, input.Filters, { 'instance-state-name': i.State.Name }),

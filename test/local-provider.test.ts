@@ -36,17 +36,12 @@ describe('local provider', () => {
     return started;
   };
 
-  test('launch → list finds them running, from a new provider object too, even without cluster.json', async () => {
+  test('a new provider object finds them by PID, even without cluster.json', async () => {
     const started = await launchWorkers(3);
-    assert.equal(started.length, 3);
     for (const i of started) assert.ok(isAlive(i.pid!), `pid ${i.pid} alive`);
     const fresh = createLocalProvider({ root: tmp.dir, entry: SLEEPER });
-    const listed = await fresh.list({ cluster: 'c1', role: 'worker' });
-    assert.deepEqual(listed.map((i) => i.pid).sort(), started.map((i) => i.pid).sort());
-    assert.ok(listed.every((i) => i.state === 'running' && i.role === 'worker' && i.cluster === 'c1'));
+    assert.deepEqual((await fresh.list({ cluster: 'c1', role: 'worker' })).map((i) => i.pid).sort(), started.map((i) => i.pid).sort());
     assert.equal(readClusterState('c1'), null);
-    assert.deepEqual(await fresh.list({ cluster: 'c1', role: 'manager' }), []);
-    assert.deepEqual(await fresh.list({ cluster: 'other' }), []);
     await fresh.terminate(started.map((i) => i.id));
   });
 
@@ -57,14 +52,6 @@ describe('local provider', () => {
     assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { instanceId: string }).instanceId, w!.id);
     assert.equal(statSync(clusterDir('c1', tmp.dir)).mode & 0o777, 0o700);
     await provider().terminate([w!.id]);
-  });
-
-  test('terminate stops them (checked by PID), forgets them, and ignores ids already gone', async () => {
-    const started = await launchWorkers(2);
-    await provider().terminate([...started.map((i) => i.id), 'worker-gone']);
-    for (const i of started) assert.ok(!isAlive(i.pid!), `pid ${i.pid} stopped`);
-    assert.deepEqual(await provider().list({ cluster: 'c1' }), []);
-    await provider().terminate(started.map((i) => i.id));
   });
 
   test('a process that ignores SIGTERM is SIGKILLed after the grace period', async () => {

@@ -31,6 +31,10 @@ export interface AwsProviderOptions {
   profileRetries?: number;
   /** @default 3000 */
   profileRetryMs?: number;
+  /** How long `terminate` waits for its machines to be terminated. @default 600 */
+  terminateWaitS?: number;
+  /** First pause between its checks, growing to 30 s. @default 5 */
+  terminatePollS?: number;
 }
 
 const LIVE = ['pending', 'running'];
@@ -136,7 +140,6 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     const old = (await list({ cluster, role: 'manager', includeStopped: true })).filter((i) => i.index === index && i.state !== 'running' && i.state !== 'pending');
     if (old.length === 0) return;
     await terminate(old.map((i) => i.id));
-    await waitUntilInstanceTerminated({ client: clients.ec2, maxWaitTime: 600, minDelay: 5 }, { InstanceIds: old.map((i) => i.id) });
   }
 
   async function dataVolume(cluster: string, index: number): Promise<{ id: string; address: string }> {
@@ -174,17 +177,32 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     return found.filter((i) => i.role === 'manager' || i.role === 'worker').sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** EC2 accepts a termination long before the machine is gone (shutting-down holds its address, volume and cost): wait for terminated. */
   async function terminate(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+    const going = await requestTermination(ids);
+    if (going.length === 0) return;
+    const maxWaitS = opts.terminateWaitS ?? 600;
+    const minDelay = Math.min(opts.terminatePollS ?? 5, maxWaitS / 2);
+    try {
+      await waitUntilInstanceTerminated({ client: clients.ec2, maxWaitTime: maxWaitS, minDelay, maxDelay: Math.max(minDelay, 30) }, { InstanceIds: going });
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError';
+      throw new DynworkError(timedOut ? 'timeout' : 'provider_error', `instance(s) ${going.join(', ')} ${timedOut ? `not terminated within ${maxWaitS} s` : 'did not terminate'}`, { cause: err });
+    }
+  }
+
+  /** The ids EC2 accepted; ids already gone are skipped. */
+  async function requestTermination(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
     try {
       await call(clients.ec2, new TerminateInstancesCommand({ InstanceIds: ids }));
+      return ids;
     } catch (err) {
-      // One unknown id fails the whole call: retry the rest one by one.
-      if (!isAwsError(err, 'InvalidInstanceID.NotFound') || ids.length === 1) {
-        if (isAwsError(err, 'InvalidInstanceID.NotFound')) return;
-        throw err;
-      }
-      for (const id of ids) await terminate([id]);
+      if (!isAwsError(err, 'InvalidInstanceID.NotFound')) throw err;
+      // One unknown id fails the whole call: the others go one by one.
+      const accepted: string[] = [];
+      if (ids.length > 1) for (const id of ids) accepted.push(...(await requestTermination([id])));
+      return accepted;
     }
   }
 
