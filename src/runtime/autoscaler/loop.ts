@@ -44,6 +44,8 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
   const { policy, provider, logger } = deps;
   const memory: Pick<ClusterSnapshot, 'lastLaunchAt' | 'idleSince' | 'lastRelaunchAt'> = { lastLaunchAt: null, idleSince: null, lastRelaunchAt: {} };
   const unhealthySince = new Map<number, number>();
+  /** Workers being terminated: the provider resolves once they are gone (minutes on EC2), and rounds go on meanwhile without them. */
+  const terminating = new Set<string>();
   let leader = false;
   let running: Promise<Action[]> | null = null;
   let timer: NodeJS.Timeout | undefined;
@@ -92,7 +94,7 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
     });
     const heartbeats = latestHeartbeats(statuses.flatMap((s) => s.status?.workers ?? []));
     const workers: WorkerSnapshot[] = workerInstances
-      .filter((i) => i.state !== 'stopped')
+      .filter((i) => i.state !== 'stopped' && !terminating.has(i.id))
       .map((i) => {
         const hb = heartbeats.get(i.id);
         return {
@@ -121,8 +123,19 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
         deps.event(`launched ${started.length} worker(s): ${a.reason}`);
       } else if (a.kind === 'terminate') {
         logger.info('terminating', { instanceIds: a.instanceIds, reason: a.reason });
-        await provider.terminate(a.instanceIds);
-        deps.event(`terminated ${a.instanceIds.join(', ')}: ${a.reason}`);
+        for (const id of a.instanceIds) terminating.add(id);
+        void provider
+          .terminate(a.instanceIds)
+          .then(
+            () => deps.event(`terminated ${a.instanceIds.join(', ')}: ${a.reason}`),
+            (err: unknown) => {
+              logger.error('terminating workers failed; the next round decides again', { instanceIds: a.instanceIds, err: err as Error });
+              deps.event(`terminate failed (${(err as Error).message}); retrying next tick`);
+            },
+          )
+          .finally(() => {
+            for (const id of a.instanceIds) terminating.delete(id);
+          });
       } else {
         memory.lastRelaunchAt[a.index] = now;
         // The replacement is a new machine: an outage of it is a new one, not its predecessor's.
