@@ -29,8 +29,8 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { DynworkError } from '../errors.js';
 import type { Endpoint } from '../runtime/config.js';
-import { checkManagerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
-import { silentLogger, type Logger } from '../runtime/log.js';
+import { checkManagerIdentity, type ManagerPin } from '../protocol/tls-identity.js';
+import { silentLogger, type Logger } from '../log.js';
 import type {
   CompleteRequest,
   DashboardPart,
@@ -43,7 +43,7 @@ import type {
   ManagerStatus,
   NewJob,
   PulledJob,
-} from '../runtime/protocol.js';
+} from '../protocol/index.js';
 import { VERSION } from '../version.js';
 import { ApiError, TransportError } from './errors.js';
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
-import { ownerOf, type JobView, type ManagerStatus, type WorkerView } from '../protocol.js';
-import { formatReceipt, parseReceipt } from '../receipt.js';
+import { ownerOf, type JobView, type ManagerStatus, type WorkerView } from '../../protocol/index.js';
+import { formatReceipt, parseReceipt } from '../../protocol/receipt.js';
 import type { ManagerContext } from './context.js';
 import { deliver, settle, take } from './delivery.js';
 import { HttpError } from './http-error.js';
