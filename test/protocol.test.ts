@@ -137,7 +137,7 @@ describe('the client checks answers with the protocol schemas', () => {
     ['pull', () => client.pullCompleted(1), JSON.stringify([{ id: 1001, result: 'not a hash' }]), /POST \/pullCompleted: \[0\]\.result must be 128 lowercase hex/],
     ['status', () => client.status(), JSON.stringify({ manager: {}, queue: {} }), /GET \/status: manager\.index\b/],
     ['job', () => client.getJob(1001), JSON.stringify({ id: 1001, status: 'lost' }), /GET \/jobs\/1001: status\b/],
-    ['not JSON', () => client.complete({ workerId: 'w', results: [] }), '<html>fine</html>', /POST \/internal\/complete: the answer\b/],
+    ['not JSON', () => client.complete({ workerId: 'w', results: [] }), '<html>fine</html>', /POST \/internal\/complete: the answer is not JSON/],
   ];
 
   for (const [name, call, body, names] of cases) {

@@ -524,10 +524,12 @@ export class ManagerClient {
       });
     }
     if ((status >= 200 && status < 300) || c.acceptStatus?.includes(status)) {
-      const parsed = c.schema.safeParse(parseJson(text));
+      const json = parseJson(text);
+      const parsed = c.schema.safeParse(json);
       if (parsed.success) return parsed.data;
       if (status >= 200 && status < 300) {
-        throw new ApiError(status, 'invalid_response', `unexpected answer from the manager to ${label(c)}: ${describeIssue(parsed.error, 'the answer')}`);
+        const what = json === undefined ? 'the answer is not JSON' : describeIssue(parsed.error, 'the answer');
+        throw new ApiError(status, 'invalid_response', `unexpected answer from the manager to ${label(c)}: ${what}`);
       }
     }
     // A 401 from the configured address may be another cluster's manager on the port ours wanted.
