@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { packArtifact } from '../src/cluster/artifact.js';
 import { managerConfigSchema } from '../src/runtime/config.js';
-import { createLogger } from '../src/runtime/log.js';
+import { createLogger } from '../src/log.js';
 import { endpointFile, startManager } from '../src/runtime/manager/server.js';
 
 const TOKEN_C = 'bench-client-token-0123456789abcdef';

@@ -13,7 +13,7 @@ import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.
 import { readClusterState } from '../src/state/cluster-state.js';
 import { clusterDir } from '../src/state/paths.js';
 import { VERSION } from '../src/version.js';
-import type { ManagerPin } from '../src/runtime/tls-identity.js';
+import type { ManagerPin } from '../src/protocol/tls-identity.js';
 import { createAwsProvider } from '../src/providers/aws/provider.js';
 import { awsError, FakeAws } from './fake-aws.js';
 import { tempDir } from './helpers.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assemble } from '../src/runtime/manager/dashboard.js';
 import { History, mergeHistories } from '../src/runtime/manager/history.js';
-import type { DashboardPart, ManagerStatus, WorkerView } from '../src/runtime/protocol.js';
+import type { DashboardPart, ManagerStatus, WorkerView } from '../src/protocol/index.js';
 
 const sample = (at: number, queued: number, workers = 1) => ({ at, queued, running: 1, completedPerSec: 2, workers });
 

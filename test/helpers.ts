@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { managerConfigSchema, type ManagerConfig } from '../src/runtime/config.js';
-import { createLogger, type Logger } from '../src/runtime/log.js';
+import { createLogger, type Logger } from '../src/log.js';
 import type { RunningManager } from '../src/runtime/manager/server.js';
 
 export const CLIENT_TOKEN = 'client-token-0123456789abcdef';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { JobView } from '../src/runtime/protocol.js';
+import type { JobView } from '../src/protocol/index.js';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { tempDir, waitFor } from './helpers.js';
 

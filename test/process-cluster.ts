@@ -9,7 +9,7 @@ import { ManagerClient } from '../src/client/manager-client.js';
 import type { AutoscaleSettings } from '../src/cluster/manager-configs.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import type { Instance, Provider } from '../src/providers/types.js';
-import type { NewJob } from '../src/runtime/protocol.js';
+import type { NewJob } from '../src/protocol/index.js';
 import { isAlive, killAll } from './cli.js';
 import { CLIENT_TOKEN, tempDir, WORKER_TOKEN, waitFor } from './helpers.js';
 

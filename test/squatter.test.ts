@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManagerClient, TransportError } from '../src/client/manager-client.js';
 import { ensureClusterCa, ensureManagerCert } from '../src/cluster/certificates.js';
-import { managerIdentity } from '../src/runtime/tls-identity.js';
+import { managerIdentity } from '../src/protocol/tls-identity.js';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { tempDir, waitFor } from './helpers.js';
 

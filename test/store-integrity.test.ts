@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { seqOf } from '../src/runtime/protocol.js';
+import { seqOf } from '../src/protocol/index.js';
 import { freshQueueFile, idMarkFile, writeIdMark } from '../src/runtime/store/id-mark.js';
 import { ID_BLOCK, JobStore } from '../src/runtime/store/job-store.js';
 import { tempDir } from './helpers.js';

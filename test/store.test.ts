@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { JobStore } from '../src/runtime/store/job-store.js';
-import { ownerOf } from '../src/runtime/protocol.js';
+import { ownerOf } from '../src/protocol/index.js';
 import { tempDir } from './helpers.js';
 
 const R = (c: string) => c.repeat(128);

@@ -10,7 +10,7 @@ import { ManagerClient } from '../src/client/manager-client.js';
 import { iteratedSha512 } from '../src/job/hash.js';
 import { workerConfigSchema, type WorkerConfig } from '../src/runtime/config.js';
 import { endpointFile, startManager, type RunningManager } from '../src/runtime/manager/server.js';
-import { ownerOf } from '../src/runtime/protocol.js';
+import { ownerOf } from '../src/protocol/index.js';
 import { FLUSH_BATCH, FLUSH_DELAY_MS, LEASE_BATCH, MAX_CHUNK_JOBS, MAX_HELD_JOBS, chunkTarget, flushDelay, leaseAsk, takeChunk } from '../src/runtime/worker/plan.js';
 import { startWorker, type RunningWorker } from '../src/runtime/worker/worker.js';
 import { CLIENT_TOKEN, WORKER_TOKEN, managerConfig, memoryLogger, tempDir, vectors, waitFor } from './helpers.js';

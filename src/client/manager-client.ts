@@ -1,6 +1,8 @@
 /**
- * One typed HTTP client for the manager API (protocol.ts), used by the CLI,
- * the workers and the peer managers.
+ * One typed HTTP client for the manager API (src/protocol), used by the CLI,
+ * the workers and the peer managers. Every answer is checked with the
+ * protocol's schema: a wrong one is an ApiError `invalid_response` naming the
+ * route and the field, never a TypeError later.
  *
  * - Keep-alive connections (one undici Agent per client), a timeout on every
  *   call (long-polls get their wait on top).
@@ -29,21 +31,43 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { DynworkError } from '../errors.js';
 import type { Endpoint } from '../runtime/config.js';
-import { checkManagerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
-import { silentLogger, type Logger } from '../runtime/log.js';
-import type {
-  CompleteRequest,
-  DashboardPart,
-  CompleteResponse,
-  HeartbeatRequest,
-  HeartbeatResponse,
-  JobView,
-  LeaseRequest,
-  LeaseResponse,
-  ManagerStatus,
-  NewJob,
-  PulledJob,
-} from '../runtime/protocol.js';
+import { silentLogger, type Logger } from '../log.js';
+import {
+  batchCreated,
+  batchPartStaged,
+  completeResponse,
+  dashboardPart,
+  describeIssue,
+  enqueued,
+  errorBody,
+  health,
+  heartbeatResponse,
+  idList,
+  jobList,
+  jobView,
+  leaseResponse,
+  logLines,
+  managerStatus,
+  peerReserved,
+  pulledJobs,
+  pullLeaseResponse,
+  settled,
+  shipLogsResponse,
+  type CompleteRequest,
+  type CompleteResponse,
+  type DashboardPart,
+  type Health,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type JobView,
+  type LeaseRequest,
+  type LeaseResponse,
+  type ManagerStatus,
+  type NewJob,
+  type PulledJob,
+  type ShipLogsRequest,
+} from '../protocol/index.js';
+import { checkManagerIdentity, type ManagerPin } from '../protocol/tls-identity.js';
 import { VERSION } from '../version.js';
 import { ApiError, TransportError } from './errors.js';
 
@@ -72,92 +96,12 @@ export interface ManagerClientOptions {
   pin?: ManagerPin;
 }
 
-export interface Health {
-  ok: boolean;
-  index?: number;
-  leader?: boolean;
-  [key: string]: unknown;
-}
-
 export interface CallOptions {
   /** Aborts the call (and any retry wait); the promise rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-// --- Response shapes: checked, so a wrong answer is a clear error, not a crash later ---
-
-const safeInt = z.number().int().refine(Number.isSafeInteger, 'must be a safe integer');
-const pulledJobs = z.array(z.object({ id: safeInt, result: z.string() }));
-const enqueued = z.object({ id: safeInt });
-const receiptToken = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
-const peerReserved = z.object({ token: receiptToken, results: pulledJobs });
-const leasedResults = z.object({ receipt: z.string().nullable(), leaseMs: z.number().int().positive(), results: pulledJobs });
-const settled = z.object({ count: z.number().int().nonnegative() });
-const enqueuedBatch = z.object({ ids: z.array(safeInt) });
-const batchCreated = z.object({ batch: z.string().min(1) });
-const batchPartStaged = z.object({ count: safeInt });
-const leaseResponse = z.object({
-  jobs: z.array(z.object({ id: safeInt, data: z.string(), iterations: safeInt.min(1) })),
-  leaseMs: z.number().positive(),
-});
-const completeResponse = z.object({ accepted: z.array(safeInt), rejected: z.array(safeInt) });
-const heartbeatResponse = z.object({ extended: z.array(safeInt), lost: z.array(safeInt), leaseMs: z.number().positive() });
-const health = z.looseObject({ ok: z.boolean() });
-const jobView = z.looseObject({
-  id: safeInt,
-  status: z.enum(['queued', 'running', 'completed', 'pulled', 'failed', 'cancelled']),
-  iterations: z.number(),
-  attempts: z.number(),
-  enqueuedAt: z.string(),
-  completedAt: z.string().nullable(),
-  pulledAt: z.string().nullable(),
-  result: z.string().nullable(),
-});
-const jobList = z.object({ jobs: z.array(jobView) });
-const idList = z.object({ ids: z.array(safeInt) });
-const managerStatus = z.looseObject({
-  manager: z.looseObject({ index: z.number(), url: z.string(), leader: z.boolean(), startedAt: z.string(), version: z.string() }),
-  queue: z.looseObject({
-    queued: z.number(),
-    running: z.number(),
-    completed: z.number(),
-    // Managers before receipts did not report it.
-    delivering: z.number().default(0),
-    failed: z.number(),
-    oldestQueuedAgeMs: z.number().nullable(),
-    oldestQueuedId: z.number().nullable().optional(),
-    queuedIterations: z.number(),
-  }),
-  totals: z.looseObject({
-    enqueued: z.number(),
-    completed: z.number(),
-    pulled: z.number(),
-    leaseExpiries: z.number(),
-    failed: z.number(),
-  }),
-  throughput: z.number(),
-  workers: z.array(
-    z.looseObject({
-      workerId: z.string(),
-      instanceId: z.string().nullable(),
-      lastSeenAt: z.string(),
-      busy: z.number(),
-      threads: z.number(),
-      hashRate: z.number().nullable(),
-      firstSeenAt: z.string().optional(),
-      jobsDone: z.number().optional(),
-      holding: z.number().optional(),
-    }),
-  ),
-  healthy: z.boolean(),
-  events: z.array(z.object({ at: z.string(), message: z.string() }).loose()).default([]),
-});
-const dashboardPart = z.object({
-  status: managerStatus,
-  history: z.array(z.object({ at: z.number(), queued: z.number(), running: z.number(), completedPerSec: z.number(), workers: z.number() })),
-});
-const logLines = z.object({ lines: z.array(z.string()) });
-const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+/** The endpoint file a manager writes (where it really listens): a local file, not the wire. */
 const endpointFileShape = z.object({ url: z.string().url() });
 
 /** Connection errors that prove the request never reached a server. */
@@ -281,7 +225,7 @@ export class ManagerClient {
       method: 'PUT',
       path: '/enqueue',
       body: JSON.stringify(jobs.map((j) => ({ data: j.data, iterations: j.iterations }))),
-      schema: enqueuedBatch,
+      schema: idList,
       idempotent: false,
     });
     if (r.ids.length !== jobs.length) {
@@ -316,7 +260,7 @@ export class ManagerClient {
       method: 'POST',
       path: `/enqueue/batches/${encodeURIComponent(batch)}/commit`,
       body: JSON.stringify({ parts }),
-      schema: enqueuedBatch,
+      schema: idList,
       idempotent: true,
     });
     if (r.ids.length !== expected) throw new ApiError(200, 'invalid_response', `manager committed ${r.ids.length} ids for ${expected} jobs`);
@@ -358,7 +302,7 @@ export class ManagerClient {
     return this.call({
       method: 'POST',
       path: `/pullCompleted/lease?${q.toString()}`,
-      schema: leasedResults,
+      schema: pullLeaseResponse,
       idempotent: false,
       timeoutMs: this.timeoutMs + Math.max(0, opts.waitMs ?? 0),
       signal: opts.signal,
@@ -379,7 +323,7 @@ export class ManagerClient {
 
   /** GET /jobs/:id. A 404 is an ApiError with status 404. */
   getJob(id: number, opts: CallOptions = {}): Promise<JobView> {
-    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal }) as Promise<JobView>;
+    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal });
   }
 
   /** GET /jobs?state=S&limit=N[&local=1]: oldest first, the whole cluster's unless `local`. */
@@ -387,7 +331,7 @@ export class ManagerClient {
     const q = new URLSearchParams({ state, limit: String(opts.limit ?? 100) });
     if (opts.local) q.set('local', '1');
     const r = await this.call({ method: 'GET', path: `/jobs?${q.toString()}`, schema: jobList, idempotent: true, signal: opts.signal });
-    return r.jobs as JobView[];
+    return r.jobs;
   }
 
   /** POST /jobs/:id/cancel (queued or running jobs). 404 and 409 (already finished) are ApiErrors. Idempotent, so retried. */
@@ -413,12 +357,12 @@ export class ManagerClient {
       schema: jobView,
       idempotent: action === 'cancel',
       signal: opts.signal,
-    }) as Promise<JobView>;
+    });
   }
 
   /** GET /dashboard/data?local=1: this manager's status and history (peers merge them). */
   dashboardPart(opts: CallOptions = {}): Promise<DashboardPart> {
-    return this.call({ method: 'GET', path: '/dashboard/data?local=1', schema: dashboardPart, idempotent: true, signal: opts.signal }) as Promise<DashboardPart>;
+    return this.call({ method: 'GET', path: '/dashboard/data?local=1', schema: dashboardPart, idempotent: true, signal: opts.signal });
   }
 
   /** GET /logs: recent log lines (JSON text, one record each) of the cluster's processes, or this manager's own and its workers' with `local`. */
@@ -428,12 +372,12 @@ export class ManagerClient {
   }
 
   /** POST /internal/logs: a worker's new log lines. Retried only by the caller (a doubled batch is two copies of lines, not harm). */
-  async shipLogs(body: { workerId: string; lines: string[] }): Promise<void> {
-    await this.call({ method: 'POST', path: '/internal/logs', body: JSON.stringify(body), schema: z.object({ kept: z.number() }), idempotent: false });
+  async shipLogs(body: ShipLogsRequest): Promise<void> {
+    await this.call({ method: 'POST', path: '/internal/logs', body: JSON.stringify(body), schema: shipLogsResponse, idempotent: false });
   }
 
   status(opts: CallOptions = {}): Promise<ManagerStatus> {
-    return this.call({ method: 'GET', path: '/status', schema: managerStatus, idempotent: true, signal: opts.signal }) as Promise<ManagerStatus>;
+    return this.call({ method: 'GET', path: '/status', schema: managerStatus, idempotent: true, signal: opts.signal });
   }
 
   /** GET /healthz (no token). A 503 with a health body is an answer (`ok: false`), not an error. */
@@ -446,7 +390,7 @@ export class ManagerClient {
       anonymous: true,
       acceptStatus: [503],
       signal: opts.signal,
-    }) as Promise<Health>;
+    });
   }
 
   // --- Internal API (worker token) ---
@@ -580,10 +524,12 @@ export class ManagerClient {
       });
     }
     if ((status >= 200 && status < 300) || c.acceptStatus?.includes(status)) {
-      const parsed = c.schema.safeParse(parseJson(text));
+      const json = parseJson(text);
+      const parsed = c.schema.safeParse(json);
       if (parsed.success) return parsed.data;
       if (status >= 200 && status < 300) {
-        throw new ApiError(status, 'invalid_response', `unexpected answer from the manager to ${label(c)}: ${parsed.error.issues[0]?.message ?? 'bad shape'}`);
+        const what = json === undefined ? 'the answer is not JSON' : describeIssue(parsed.error, 'the answer');
+        throw new ApiError(status, 'invalid_response', `unexpected answer from the manager to ${label(c)}: ${what}`);
       }
     }
     // A 401 from the configured address may be another cluster's manager on the port ours wanted.

@@ -12,7 +12,7 @@ import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynworkError } from '../errors.js';
-import { managerIdentity } from '../runtime/tls-identity.js';
+import { managerIdentity } from '../protocol/tls-identity.js';
 import { writePrivateFile } from '../state/cluster-state.js';
 import { clusterDir } from '../state/paths.js';
 

@@ -1,8 +1,8 @@
 import { ManagerClient, TransportError } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import { readClusterState, type ClusterState } from '../state/cluster-state.js';
-import type { NewJob, PulledJob } from '../runtime/protocol.js';
-import { managerIdentity } from '../runtime/tls-identity.js';
+import type { NewJob, PulledJob } from '../protocol/index.js';
+import { managerIdentity } from '../protocol/tls-identity.js';
 
 export interface ConnectedCluster {
   state: ClusterState;

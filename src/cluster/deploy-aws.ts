@@ -29,7 +29,7 @@ import { fetchPackageSpec, packArtifact, type Artifact } from './artifact.js';
 import { discoverPublicIp } from './public-ip.js';
 import { ensureAddresses, ensureRole, ensureSecurityGroup, ensureToken, ensureVolumes, findSubnet } from './aws-resources.js';
 import { awsManagerTls } from './aws-certificates.js';
-import { managerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
+import { managerIdentity, type ManagerPin } from '../protocol/tls-identity.js';
 
 export type { AwsDeployOptions };
 

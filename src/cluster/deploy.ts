@@ -6,7 +6,7 @@ import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
 import { checkClusterName } from '../state/paths.js';
-import { managerIdentity, type ManagerPin } from '../runtime/tls-identity.js';
+import { managerIdentity, type ManagerPin } from '../protocol/tls-identity.js';
 import { localManagerTls } from './certificates.js';
 import { withClusterLock } from './cluster-lock.js';
 import { localMembers, managerConfigFor, memberEndpoint, scalingTimes, type AutoscaleSettings } from './manager-configs.js';

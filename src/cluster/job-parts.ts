@@ -1,4 +1,4 @@
-import type { NewJob } from '../runtime/protocol.js';
+import type { NewJob } from '../protocol/index.js';
 
 /** Jobs for one request, and where the first one stands in the whole input (0-based). */
 export interface JobPart {

@@ -1,5 +1,5 @@
 import type { HourlyCost, Provider } from '../providers/types.js';
-import type { ManagerStatus } from '../runtime/protocol.js';
+import type { ManagerStatus } from '../protocol/index.js';
 import { connect } from './connect.js';
 import { readUrl } from './deploy.js';
 

@@ -5,7 +5,7 @@ import { toParts } from '../cluster/job-parts.js';
 import { readLines } from '../cluster/line-source.js';
 import { DynworkError } from '../errors.js';
 import { limitsSchema } from '../runtime/config.js';
-import type { NewJob } from '../runtime/protocol.js';
+import type { NewJob } from '../protocol/index.js';
 import type { Step } from '../cluster/progress.js';
 import { cliProgress, print, printJson, progressBar, RateMeter } from './ui.js';
 

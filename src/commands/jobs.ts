@@ -1,6 +1,6 @@
 import { connect, failover } from '../cluster/connect.js';
 import { DynworkError } from '../errors.js';
-import type { JobView } from '../runtime/protocol.js';
+import type { JobView } from '../protocol/index.js';
 import { print, printJson } from './ui.js';
 
 type Common = { cluster: string; json: boolean };

@@ -1,6 +1,6 @@
 import { connect, pullLeased, settleReceipt, type ConnectedCluster } from '../cluster/connect.js';
 import { DynworkError } from '../errors.js';
-import type { PulledJob } from '../runtime/protocol.js';
+import type { PulledJob } from '../protocol/index.js';
 import { cliProgress, progressBar, RateMeter, writeOut } from './ui.js';
 
 /** How long results are held for us while we write them out (they come back if we never confirm). */

@@ -1,5 +1,5 @@
 import { loadConfigFile, managerConfigSchema } from '../runtime/config.js';
-import { createLogger, teeTo } from '../runtime/log.js';
+import { createLogger, teeTo } from '../log.js';
 import { LogRing } from '../runtime/log-ring.js';
 import { startManager } from '../runtime/manager/server.js';
 import { onShutdown } from './shutdown.js';

@@ -1,5 +1,5 @@
 import { loadConfigFile, workerConfigSchema } from '../runtime/config.js';
-import { createLogger, teeTo } from '../runtime/log.js';
+import { createLogger, teeTo } from '../log.js';
 import { LogRing } from '../runtime/log-ring.js';
 import { shipLogs } from '../runtime/worker/log-shipper.js';
 import { startWorker } from '../runtime/worker/worker.js';

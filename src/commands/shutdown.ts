@@ -1,4 +1,4 @@
-import type { Logger } from '../runtime/log.js';
+import type { Logger } from '../log.js';
 
 /**
  * Resolves once the process was asked to stop and `close` finished. The first

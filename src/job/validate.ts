@@ -1,7 +1,7 @@
 import { HttpError } from '../runtime/manager/http-error.js';
 import type { Limits } from '../runtime/config.js';
 
-export type { NewJob } from '../runtime/protocol.js';
+export type { NewJob } from '../protocol/index.js';
 
 const DIGITS = /^[0-9]{1,16}$/;
 /** In a `u` regex a surrogate pair is one code point, so only unpaired halves match. */

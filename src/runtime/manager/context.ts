@@ -1,5 +1,5 @@
 import type { ManagerConfig } from '../config.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';
 import type { EventLog } from './event-log.js';

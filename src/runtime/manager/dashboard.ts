@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response, type Router } from 'express';
-import type { DashboardPart, ManagerEvent, ManagerStatus, Sample, WorkerView } from '../protocol.js';
+import type { DashboardPart, ManagerEvent, ManagerStatus, Sample, WorkerView } from '../../protocol/index.js';
 import type { createAuth } from './auth.js';
 import type { ManagerContext } from './context.js';
 import { mergeHistories } from './history.js';

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
-import type { PulledJob } from '../protocol.js';
-import { newReceiptToken, type ReceiptPart } from '../receipt.js';
+import type { PulledJob } from '../../protocol/index.js';
+import { newReceiptToken, type ReceiptPart } from '../../protocol/receipt.js';
 import type { ManagerContext } from './context.js';
 
 export interface Taken {

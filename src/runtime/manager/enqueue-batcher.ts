@@ -1,4 +1,4 @@
-import type { NewJob } from '../protocol.js';
+import type { NewJob } from '../../protocol/index.js';
 import type { BatchCommit, JobStore } from '../store/job-store.js';
 
 /**

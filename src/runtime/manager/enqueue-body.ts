@@ -1,6 +1,6 @@
 import { TextDecoder } from 'node:util';
 import { checkData, checkIterationsValue } from '../../job/validate.js';
-import type { NewJob } from '../protocol.js';
+import type { NewJob } from '../../protocol/index.js';
 import type { Limits } from '../config.js';
 import { HttpError } from './http-error.js';
 

@@ -1,4 +1,4 @@
-import type { ManagerEvent } from '../protocol.js';
+import type { ManagerEvent } from '../../protocol/index.js';
 
 /** The last few notable events, for `dynwork status` to show faults as they happen. */
 export class EventLog {

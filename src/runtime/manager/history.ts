@@ -1,6 +1,6 @@
-import type { Sample } from '../protocol.js';
+import type { Sample } from '../../protocol/index.js';
 
-export type { Sample } from '../protocol.js';
+export type { Sample } from '../../protocol/index.js';
 
 /**
  * The last hour of samples in a fixed ring: no external service, and memory

@@ -1,9 +1,9 @@
 import { ManagerClient } from '../../client/manager-client.js';
 import type { Endpoint } from '../config.js';
-import type { Logger } from '../log.js';
-import type { DashboardPart, JobView, ManagerStatus, PulledJob } from '../protocol.js';
-import type { ReceiptPart } from '../receipt.js';
-import { managerIdentity } from '../tls-identity.js';
+import type { Logger } from '../../log.js';
+import type { DashboardPart, JobView, ManagerStatus, PulledJob } from '../../protocol/index.js';
+import type { ReceiptPart } from '../../protocol/receipt.js';
+import { managerIdentity } from '../../protocol/tls-identity.js';
 import { HttpError } from './http-error.js';
 
 /**

@@ -1,17 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
+import { batchCommitRequest, MAX_PARTS } from '../../protocol/index.js';
 import type { createAuth } from './auth.js';
 import type { ManagerContext } from './context.js';
 import { parseEnqueueBody } from './enqueue-body.js';
 import { HttpError } from './http-error.js';
 
-/** Most parts in one staged batch (at 10,000 jobs a part, a billion jobs). */
-export const MAX_PARTS = 100_000;
 const BATCH_ID = /^[A-Za-z0-9_-]{22}$/;
 
 /**
- * Staged uploads (protocol.ts): a batch of any size is sent in parts and
+ * Staged uploads (src/protocol): a batch of any size is sent in parts and
  * enqueued by one commit, all or nothing. Parts are checked exactly as a
  * batch `PUT /enqueue` is, when they arrive.
  */
@@ -44,11 +43,9 @@ export function batchRoutes(ctx: ManagerContext, auth: ReturnType<typeof createA
 
   r.post('/enqueue/batches/:batch/commit', auth('client'), smallJson, (req: Request, res: Response) => {
     const id = batchId(req.params.batch);
-    const body = req.body as { parts?: unknown } | undefined;
-    const parts = body?.parts;
-    if (typeof parts !== 'number' || !Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS) {
-      throw new HttpError(400, 'invalid_parts', `body must be {"parts": N}, N the number of parts sent (1 to ${MAX_PARTS})`);
-    }
+    const body = batchCommitRequest.safeParse(req.body);
+    if (!body.success) throw new HttpError(400, 'invalid_parts', `body must be {"parts": N}, N the number of parts sent (1 to ${MAX_PARTS})`);
+    const { parts } = body.data;
     const c = ctx.batcher.commitStaged(id, parts);
     switch (c.kind) {
       case 'unknown':

@@ -1,13 +1,21 @@
 import express, { type Request, type Response, type Router } from 'express';
+import type { z } from 'zod';
 import { parseCountParam } from '../../job/validate.js';
-import type { CompleteResponse, HeartbeatResponse, LeaseResponse, PulledJob } from '../protocol.js';
-import { isReceiptToken, newReceiptToken } from '../receipt.js';
+import {
+  completeRequest,
+  describeIssue,
+  heartbeatRequest,
+  leaseRequest,
+  newReceiptToken,
+  settleTokenRequest,
+  shipLogsRequest,
+  type CompleteResponse,
+  type HeartbeatResponse,
+  type LeaseResponse,
+} from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
 import type { createAuth } from './auth.js';
-
-const RESULT = /^[0-9a-f]{128}$/;
-const MAX_IDS = 100_000;
 
 /** What workers and peer managers call, with the worker token only. */
 export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof createAuth>): Router {
@@ -15,11 +23,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   r.use('/internal', auth('worker'), express.json({ limit: ctx.config.limits.maxBodyBytes, type: () => true }));
 
   r.post('/internal/lease', async (req: Request, res: Response) => {
-    const body = objectBody(req);
-    const workerId = str(body.workerId, 'workerId');
-    const max = int(body.max, 'max', 1, 10_000);
-    const maxIterations = body.maxIterations === undefined ? Infinity : int(body.maxIterations, 'maxIterations', 1, Number.MAX_SAFE_INTEGER);
-    const waitMs = body.waitMs === undefined ? 0 : int(body.waitMs, 'waitMs', 0, 3_600_000);
+    const { workerId, max, maxIterations = Infinity, waitMs = 0 } = parseBody(leaseRequest, req);
     const leaseMs = ctx.config.leaseMs;
     const deadline = ctx.now() + Math.min(waitMs, ctx.config.longPollMaxMs);
     // Stop waiting when the worker hangs up or the manager shuts down, so no
@@ -45,16 +49,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   });
 
   r.post('/internal/complete', (req: Request, res: Response) => {
-    const body = objectBody(req);
-    const workerId = str(body.workerId, 'workerId');
-    if (!Array.isArray(body.results) || body.results.length > MAX_IDS) throw bad(`results must be an array of at most ${MAX_IDS}`);
-    const results: PulledJob[] = body.results.map((x: unknown, i: number) => {
-      const o = (x ?? {}) as Record<string, unknown>;
-      if (!Number.isSafeInteger(o.id) || typeof o.result !== 'string' || !RESULT.test(o.result)) {
-        throw bad(`results[${i}] must be {"id": integer, "result": 128 lowercase hex characters}`);
-      }
-      return { id: o.id as number, result: o.result };
-    });
+    const { workerId, results } = parseBody(completeRequest, req);
     const now = ctx.now();
     const out = ctx.store.complete(workerId, results, now);
     ctx.workers.touch(workerId, now);
@@ -69,29 +64,17 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   });
 
   r.post('/internal/heartbeat', (req: Request, res: Response) => {
-    const body = objectBody(req);
-    const workerId = str(body.workerId, 'workerId');
-    if (!Array.isArray(body.ids) || body.ids.length > MAX_IDS || !body.ids.every((x: unknown) => Number.isSafeInteger(x))) {
-      throw bad(`ids must be an array of at most ${MAX_IDS} integers`);
-    }
-    const threads = int(body.threads, 'threads', 1, 4096);
-    const busy = int(body.busy, 'busy', 0, 10_000_000);
-    const hashRate = body.hashRate === undefined || body.hashRate === null ? undefined : num(body.hashRate, 'hashRate');
-    const instanceId = body.instanceId === undefined ? undefined : str(body.instanceId, 'instanceId');
+    const hb = parseBody(heartbeatRequest, req);
     const now = ctx.now();
-    ctx.workers.record({ workerId, ids: [], threads, busy, ...(hashRate === undefined ? {} : { hashRate }), ...(instanceId === undefined ? {} : { instanceId }) }, now);
-    const { extended, lost } = ctx.store.extend(workerId, body.ids as number[], ctx.config.leaseMs, now);
+    ctx.workers.record(hb, now);
+    const { extended, lost } = ctx.store.extend(hb.workerId, hb.ids, ctx.config.leaseMs, now);
     res.json({ extended, lost, leaseMs: ctx.config.leaseMs } satisfies HeartbeatResponse);
   });
 
   r.post('/internal/logs', (req: Request, res: Response) => {
-    const body = objectBody(req);
-    str(body.workerId, 'workerId');
-    if (!Array.isArray(body.lines) || body.lines.length > 1_000 || !body.lines.every((l: unknown) => typeof l === 'string')) {
-      throw bad('lines must be an array of at most 1000 strings');
-    }
-    for (const line of body.lines as string[]) ctx.workerLogs.push(line);
-    res.json({ kept: body.lines.length });
+    const { lines } = parseBody(shipLogsRequest, req);
+    for (const line of lines) ctx.workerLogs.push(line);
+    res.json({ kept: lines.length });
   });
 
   // Peer fill: a peer takes results under a receipt token and settles it once
@@ -116,8 +99,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
 
   for (const how of ['ack', 'release'] as const) {
     r.post(`/internal/${how}`, (req: Request, res: Response) => {
-      const token = objectBody(req).token;
-      if (!isReceiptToken(token)) throw bad('token must be a receipt token');
+      const { token } = parseBody(settleTokenRequest, req);
       let count: number;
       if (how === 'ack') {
         count = ctx.store.ack(token, ctx.now());
@@ -133,27 +115,9 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   return r;
 }
 
-function bad(message: string): HttpError {
-  return new HttpError(400, 'invalid_request', message);
-}
-
-function objectBody(req: Request): Record<string, unknown> {
-  const b: unknown = req.body;
-  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw bad('body must be a JSON object');
-  return b as Record<string, unknown>;
-}
-
-function str(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 200) throw bad(`${name} must be a non-empty string`);
-  return v;
-}
-
-function int(v: unknown, name: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`${name} must be an integer from ${min} to ${max}`);
-  return v;
-}
-
-function num(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${name} must be a non-negative number`);
-  return v;
+/** The body as its schema reads it, or the 400 that names the first field wrong. */
+function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const parsed = schema.safeParse(req.body);
+  if (!parsed.success) throw new HttpError(400, 'invalid_request', describeIssue(parsed.error));
+  return parsed.data;
 }

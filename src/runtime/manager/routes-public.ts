@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
-import { ownerOf, type JobView, type ManagerStatus, type WorkerView } from '../protocol.js';
-import { formatReceipt, parseReceipt } from '../receipt.js';
+import { formatReceipt, ownerOf, settleReceiptRequest, type JobView, type ManagerStatus, type WorkerView } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { deliver, settle, take } from './delivery.js';
 import { HttpError } from './http-error.js';
@@ -67,9 +66,9 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
   const json = express.json({ limit: 64 * 1024, type: () => true });
   for (const how of ['ack', 'release'] as const) {
     r.post(`/pullCompleted/${how}`, auth('client'), json, async (req: Request, res: Response) => {
-      const body: unknown = req.body;
-      const parts = parseReceipt(body !== null && typeof body === 'object' ? (body as { receipt?: unknown }).receipt : undefined);
-      if (!parts) throw new HttpError(400, 'invalid_receipt', 'body must be {"receipt": "..."} with a receipt from /pullCompleted/lease');
+      const body = settleReceiptRequest.safeParse(req.body);
+      if (!body.success) throw new HttpError(400, 'invalid_receipt', 'body must be {"receipt": "..."} with a receipt from /pullCompleted/lease');
+      const parts = body.data.receipt;
       let count: number;
       try {
         count = await settle(ctx, parts, how);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynworkError } from '../../errors.js';
 import { clusterCa, type ManagerConfig, type ManagerTls } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';
 import { createApp } from './app.js';

@@ -1,4 +1,4 @@
-import type { HeartbeatRequest, WorkerView } from '../protocol.js';
+import type { HeartbeatRequest, WorkerView } from '../../protocol/index.js';
 
 interface Entry {
   workerId: string;

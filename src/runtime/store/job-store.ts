@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 import { DynworkError } from '../../errors.js';
-import { makeJobId, ownerOf, seqOf } from '../protocol.js';
-import type { JobStatus, JobView, LeasedJob, NewJob, PulledJob } from '../protocol.js';
+import { makeJobId, ownerOf, seqOf } from '../../protocol/index.js';
+import type { JobStatus, JobView, LeasedJob, NewJob, PulledJob } from '../../protocol/index.js';
 import { freshQueueFile, idMarkFile, readIdMark, writeIdMark } from './id-mark.js';
 import { MIGRATIONS } from './migrations.js';
 

@@ -1,7 +1,7 @@
 import { ManagerClient } from '../../client/manager-client.js';
 import type { WorkerConfig } from '../config.js';
 import type { LogRing } from '../log-ring.js';
-import { managerIdentity } from '../tls-identity.js';
+import { managerIdentity } from '../../protocol/tls-identity.js';
 
 /** How often a worker sends its new log lines. */
 const EVERY_MS = 5_000;

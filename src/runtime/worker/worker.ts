@@ -28,9 +28,9 @@ import { Piscina } from 'piscina';
 import { ManagerClient } from '../../client/manager-client.js';
 import { HASH_BACKEND, iteratedSha512 } from '../../job/hash.js';
 import type { WorkerConfig } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
-import { ownerOf, type CompleteResponse, type LeasedJob } from '../protocol.js';
-import { managerIdentity } from '../tls-identity.js';
+import { createLogger, type Logger } from '../../log.js';
+import { ownerOf, type CompleteResponse, type LeasedJob } from '../../protocol/index.js';
+import { managerIdentity } from '../../protocol/tls-identity.js';
 import type { ChunkResult, ChunkTask } from './hash-thread.js';
 import { chunkTarget, flushDelay, leaseAsk, takeChunk, workOf } from './plan.js';
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 
 /**
  * A pull receipt names the results a reader holds but has not confirmed. The
@@ -12,6 +13,7 @@ export interface ReceiptPart {
   token: string;
 }
 
+const TOKEN = /^[A-Za-z0-9_-]{22}$/;
 const PART = /^([1-9][0-9]{0,2}):([A-Za-z0-9_-]{22})$/;
 /** One part per manager: at most as many as there can be managers. */
 const MAX_PARTS = 999;
@@ -37,6 +39,7 @@ export function parseReceipt(raw: unknown): ReceiptPart[] | null {
 }
 
 /** Just the token, as a peer's internal answer carries it. */
-export function isReceiptToken(raw: unknown): raw is string {
-  return typeof raw === 'string' && /^[A-Za-z0-9_-]{22}$/.test(raw);
-}
+export const receiptToken = z.string({ error: 'must be a receipt token' }).regex(TOKEN, 'must be a receipt token');
+
+/** A whole receipt on the wire (a string), read as its parts. */
+export const receipt = z.string({ error: 'must be a receipt from /pullCompleted/lease' }).transform((raw, ctx) => parseReceipt(raw) ?? (ctx.addIssue({ code: 'custom', message: 'must be a receipt from /pullCompleted/lease' }), z.NEVER));
