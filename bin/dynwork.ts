@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from '@commander-js/extra-typings';
 import { DynworkError, EXIT, exitCodeFor } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
 import { registerCommands } from '../src/commands/index.js';

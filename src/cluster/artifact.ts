@@ -28,11 +28,12 @@ const run = promisify(execFile);
 
 /**
  * The packages a worker imports itself (bin/dynwork.ts → commands/role-worker
- * → runtime/worker, client, job). Their own dependencies come along.
+ * → runtime/worker, client, job). Their own dependencies come along, but not
+ * peer dependencies: commander is listed for @commander-js/extra-typings.
  * test/artifact.test.ts runs a worker from an unpacked artifact, so a missing
  * name here fails there.
  */
-export const WORKER_DEPENDENCIES = ['commander', 'node-gyp-build', 'p-retry', 'piscina', 'undici', 'zod'] as const;
+export const WORKER_DEPENDENCIES = ['@commander-js/extra-typings', 'commander', 'node-gyp-build', 'p-retry', 'piscina', 'undici', 'zod'] as const;
 
 /** npm's own fixed time for packed files (1985-10-26): the same build gives the same bytes. */
 const FIXED_MTIME = new Date('1985-10-26T08:15:00.000Z');

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { intOption, jobIdArg, secondsOption } from './options.js';
 
 const clusterOption = () => new Option('--cluster <name>', 'cluster name').env('DYNWORK_CLUSTER').default('default');
@@ -43,7 +43,7 @@ export function registerCommands(program: Command): void {
     .option('--file <path>', "one job per line of this file ('-' for standard input)")
     .addOption(clusterOption())
     .addOption(jsonOption())
-    .action(async (data: string[], o) => (await import('./enqueue.js')).enqueueCommand(data, o));
+    .action(async (data, o) => (await import('./enqueue.js')).enqueueCommand(data, o));
 
   program
     .command('pull')
@@ -61,7 +61,7 @@ export function registerCommands(program: Command): void {
     .argument('<id>', 'job id (as enqueue printed it)', jobIdArg)
     .addOption(clusterOption())
     .addOption(jsonOption())
-    .action(async (id: number, o) => (await import('./jobs.js')).jobCommand(id, o));
+    .action(async (id, o) => (await import('./jobs.js')).jobCommand(id, o));
 
   program
     .command('jobs')
@@ -79,7 +79,7 @@ export function registerCommands(program: Command): void {
     .option('--failed', 'every failed job of the cluster', false)
     .addOption(clusterOption())
     .addOption(jsonOption())
-    .action(async (ids: number[] | undefined, o) => (await import('./jobs.js')).jobActionCommand('retry', ids ?? [], o));
+    .action(async (ids, o) => (await import('./jobs.js')).jobActionCommand('retry', ids, o));
 
   program
     .command('cancel')
@@ -87,7 +87,7 @@ export function registerCommands(program: Command): void {
     .argument('<ids...>', 'job ids', (v: string, prev: number[] = []) => [...prev, jobIdArg(v)])
     .addOption(clusterOption())
     .addOption(jsonOption())
-    .action(async (ids: number[], o) => (await import('./jobs.js')).jobActionCommand('cancel', ids, o));
+    .action(async (ids, o) => (await import('./jobs.js')).jobActionCommand('cancel', ids, o));
 
   program
     .command('status')
@@ -140,7 +140,7 @@ export function registerCommands(program: Command): void {
     .option('--manager <n>', 'which manager', intOption('--manager', 1, 9), 1)
     // The remote command's own options (journalctl -u …) are not ours.
     .allowUnknownOption()
-    .action(async (command: string[], o) => (await import('./ssh.js')).sshCommand(command, o));
+    .action(async (command, o) => (await import('./ssh.js')).sshCommand(command, o));
 
   program
     .command('token')
@@ -159,7 +159,7 @@ export function registerCommands(program: Command): void {
     .command('manager', { hidden: true })
     .description('run a manager server (started by providers on manager machines)')
     .requiredOption('--config <file>', 'manager config (JSON, mode 0600)')
-    .action(async (o: { config: string }) => {
+    .action(async (o) => {
       const { runManagerRole } = await import('./role-manager.js');
       await runManagerRole(o.config);
     });
@@ -168,7 +168,7 @@ export function registerCommands(program: Command): void {
     .command('worker', { hidden: true })
     .description('run a worker (started by the leader manager on worker machines)')
     .requiredOption('--config <file>', 'worker config (JSON, mode 0600)')
-    .action(async (o: { config: string }) => {
+    .action(async (o) => {
       const { runWorkerRole } = await import('./role-worker.js');
       await runWorkerRole(o.config);
       // Keep-alive sockets and timers must not keep a finished worker alive.
