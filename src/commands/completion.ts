@@ -1,4 +1,5 @@
-import { Argument, type Command } from 'commander';
+import { Argument, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import type { Command } from 'commander';
 
 const SHELLS = ['bash', 'zsh', 'fish', 'powershell'];
 
@@ -9,10 +10,11 @@ const SHELLS = ['bash', 'zsh', 'fish', 'powershell'];
  * The library walks the whole tree, so it is loaded only for those two
  * commands; otherwise a stand-in keeps `completion` in `--help`.
  */
-export async function registerCompletion(program: Command, argv: readonly string[] = process.argv): Promise<void> {
+export async function registerCompletion(program: CommandUnknownOpts, argv: readonly string[] = process.argv): Promise<void> {
   if (argv[2] === 'completion' || argv[2] === 'complete') {
     const { default: tab } = await import('@bomb.sh/tab/commander');
-    tab(program, { completionCommandName: 'completion' });
+    // extra-typings hands back commander's own class; only its type is richer.
+    tab(program as unknown as Command, { completionCommandName: 'completion' });
     return;
   }
   program
