@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { expected } from './process-cluster.js';
-import { tempDir, vectors, waitFor } from './helpers.js';
+import { freePorts, tempDir, vectors, waitFor } from './helpers.js';
 
 interface StatusJson {
   managers: { index: number; url: string; pid: number | null; up: boolean; leader: boolean; queued: number | null }[];
@@ -16,6 +17,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   let tmp: ReturnType<typeof tempDir>;
   const seen = new Set<number>();
   const cli = (args: string[], opts?: { input?: string; timeoutMs?: number }) => dynwork(tmp.dir, args, opts);
+  const port = async () => String((await freePorts(1))[0]);
   const status = async (cluster: string): Promise<StatusJson> => {
     const r = await cli(['status', '--json', '--cluster', cluster]);
     const s = JSON.parse(r.stdout) as StatusJson;
@@ -35,7 +37,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   after(() => tmp.cleanup());
 
   test('deploy → enqueue 300 → scale 0 → more than 1 → pull all, correct → idle back to 0 → teardown leaves nothing', async () => {
-    const d = await cli(['deploy', '--cluster', 'e2e', '--port', '15100', '--scale-up-after', '1', '--idle-timeout', '3', '--max-workers', '3', '--json']);
+    const d = await cli(['deploy', '--cluster', 'e2e', '--port', await port(), '--scale-up-after', '1', '--idle-timeout', '3', '--max-workers', '3', '--json']);
     assert.equal(d.code, 0, d.stderr);
     let s = await status('e2e');
     assert.equal(s.managers.length, 2);
@@ -96,7 +98,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   });
 
   test('deploy is idempotent, and a re-run brings a killed manager back on its data', async () => {
-    const first = await cli(['deploy', '--cluster', 'converge', '--port', '15200', '--max-workers', '0', '--json']);
+    const first = await cli(['deploy', '--cluster', 'converge', '--port', await port(), '--max-workers', '0', '--json']);
     assert.equal(first.code, 0, first.stderr);
     const before = await status('converge');
     const second = await cli(['deploy', '--cluster', 'converge', '--json']);
@@ -126,7 +128,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   });
 
   test('with the leader killed, the other manager keeps scaling workers for the backlog', async () => {
-    const d = await cli(['deploy', '--cluster', 'leader', '--port', '15300', '--scale-up-after', '1', '--idle-timeout', '2', '--max-workers', '2', '--json']);
+    const d = await cli(['deploy', '--cluster', 'leader', '--port', await port(), '--scale-up-after', '1', '--idle-timeout', '2', '--max-workers', '2', '--json']);
     assert.equal(d.code, 0, d.stderr);
     const s = await status('leader');
     const leader = s.managers.find((m) => m.leader) ?? s.managers[0]!;
@@ -152,7 +154,8 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   });
 
   test('teardown while jobs run leaves nothing running; with --keep-data the jobs are there after the next deploy', async () => {
-    const d = await cli(['deploy', '--cluster', 'keep', '--port', '15400', '--scale-up-after', '0.5', '--max-workers', '2', '--json']);
+    const keepPort = await port();
+    const d = await cli(['deploy', '--cluster', 'keep', '--port', keepPort, '--scale-up-after', '0.5', '--max-workers', '2', '--json']);
     assert.equal(d.code, 0, d.stderr);
     const e = await cli(['enqueue', '--cluster', 'keep', '--iterations', '2000000', ...Array.from({ length: 20 }, (_, i) => `k${i}`)]);
     assert.equal(e.code, 0, e.stderr);
@@ -165,7 +168,7 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     const t = await cli(['teardown', '--cluster', 'keep', '--keep-data', '--json']);
     assert.equal(t.code, 0, t.stderr);
     assert.deepEqual(pids.filter(isAlive), [], 'nothing left running');
-    const again = await cli(['deploy', '--cluster', 'keep', '--port', '15400', '--max-workers', '0', '--json']);
+    const again = await cli(['deploy', '--cluster', 'keep', '--port', keepPort, '--max-workers', '0', '--json']);
     assert.equal(again.code, 0, again.stderr);
     const token = (await cli(['token', '--cluster', 'keep'])).stdout.trim();
     // The managers serve HTTPS under the cluster's CA (a new one: teardown removed the old with the state).
@@ -185,14 +188,16 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
 
   test('a taken port: the manager binds the next free one and status shows the real one', async () => {
     const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(15500, '127.0.0.1', r));
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as AddressInfo).port;
     try {
-      const d = await cli(['deploy', '--cluster', 'moved', '--port', '15500', '--managers', '1', '--max-workers', '0', '--json']);
+      const d = await cli(['deploy', '--cluster', 'moved', '--port', String(taken), '--managers', '1', '--max-workers', '0', '--json']);
       assert.equal(d.code, 0, d.stderr);
       const s = await status('moved');
       assert.equal(s.managers[0]!.up, true);
-      assert.notEqual(s.managers[0]!.url, 'https://127.0.0.1:15500');
-      assert.match(s.managers[0]!.url, /^https:\/\/127\.0\.0\.1:155\d\d$/);
+      const url = new URL(s.managers[0]!.url);
+      assert.equal(`${url.protocol}//${url.hostname}`, 'https://127.0.0.1');
+      assert.ok(Number(url.port) > taken && Number(url.port) <= taken + 100, `${url.port} is not a port after the taken ${taken}`);
       const e = await cli(['enqueue', '--cluster', 'moved', '--iterations', '1', 'x']);
       assert.equal(e.code, 0, e.stderr);
     } finally {
@@ -201,13 +206,15 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
   });
 
   test('two clusters asked for the same ports both work: the second moves to free ports and its workers find them', async () => {
-    const a = await cli(['deploy', '--cluster', 'first', '--port', '15800', '--max-workers', '0', '--json']);
+    const same = await port();
+    const a = await cli(['deploy', '--cluster', 'first', '--port', same, '--max-workers', '0', '--json']);
     assert.equal(a.code, 0, a.stderr);
     // 1.001 s is 1000.9999… ms in floating point: the leader must still get whole milliseconds, or it runs no autoscaler and the pull below waits forever.
-    const b = await cli(['deploy', '--cluster', 'second', '--port', '15800', '--scale-up-after', '1.001', '--max-workers', '1', '--json']);
+    const b = await cli(['deploy', '--cluster', 'second', '--port', same, '--scale-up-after', '1.001', '--max-workers', '1', '--json']);
     assert.equal(b.code, 0, b.stderr);
-    const urls = (JSON.parse(b.stdout) as { managers: { url: string }[] }).managers.map((m) => m.url);
-    assert.ok(!urls.includes('http://127.0.0.1:15800') && !urls.includes('http://127.0.0.1:15801'), urls.join(' '));
+    const urls = (r: { stdout: string }) => (JSON.parse(r.stdout) as { managers: { url: string }[] }).managers.map((m) => m.url);
+    const firstUrls = urls(a);
+    assert.ok(urls(b).every((u) => !firstUrls.includes(u)), `${urls(b).join(' ')} must differ from ${firstUrls.join(' ')}`);
     const e = await cli(['enqueue', '--cluster', 'second', '--iterations', '10', 'Hello', 'Hello']);
     assert.equal(e.code, 0, e.stderr);
     const p = await cli(['pull', '--cluster', 'second', '--top', '2', '--wait', '--timeout', '60']);

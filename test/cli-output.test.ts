@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 const ESC = '\x1b';
 
@@ -40,7 +40,7 @@ describe('a CLI that behaves in pipes and on terminals', () => {
 
   before(async () => {
     tmp = tempDir();
-    deployed = await dynwork(tmp.dir, ['deploy', '--cluster', 'out', '--port', '17500', '--max-workers', '0', '--scale-up-after', '7']);
+    deployed = await dynwork(tmp.dir, ['deploy', '--cluster', 'out', '--port', String((await freePorts(1))[0]), '--max-workers', '0', '--scale-up-after', '7']);
   });
   after(async () => {
     const s = JSON.parse((await dynwork(tmp.dir, ['status', '--cluster', 'out', '--json'])).stdout) as { managers: { pid: number | null }[] };

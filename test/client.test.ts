@@ -216,7 +216,7 @@ describe('ManagerClient', () => {
     try {
       const file = join(tmp.dir, 'endpoint.json');
       writeFileSync(file, JSON.stringify({ url, port: Number(new URL(url).port), pid: process.pid }));
-      const c = new ManagerClient({ endpoint: { index: 2, url: 'http://127.0.0.1:1', endpointFile: file }, token: TOKEN, timeoutMs: 1_000 });
+      const c = new ManagerClient({ endpoint: { index: 2, url: await deadUrl(), endpointFile: file }, token: TOKEN, timeoutMs: 1_000 });
       clients.push(c);
       assert.equal(c.url, url);
     } finally {

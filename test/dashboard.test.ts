@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { launchBrowser } from './browser.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 /** Where tests leave what a person would look at (screenshots). */
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
@@ -15,12 +15,15 @@ describe('the dashboard, in a real browser', () => {
   let tmp: ReturnType<typeof tempDir>;
   let browser: Browser;
   const pids = new Set<number>();
+  /** The managers' addresses as deploy reported them (a taken port moves a manager to the next free one). */
+  let urls: string[];
   const cli = (...args: string[]) => dynwork(tmp.dir, [...args, '--cluster', 'board']);
 
   before(async () => {
     tmp = tempDir();
-    const d = await cli('deploy', '--port', '17400', '--scale-up-after', '1', '--max-workers', '1', '--json');
+    const d = await cli('deploy', '--port', String((await freePorts(1))[0]), '--scale-up-after', '1', '--max-workers', '1', '--json');
     assert.equal(d.code, 0, d.stderr);
+    urls = (JSON.parse(d.stdout) as { managers: { url: string }[] }).managers.map((m) => m.url);
     browser = await launchBrowser();
   });
   after(async () => {
@@ -63,8 +66,8 @@ describe('the dashboard, in a real browser', () => {
       assert.doesNotMatch(page.url(), /token/, 'the token is taken out of the address bar');
       await page.locator('#managers tbody tr').nth(1).waitFor();
       const managers = await page.locator('#managers tbody tr').allTextContents();
-      assert.match(managers[0]!, /^1 \(this\)https:\/\/127\.0\.0\.1:17400healthyleader/);
-      assert.match(managers[1]!, /^2https:\/\/127\.0\.0\.1:17401healthyfollower/);
+      assert.ok(managers[0]!.startsWith(`1 (this)${urls[0]}healthyleader`), managers[0]);
+      assert.ok(managers[1]!.startsWith(`2${urls[1]}healthyfollower`), managers[1]);
       assert.equal(await page.locator('#workers tbody tr').count(), 0);
 
       // Enough work for one worker to take a while: the backlog shows, a worker starts, results come.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dynwork, isAlive, killAll } from './cli.js';
 import { expected } from './process-cluster.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 interface StatusJson {
   managers: { index: number; pid: number | null; up: boolean; queued: number | null }[];
@@ -41,7 +41,7 @@ describe('enqueue --file, end to end', () => {
   before(async () => {
     tmp = tempDir();
     // No workers until the good file's test lets them run: the queue counts stay exact.
-    const d = await cli(['deploy', '--cluster', 'files', '--port', '16730', '--max-workers', '0', '--json']);
+    const d = await cli(['deploy', '--cluster', 'files', '--port', String((await freePorts(1))[0]), '--max-workers', '0', '--json']);
     assert.equal(d.code, 0, d.stderr);
     await status();
   });

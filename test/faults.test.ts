@@ -1,13 +1,15 @@
 /**
- * DESIGN §5's failure modes, each under load with real processes on
- * 127.0.0.1. Every scenario prints one summary line (jobs, faults injected,
- * lost, duplicated, wrong) and asserts the last three are 0.
+ * A cluster of real manager and worker processes on 127.0.0.1 (started
+ * through the local provider, stopped by PID), driven over real HTTP: first
+ * with no faults, then DESIGN §5's failure modes, each under load. Every
+ * scenario prints one summary line (jobs, faults injected, lost, duplicated,
+ * wrong) and asserts the last three are 0.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, test, type TestContext } from 'node:test';
 import { isAlive } from './cli.js';
-import { jobSet, TestCluster } from './process-cluster.js';
+import { expected, jobSet, TestCluster } from './process-cluster.js';
 import { auth, memoryLogger, startTestManager, tempDir, waitFor } from './helpers.js';
 
 function report(t: TestContext, c: TestCluster, name: string, faults: number): void {
@@ -23,17 +25,39 @@ describe('faults under load', () => {
     c = undefined;
   });
 
+  test('1,000 mixed jobs on two managers and two workers: all correct, pulled through either manager, none twice', async () => {
+    c = new TestCluster();
+    await c.start();
+    await c.launch('worker');
+    await c.launch('worker');
+    for (let i = 0; i < 1_000; i += 100) {
+      const jobs = Array.from({ length: 100 }, (_, k) => ({ data: `mixed-${i + k}`, iterations: 1 + (((i + k) * 7919) % 3000) }));
+      const results = new Map(jobs.map((j) => [`${j.data}/${j.iterations}`, expected(j.data, j.iterations)]));
+      await c.enqueue((i / 100) % 2 === 0 ? 1 : 2, jobs, results);
+    }
+    assert.equal(c.want.size, 1_000);
+    await c.pullAll(120_000);
+    assert.deepEqual(c.summary('mixed', 0), { line: 'mixed: jobs 1000, faults injected 0, lost 0, duplicated 0, wrong 0', lost: 0, duplicated: 0, wrong: 0 });
+  });
+
   test('workers killed with SIGKILL about once a second: every job completes right, none twice', async (t) => {
     // Leases are short so kills cost little time; on a loaded machine a heartbeat can then be late
     // enough that a job's lease runs out five times and it is failed as poison (tested elsewhere).
     // Here every job must come back, so that rule gets room.
-    c = new TestCluster({ basePort: 15710, leaseMs: 1_500, manager: { maxAttempts: 50 } });
+    c = new TestCluster({ leaseMs: 1_500, manager: { maxAttempts: 50 } });
     await c.start();
     const workers = [await c.launch('worker'), await c.launch('worker')];
     const { jobs, results } = jobSet('chaos', 3_000, 5_000);
     await c.enqueue(1, jobs.slice(0, 1_500), results);
     await c.enqueue(2, jobs.slice(1_500), results);
-    let kills = 0;
+    // The first kill hits a worker known to hold leases, so some must expire.
+    const victim = workers[0]!;
+    await waitFor('the first victim to hold leases', async () =>
+      [...(await c!.status(1)).workers, ...(await c!.status(2)).workers].some((w) => w.instanceId === victim.id && w.busy > 0),
+    );
+    process.kill(victim.pid!, 'SIGKILL');
+    workers[0] = await c.launch('worker');
+    let kills = 1;
     let lastKill = Date.now();
     let waves = 0;
     await c.pullAll(180_000, async () => {
@@ -51,10 +75,12 @@ describe('faults under load', () => {
     });
     assert.ok(kills >= 5, `only ${kills} kills happened during the run`);
     report(t, c, 'worker SIGKILL', kills);
+    const expiries = (await c.status(1)).totals.leaseExpiries + (await c.status(2)).totals.leaseExpiries;
+    assert.ok(expiries > 0, 'the killed workers held leases that expired');
   });
 
   test('frozen workers (SIGSTOP): their jobs are redone elsewhere; one resumed drops its late results, one left frozen is stopped by the leader', async (t) => {
-    c = new TestCluster({ basePort: 15720, leaseMs: 1_500, autoscale: { maxWorkers: 3, heartbeatTimeoutMs: 8_000, scaleUpAfterMs: 60_000 } });
+    c = new TestCluster({ leaseMs: 1_500, autoscale: { maxWorkers: 3, heartbeatTimeoutMs: 8_000, scaleUpAfterMs: 60_000 } });
     await c.start();
     const resumed = await c.launch('worker');
     const { jobs, results } = jobSet('stop', 600, 20_000);
@@ -81,8 +107,8 @@ describe('faults under load', () => {
     report(t, c, 'worker SIGSTOP', 2);
   });
 
-  test('each manager killed once and brought back by its peer: nothing acknowledged is lost, the survivor serves', async (t) => {
-    c = new TestCluster({ basePort: 15730, leaseMs: 2_000, autoscale: { maxWorkers: 2, managerDeadAfterMs: 1_500 } });
+  test('each manager killed once and brought back by its peer on its data: nothing acknowledged is lost, the survivor serves and takes jobs', async (t) => {
+    c = new TestCluster({ leaseMs: 2_000, autoscale: { maxWorkers: 2, managerDeadAfterMs: 1_500 } });
     const managers = await c.start();
     await c.launch('worker');
     await c.launch('worker');
@@ -95,8 +121,9 @@ describe('faults under load', () => {
       process.kill(pid, 'SIGKILL');
       faults++;
       await waitFor(`manager ${victim} gone`, () => !isAlive(pid));
-      // During the outage the survivor answers pulls.
+      // During the outage the survivor takes jobs and answers pulls.
       const survivor = victim === 1 ? 2 : 1;
+      await c.enqueue(survivor, jobs.slice(0, 100), results);
       await c.pullOnce(survivor);
       const back = await waitFor(`manager ${victim} relaunched by its peer`, async () => {
         const list = await c!.provider.list({ cluster: c!.cluster, role: 'manager' });

@@ -1,5 +1,6 @@
 import { AssertionError } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { managerConfigSchema, type ManagerConfig } from '../src/runtime/config.js';
@@ -75,5 +76,30 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * `n` different ports the OS had free a moment ago. All `n` are held until
+ * every one is read, so they differ; once released another process may take
+ * one first, which the code under test copes with (it moves to the next free
+ * port and says where it went).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', resolve);
+      });
+      ports.push((s.address() as AddressInfo).port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Bad input on every endpoint (issue 5): each case gets its documented status
- * and error body, the server stays healthy, and the store is unchanged.
+ * Bad input and bad credentials on every endpoint (issue 5): each case gets
+ * its documented status and error body, the server stays healthy, the store
+ * is unchanged, and no token reaches the log.
  * Node's own HTTP layer answers a few (431 for huge headers, 408 for a slow
  * body) before our code runs: those have no JSON body, so only their status
  * is checked.
@@ -118,14 +119,19 @@ const cases: Case[] = [
   enq('?iterations=1', "{'data': 'x'}", JSONT, 400, 'invalid_json', 'JSON with single quotes'),
   enq('?iterations=1', '"x"', JSONT, 400, 'invalid_json', 'JSON string'),
   enq('?iterations=1', 'null', JSONT, 400, 'invalid_json', 'JSON null'),
+  enq('?iterations=1', '42', JSONT, 400, 'invalid_json', 'JSON number'),
   enq('?iterations=1', '{"data": ["x"]}', JSONT, 400, 'invalid_data', 'JSON data an array'),
+  enq('?iterations=1', '{"data": 5}', JSONT, 400, 'invalid_data', 'JSON data a number'),
+  enq('?iterations=1', '{"dat": "x"}', JSONT, 400, 'missing_data', 'JSON data missing'),
   enq('', '{"data": "x", "iterations": "5"}', JSONT, 400, 'invalid_iterations', 'JSON iterations a string'),
   enq('', '{"data": "x", "iterations": 0}', JSONT, 400, 'invalid_iterations', 'JSON iterations zero'),
+  enq('', '{"data": "x", "iterations": 2.5}', JSONT, 400, 'invalid_iterations', 'JSON iterations a float'),
   enq('', '[{"data":"a","iterations":1},{"data":"b","iterations":1.5}]', JSONT, 400, 'invalid_iterations', 'batch with one float'),
   enq('', '[{"data":"a","iterations":1},{"data":"b"}]', JSONT, 400, 'missing_iterations', 'batch element without iterations'),
   enq('?iterations=1', '[{"data":"a"},{"data":2}]', JSONT, 400, 'invalid_data', 'batch element data a number'),
   enq('?iterations=1', '[{"data":"a"},null]', JSONT, 400, 'invalid_job', 'batch element null'),
   enq('?iterations=1', '[{"data":"a"},[]]', JSONT, 400, 'invalid_job', 'batch element an array'),
+  enq('?iterations=1', '[{"data":"a"},"b"]', JSONT, 400, 'invalid_job', 'batch element a string'),
   enq('?iterations=1', JSON.stringify([{ data: 'a' }, { data: 'x'.repeat(MiB + 1) }]), JSONT, 413, 'data_too_large', 'batch with one element too big'),
   enq('?iterations=1', JSON.stringify(Array.from({ length: 11 }, () => ({ data: 'a' }))), JSONT, 413, 'batch_too_large', 'batch over the count limit'),
   enq('?iterations=1', '[]', JSONT, 400, 'empty_batch', 'empty batch'),
@@ -133,18 +139,29 @@ const cases: Case[] = [
   { name: 'job id float', method: 'GET', path: '/jobs/1.5', status: 400, code: 'invalid_id' },
   { name: 'job id zero', method: 'GET', path: '/jobs/0', status: 400, code: 'invalid_id' },
   { name: 'job id huge', method: 'GET', path: '/jobs/99999999999999999999', status: 400, code: 'invalid_id' },
+  { name: 'job id a word', method: 'GET', path: '/jobs/abc', status: 400, code: 'invalid_id' },
   { name: 'job unknown', method: 'GET', path: '/jobs/424242001', status: 404, code: 'job_not_found' },
   internal('/internal/lease', '{"workerId":"w","max":0}', 'lease max zero'),
   internal('/internal/lease', '{"workerId":"w","max":"5"}', 'lease max a string'),
   internal('/internal/lease', '{"workerId":"w","max":1,"waitMs":-1}', 'lease waitMs negative'),
   internal('/internal/lease', '[]', 'lease body an array'),
+  internal('/internal/lease', '{"max":1}', 'lease workerId missing'),
   internal('/internal/complete', '{"workerId":"w","results":{}}', 'complete results not an array'),
   internal('/internal/complete', '{"workerId":"w","results":[{"id":1.5,"result":"' + 'a'.repeat(128) + '"}]}', 'complete id a float'),
   internal('/internal/complete', '{"workerId":"w","results":[{"id":1001,"result":"' + 'A'.repeat(128) + '"}]}', 'complete result in capitals'),
   internal('/internal/heartbeat', '{"workerId":"w","ids":["1001"],"threads":1,"busy":0}', 'heartbeat ids strings'),
   internal('/internal/heartbeat', '{"workerId":"w","ids":[],"threads":0,"busy":0}', 'heartbeat threads zero'),
   internal('/internal/heartbeat', '{"workerId":"","ids":[],"threads":1,"busy":0}', 'heartbeat workerId empty'),
+  { ...internal('/internal/heartbeat', '{"workerId":', 'heartbeat JSON cut short'), code: 'invalid_json' },
+  { name: 'no token', method: 'PUT', path: '/enqueue?iterations=1', type: FORM, body: 'data=x', headers: { authorization: '' }, status: 401, code: 'unauthorized' },
+  { name: 'wrong token', method: 'PUT', path: '/enqueue?iterations=1', type: FORM, body: 'data=x', headers: { authorization: 'Bearer nope-nope-nope-nope' }, status: 401, code: 'unauthorized' },
+  { name: 'not a bearer header', method: 'PUT', path: '/enqueue?iterations=1', type: FORM, body: 'data=x', headers: { authorization: `Basic ${CLIENT_TOKEN}` }, status: 401, code: 'unauthorized' },
+  { name: 'worker token on enqueue', method: 'PUT', path: '/enqueue?iterations=1', token: 'worker', type: FORM, body: 'data=x', status: 403, code: 'forbidden' },
+  { name: 'client token on lease', method: 'POST', path: '/internal/lease', type: JSONT, body: '{"workerId":"w","max":1}', status: 403, code: 'forbidden' },
+  { name: 'client token on peer pull', method: 'POST', path: '/internal/pull?top=1', status: 403, code: 'forbidden' },
   { name: 'PATCH /enqueue', method: 'PATCH', path: '/enqueue?iterations=1', status: 405, code: 'method_not_allowed' },
+  { name: 'GET /enqueue', method: 'GET', path: '/enqueue?iterations=1', status: 405, code: 'method_not_allowed' },
+  { name: 'DELETE /pullCompleted', method: 'DELETE', path: '/pullCompleted?top=1', status: 405, code: 'method_not_allowed' },
   { name: 'PROPFIND /status', method: 'PROPFIND', path: '/status', status: 405, code: 'method_not_allowed' },
   { name: 'POST /healthz', method: 'POST', path: '/healthz', status: 405, code: 'method_not_allowed' },
   { name: 'PUT /jobs/1001', method: 'PUT', path: '/jobs/1001', status: 405, code: 'method_not_allowed' },
@@ -160,11 +177,12 @@ const cases: Case[] = [
 describe('bad input, every endpoint', () => {
   const tmp = tempDir();
   let m: RunningManager;
+  const log = memoryLogger();
   before(async () => {
     m = await startTestManager(
       tmp.dir,
       { requestTimeoutMs: 1_000, limits: { maxDataBytes: MiB, maxBodyBytes: 2 * MiB, maxBatch: 10, maxIterations: 10_000_000, maxTop: 10_000 } },
-      { logger: memoryLogger().logger },
+      { logger: log.logger },
     );
   });
   after(async () => {
@@ -193,6 +211,7 @@ describe('bad input, every endpoint', () => {
     assert.deepEqual(m.ctx.store.counts(), before, 'the store is unchanged');
     assert.equal(m.ctx.metrics.totals.enqueued, 0);
     assert.equal((await fetch(`${m.url}/healthz`)).status, 200);
+    for (const line of log.lines) assert.ok(!line.includes(CLIENT_TOKEN) && !line.includes(WORKER_TOKEN), `log leaks a token: ${line}`);
   });
 
   test('a slowloris body is cut off by the request timeout, and the server stays healthy', async () => {

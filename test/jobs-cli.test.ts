@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { JobView } from '../src/protocol/index.js';
 import { dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 describe('dynwork job, jobs, cancel and retry', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -16,7 +16,7 @@ describe('dynwork job, jobs, cancel and retry', () => {
 
   before(async () => {
     tmp = tempDir();
-    const d = await dynwork(tmp.dir, ['deploy', '--cluster', 'story', '--port', '17300', '--scale-up-after', '0.2', '--max-workers', '1', '--json']);
+    const d = await dynwork(tmp.dir, ['deploy', '--cluster', 'story', '--port', String((await freePorts(1))[0]), '--scale-up-after', '0.2', '--max-workers', '1', '--json']);
     assert.equal(d.code, 0, d.stderr);
   });
   after(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 interface State {
   clientToken: string;
@@ -74,7 +74,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
 
   test('deploys started at once: one set of managers, a cluster.json they accept, and the others waited and changed nothing or named the first', async () => {
     // The race is won or lost by process start-up timing: several rounds of three make losing it (without the lock) near certain.
-    for (const [round, port] of [16100, 16103, 16106].entries()) {
+    for (const [round, port] of (await freePorts(3)).entries()) {
       const cluster = `race${round}`;
       const rs = await Promise.all([0, 1, 2].map(() => deploy(cluster, ['--port', String(port), '--json'], { timeoutMs: 120_000 })));
       const ok = rs.filter((r) => r.code === 0);
@@ -100,7 +100,8 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
   test('a deploy killed with SIGKILL while it holds the lock does not block the next one', async () => {
     clusters.add('crashed');
     const lock = join(tmp.dir, 'clusters', 'crashed', 'deploy.lock');
-    const child = spawn(process.execPath, [CLI, 'deploy', '--cluster', 'crashed', '--port', '16110', '--managers', '1'], {
+    const port = String((await freePorts(1))[0]);
+    const child = spawn(process.execPath, [CLI, 'deploy', '--cluster', 'crashed', '--port', port, '--managers', '1'], {
       env: { ...process.env, DYNWORK_HOME: tmp.dir, NO_COLOR: '1' },
       stdio: 'ignore',
     });
@@ -110,7 +111,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
       child.kill('SIGKILL');
       await exited;
       assert.ok(existsSync(lock), 'the killed deploy left its lock behind');
-      const r = await deploy('crashed', ['--port', '16110', '--managers', '1', '--json'], { timeoutMs: 60_000 });
+      const r = await deploy('crashed', ['--port', port, '--managers', '1', '--json'], { timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /Waiting for another/);
       assert.equal(managerProcesses(tmp.dir, 'crashed').length, 1);
@@ -120,7 +121,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
   });
 
   test('a second manager process on the same data directory refuses to start and exits non-zero; the first keeps serving', async () => {
-    const d = await deploy('twice', ['--port', '16120', '--managers', '1']);
+    const d = await deploy('twice', ['--port', String((await freePorts(1))[0]), '--managers', '1']);
     assert.equal(d.code, 0, d.stderr);
     const s = state('twice');
     const run = join(tmp.dir, 'clusters', 'twice', 'run');
@@ -137,7 +138,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
   });
 
   test('queue.db deleted under a running manager: enqueue, lease, complete, heartbeat and pulls answer 503 and acknowledge nothing; a restart is refused and deploy says why', async () => {
-    const d = await deploy('lost', ['--port', '16130', '--managers', '1', '--max-workers', '0', '--wait', '20']);
+    const d = await deploy('lost', ['--port', String((await freePorts(1))[0]), '--managers', '1', '--max-workers', '0', '--wait', '20']);
     assert.equal(d.code, 0, d.stderr);
     const s = state('lost');
     const m = s.managers[0]!;
@@ -188,7 +189,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
   });
 
   test('queue.db corrupted: /healthz answers 503 while running, and a restart is refused with the manager\'s own error shown by deploy', async () => {
-    const d = await deploy('rot', ['--port', '16140', '--managers', '1', '--max-workers', '0', '--wait', '20']);
+    const d = await deploy('rot', ['--port', String((await freePorts(1))[0]), '--managers', '1', '--max-workers', '0', '--wait', '20']);
     assert.equal(d.code, 0, d.stderr);
     const s = state('rot');
     const m = s.managers[0]!;

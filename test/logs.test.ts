@@ -7,7 +7,7 @@ import { parseLine, parseSince } from '../src/cluster/logs.js';
 import { LogRing } from '../src/runtime/log-ring.js';
 import { spawn } from 'node:child_process';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
+import { freePorts, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
 import { jobSet, TestCluster } from './process-cluster.js';
 
 describe('logs', () => {
@@ -37,7 +37,7 @@ describe('logs', () => {
     const cli = (...args: string[]) => dynwork(tmp.dir, [...args, '--cluster', 'logs']);
     before(async () => {
       tmp = tempDir();
-      const d = await cli('deploy', '--port', '17600', '--scale-up-after', '0.2', '--max-workers', '1', '--json');
+      const d = await cli('deploy', '--port', String((await freePorts(1))[0]), '--scale-up-after', '0.2', '--max-workers', '1', '--json');
       assert.equal(d.code, 0, d.stderr);
     });
     after(async () => {
@@ -96,7 +96,7 @@ describe('logs', () => {
   });
 
   describe('over the API (how aws clusters are read): workers send theirs to a manager', () => {
-    const cluster = new TestCluster({ basePort: 17700, worker: { logLevel: 'info' } });
+    const cluster = new TestCluster({ worker: { logLevel: 'info' } });
     before(() => cluster.start());
     after(() => cluster.stop());
 

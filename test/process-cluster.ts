@@ -11,7 +11,7 @@ import { createLocalProvider } from '../src/providers/local.js';
 import type { Instance, Provider } from '../src/providers/types.js';
 import type { NewJob } from '../src/protocol/index.js';
 import { isAlive, killAll } from './cli.js';
-import { CLIENT_TOKEN, tempDir, WORKER_TOKEN, waitFor } from './helpers.js';
+import { CLIENT_TOKEN, freePorts, tempDir, WORKER_TOKEN, waitFor } from './helpers.js';
 
 /** Written apart from src/, so results are checked against an independent computation. */
 export function expected(data: string, iterations: number): string {
@@ -21,7 +21,6 @@ export function expected(data: string, iterations: number): string {
 }
 
 export interface TestClusterOptions {
-  basePort: number;
   managers?: number;
   leaseMs?: number;
   /** Give the managers an autoscaler (the leader then launches, replaces and relaunches). */
@@ -43,9 +42,16 @@ export class TestCluster {
   readonly got = new Map<number, string>();
   duplicates = 0;
   private readonly count: number;
+  /** The managers' configured ports, allocated by start(). */
+  private ports: number[] | undefined;
 
-  constructor(readonly opts: TestClusterOptions) {
+  constructor(readonly opts: TestClusterOptions = {}) {
     this.count = opts.managers ?? 2;
+  }
+
+  private port(index: number): number {
+    if (!this.ports) throw new Error('TestCluster: start() allocates the ports; call it first');
+    return this.ports[index - 1]!;
   }
 
   endpointFile(index: number): string {
@@ -55,7 +61,7 @@ export class TestCluster {
   private endpoints() {
     return Array.from({ length: this.count }, (_, i) => ({
       index: i + 1,
-      url: `http://127.0.0.1:${this.opts.basePort + i}`,
+      url: `http://127.0.0.1:${this.port(i + 1)}`,
       endpointFile: this.endpointFile(i + 1),
     }));
   }
@@ -64,7 +70,7 @@ export class TestCluster {
     const autoscale: AutoscaleSettings | undefined = this.opts.autoscale && {
       provider: 'local',
       root: this.tmp.dir,
-      members: this.endpoints().map((e) => ({ index: e.index, host: '127.0.0.1', port: this.opts.basePort + e.index - 1, dataDir: join(this.tmp.dir, `m${e.index}`), endpointFile: e.endpointFile })),
+      members: this.endpoints().map((e) => ({ index: e.index, host: '127.0.0.1', port: this.port(e.index), dataDir: join(this.tmp.dir, `m${e.index}`), endpointFile: e.endpointFile })),
       maxWorkers: 2,
       scaleUpAfterMs: 1_000,
       intervalMs: 500,
@@ -80,7 +86,7 @@ export class TestCluster {
     return {
       cluster: this.cluster,
       index,
-      port: this.opts.basePort + index - 1,
+      port: this.port(index),
       dataDir: join(this.tmp.dir, `m${index}`),
       peers: this.endpoints().filter((e) => e.index !== index),
       clientToken: CLIENT_TOKEN,
@@ -105,6 +111,7 @@ export class TestCluster {
   }
 
   async start(): Promise<Instance[]> {
+    this.ports = await freePorts(this.count);
     const ms: Instance[] = [];
     for (let i = 1; i <= this.count; i++) ms.push(await this.launch('manager', i));
     this.clients = this.endpoints().map((e) => new ManagerClient({ endpoint: e, token: CLIENT_TOKEN, timeoutMs: 5_000 }));

@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { iteratedSha512 } from '../src/job/hash.js';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
+import { freePorts, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
 import { jobSet, TestCluster } from './process-cluster.js';
 
 /**
@@ -22,7 +22,7 @@ describe('results are never lost between the queue and their reader', () => {
 
     before(async () => {
       tmp = tempDir();
-      const d = await dynwork(tmp.dir, ['deploy', '--cluster', 'deliver', '--port', '17200', '--scale-up-after', '0.2', '--max-workers', '1', '--json']);
+      const d = await dynwork(tmp.dir, ['deploy', '--cluster', 'deliver', '--port', String((await freePorts(1))[0]), '--scale-up-after', '0.2', '--max-workers', '1', '--json']);
       assert.equal(d.code, 0, d.stderr);
     });
     afterEach(async () => {
@@ -129,7 +129,7 @@ describe('results are never lost between the queue and their reader', () => {
   });
 
   describe('peer fill', () => {
-    const cluster = new TestCluster({ basePort: 17100, manager: { deliveryLeaseMs: 3_000 } });
+    const cluster = new TestCluster({ manager: { deliveryLeaseMs: 3_000 } });
     let worker2: ManagerClient;
     before(async () => {
       await cluster.start();

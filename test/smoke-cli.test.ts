@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, vectors } from './helpers.js';
+import { freePorts, tempDir, vectors } from './helpers.js';
 
 interface StatusJson {
   managers: { pid: number | null; up: boolean }[];
@@ -32,7 +32,7 @@ describe(`dynwork on Node ${process.version}`, () => {
 
   test('deploy → enqueue → pull → teardown, every process on this Node', async (t) => {
     t.diagnostic(`node ${process.version} at ${node}`);
-    const d = await cli(['deploy', '--port', '15900', '--scale-up-after', '1', '--max-workers', '1', '--json']);
+    const d = await cli(['deploy', '--port', String((await freePorts(1))[0]), '--scale-up-after', '1', '--max-workers', '1', '--json']);
     assert.equal(d.code, 0, d.stderr);
 
     const jobs = vectors().filter((v) => v.iterations <= 1000).slice(0, 3);

@@ -18,10 +18,9 @@ import { ManagerClient, TransportError } from '../src/client/manager-client.js';
 import { ensureClusterCa, ensureManagerCert } from '../src/cluster/certificates.js';
 import { managerIdentity } from '../src/protocol/tls-identity.js';
 import { dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 const CLUSTER = 'squat';
-const PORT = 16420;
 
 /** Records every byte of every connection; TLS ClientHellos are answered with the squatter's own certificate and the decrypted bytes recorded too. */
 const SQUATTER = `
@@ -75,7 +74,7 @@ describe('a squatter on a dead manager\'s port gets no token', () => {
     // The squatters' own place: what another user may read and write.
     shared = mkdtempSync(join(tmpdir(), 'dynwork-squatter-'));
     chmodSync(shared, 0o777);
-    const d = await cli(['deploy', '--cluster', CLUSTER, '--managers', '3', '--port', String(PORT), '--scale-up-after', '1', '--max-workers', '1', '--idle-timeout', '600', '--json']);
+    const d = await cli(['deploy', '--cluster', CLUSTER, '--managers', '3', '--port', String((await freePorts(1))[0]), '--scale-up-after', '1', '--max-workers', '1', '--idle-timeout', '600', '--json']);
     assert.equal(d.code, 0, d.stderr);
     for (const m of state().managers) if (m.pid) pids.add(m.pid);
   });
