@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { call, createAwsClients } from '../src/providers/aws/clients.js';
+import { createAwsClients } from '../src/providers/aws/clients.js';
 import { serveAws, type AwsWire } from './aws-wire.js';
 import { spawn } from 'node:child_process';
 import { CLI, dynwork } from './cli.js';
@@ -100,7 +99,7 @@ describe('AWS_ENDPOINT_URL', () => {
     Object.assign(process.env, env());
     const clients = createAwsClients();
     try {
-      const id = await call<{ Account?: string }>(clients.sts, new GetCallerIdentityCommand({}));
+      const id = await clients.sts.getCallerIdentity({});
       assert.equal(id.Account, '123456789012');
       assert.deepEqual(seen().map((s) => `${s.service}:${s.action}`), ['sts:GetCallerIdentity']);
       assert.equal(await clients.region(), 'us-east-1');

@@ -1,7 +1,6 @@
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { call, type AwsClients } from '../providers/aws/clients.js';
+import type { AwsClients } from '../providers/aws/clients.js';
 import { ifExists } from '../providers/aws/errors.js';
 import { clusterTags } from '../providers/aws/tags.js';
 import { clusterDir } from '../state/paths.js';
@@ -37,18 +36,15 @@ export interface TlsParameterNames {
 
 /** The parameter holds exactly this value: left alone when it does, created or overwritten when not. */
 async function ensureParameter(clients: AwsClients, name: string, value: string, type: 'String' | 'SecureString', cluster: string, created: string[]): Promise<void> {
-  const found = await ifExists(['ParameterNotFound'], () => call<{ Parameter?: { Value?: string } }>(clients.ssm, new GetParameterCommand({ Name: name, WithDecryption: true })));
+  const found = await ifExists(['ParameterNotFound'], () => clients.ssm.getParameter({ Name: name, WithDecryption: true }));
   if (found?.Parameter?.Value === value) return;
-  await call(
-    clients.ssm,
-    new PutParameterCommand({
-      Name: name,
-      Value: value,
-      Type: type,
-      Description: `dynwork cluster ${cluster}`,
-      // SSM takes tags only on creation, and refuses them with Overwrite.
-      ...(found ? { Overwrite: true } : { Overwrite: false, Tags: clusterTags(cluster, 'iam').map((t) => ({ Key: t.Key!, Value: t.Value! })) }),
-    }),
-  );
+  await clients.ssm.putParameter({
+    Name: name,
+    Value: value,
+    Type: type,
+    Description: `dynwork cluster ${cluster}`,
+    // SSM takes tags only on creation, and refuses them with Overwrite.
+    ...(found ? { Overwrite: true } : { Overwrite: false, Tags: clusterTags(cluster, 'iam').map((t) => ({ Key: t.Key!, Value: t.Value! })) }),
+  });
   created.push(`parameter ${name}`);
 }

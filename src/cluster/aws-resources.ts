@@ -4,39 +4,10 @@
  * so deploy converges and a second run creates nothing.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  AllocateAddressCommand,
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  CreateVolumeCommand,
-  DescribeAddressesCommand,
-  DescribeNetworkInterfacesCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeSubnetsCommand,
-  DescribeVolumesCommand,
-  DescribeVpcsCommand,
-  RevokeSecurityGroupIngressCommand,
-  type Address,
-  type IpPermission,
-  type SecurityGroup,
-  type Subnet,
-  type Volume,
-} from '@aws-sdk/client-ec2';
-import {
-  AddRoleToInstanceProfileCommand,
-  CreateInstanceProfileCommand,
-  CreateRoleCommand,
-  GetInstanceProfileCommand,
-  GetRoleCommand,
-  GetRolePolicyCommand,
-  PutRolePolicyCommand,
-  type InstanceProfile,
-  type Role as IamRole,
-} from '@aws-sdk/client-iam';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import type { IpPermission, Subnet, Volume } from '@aws-sdk/client-ec2';
 import { DynworkError } from '../errors.js';
 import { pickAddresses } from '../providers/aws/addresses.js';
-import { call, type AwsClients } from '../providers/aws/clients.js';
+import type { AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists } from '../providers/aws/errors.js';
 import { EC2_TRUST_POLICY } from '../providers/aws/iam-policies.js';
 import { clusterFilters, clusterTags, TAG, tagSpec, tagValue } from '../providers/aws/tags.js';
@@ -46,7 +17,7 @@ const DATA_VOLUME_GIB = 8;
 
 /** One Elastic IP per manager, found by tag or allocated: index → public IP. */
 export async function ensureAddresses(clients: AwsClients, cluster: string, indexes: number[], created: string[]): Promise<Map<number, string>> {
-  const out = await call<{ Addresses?: Address[] }>(clients.ec2, new DescribeAddressesCommand({ Filters: clusterFilters(cluster, 'manager-address') }));
+  const out = await clients.ec2.describeAddresses({ Filters: clusterFilters(cluster, 'manager-address') });
   const ips = new Map<number, string>();
   for (const a of out.Addresses ?? []) {
     const index = Number(tagValue(a.Tags, TAG.index));
@@ -54,10 +25,7 @@ export async function ensureAddresses(clients: AwsClients, cluster: string, inde
   }
   for (const index of indexes) {
     if (ips.has(index)) continue;
-    const a = await call<{ PublicIp?: string }>(
-      clients.ec2,
-      new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [tagSpec('elastic-ip', clusterTags(cluster, 'manager-address', index))] }),
-    );
+    const a = await clients.ec2.allocateAddress({ Domain: 'vpc', TagSpecifications: [tagSpec('elastic-ip', clusterTags(cluster, 'manager-address', index))] });
     ips.set(index, a.PublicIp!);
     created.push(`Elastic IP ${a.PublicIp} (manager ${index})`);
   }
@@ -67,18 +35,15 @@ export async function ensureAddresses(clients: AwsClients, cluster: string, inde
 export async function findSubnet(clients: AwsClients, subnetId: string | null, region: string): Promise<Subnet> {
   if (subnetId) {
     // EC2 answers an unknown id with an error, not an empty list.
-    const out = await ifExists(['InvalidSubnetID.NotFound'], () => call<{ Subnets?: Subnet[] }>(clients.ec2, new DescribeSubnetsCommand({ SubnetIds: [subnetId] })));
+    const out = await ifExists(['InvalidSubnetID.NotFound'], () => clients.ec2.describeSubnets({ SubnetIds: [subnetId] }));
     const sn = out?.Subnets?.[0];
     if (!sn) throw new DynworkError('usage', `subnet ${subnetId} not found in ${region}`, { hint: 'pass a subnet of this region (--subnet) or another --region' });
     return sn;
   }
-  const vpcs = await call<{ Vpcs?: { VpcId?: string }[] }>(clients.ec2, new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }));
+  const vpcs = await clients.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] });
   const vpc = vpcs.Vpcs?.[0]?.VpcId;
   if (!vpc) throw new DynworkError('usage', `${region} has no default VPC`, { hint: 'pass --subnet subnet-… (a public subnet of one of your VPCs)' });
-  const out = await call<{ Subnets?: Subnet[] }>(
-    clients.ec2,
-    new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc] }, { Name: 'default-for-az', Values: ['true'] }] }),
-  );
+  const out = await clients.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [vpc] }, { Name: 'default-for-az', Values: ['true'] }] });
   const sn = [...(out.Subnets ?? [])].sort((a, b) => (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? ''))[0];
   if (!sn) throw new DynworkError('usage', `the default VPC of ${region} has no default subnet`, { hint: 'pass --subnet subnet-…' });
   return sn;
@@ -103,22 +68,16 @@ function perSource(perms: IpPermission[]): IpPermission[] {
 }
 
 export async function ensureSecurityGroup(clients: AwsClients, cluster: string, name: string, vpcId: string, port: number, allowCidr: string[], ssh: boolean, created: string[]): Promise<string> {
-  const found = await call<{ SecurityGroups?: SecurityGroup[] }>(
-    clients.ec2,
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [vpcId] }] }),
-  );
+  const found = await clients.ec2.describeSecurityGroups({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [vpcId] }] });
   let group = found.SecurityGroups?.[0];
   let groupId = group?.GroupId;
   if (!groupId) {
-    const out = await call<{ GroupId?: string }>(
-      clients.ec2,
-      new CreateSecurityGroupCommand({
-        GroupName: name,
-        Description: `dynwork cluster ${cluster}: API from the deployer, all TCP within the group`,
-        VpcId: vpcId,
-        TagSpecifications: [tagSpec('security-group', clusterTags(cluster, 'security-group'))],
-      }),
-    );
+    const out = await clients.ec2.createSecurityGroup({
+      GroupName: name,
+      Description: `dynwork cluster ${cluster}: API from the deployer, all TCP within the group`,
+      VpcId: vpcId,
+      TagSpecifications: [tagSpec('security-group', clusterTags(cluster, 'security-group'))],
+    });
     groupId = out.GroupId!;
     created.push(`security group ${groupId}`);
     group = { GroupId: groupId, IpPermissions: [] };
@@ -132,29 +91,26 @@ export async function ensureSecurityGroup(clients: AwsClients, cluster: string, 
   const have = perSource(group?.IpPermissions ?? []);
   const missing = wanted.filter((w) => !have.some((h) => sameRule(h, w)));
   const stale = have.filter((h) => !wanted.some((w) => sameRule(h, w)));
-  if (stale.length > 0) await call(clients.ec2, new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: stale }));
+  if (stale.length > 0) await clients.ec2.revokeSecurityGroupIngress({ GroupId: groupId, IpPermissions: stale });
   if (missing.length > 0) {
-    await call(clients.ec2, new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: missing }));
+    await clients.ec2.authorizeSecurityGroupIngress({ GroupId: groupId, IpPermissions: missing });
     created.push(`${missing.length} ingress rule(s) on ${groupId}`);
   }
   return groupId;
 }
 
 export async function ensureToken(clients: AwsClients, name: string, known: string | undefined, cluster: string, created: string[]): Promise<string> {
-  const found = await ifExists(['ParameterNotFound'], () => call<{ Parameter?: { Value?: string } }>(clients.ssm, new GetParameterCommand({ Name: name, WithDecryption: true })));
+  const found = await ifExists(['ParameterNotFound'], () => clients.ssm.getParameter({ Name: name, WithDecryption: true }));
   if (found?.Parameter?.Value) return found.Parameter.Value;
   const value = known ?? randomBytes(32).toString('base64url');
-  await call(
-    clients.ssm,
-    new PutParameterCommand({
-      Name: name,
-      Value: value,
-      Type: 'SecureString',
-      Overwrite: false,
-      Description: `dynwork cluster ${cluster}`,
-      Tags: clusterTags(cluster, 'iam').map((t) => ({ Key: t.Key!, Value: t.Value! })),
-    }),
-  );
+  await clients.ssm.putParameter({
+    Name: name,
+    Value: value,
+    Type: 'SecureString',
+    Overwrite: false,
+    Description: `dynwork cluster ${cluster}`,
+    Tags: clusterTags(cluster, 'iam').map((t) => ({ Key: t.Key!, Value: t.Value! })),
+  });
   created.push(`parameter ${name}`);
   return value;
 }
@@ -162,25 +118,25 @@ export async function ensureToken(clients: AwsClients, name: string, known: stri
 export async function ensureRole(clients: AwsClients, roleName: string, path: string, policyName: string, policy: object, cluster: string, created: string[]): Promise<void> {
   const { iam } = clients;
   const tags = clusterTags(cluster, 'iam').map((t) => ({ Key: t.Key!, Value: t.Value! }));
-  const role = (await ifExists(IAM_NOT_FOUND, () => call<{ Role?: IamRole }>(iam, new GetRoleCommand({ RoleName: roleName }))))?.Role;
+  const role = (await ifExists(IAM_NOT_FOUND, () => iam.getRole({ RoleName: roleName })))?.Role;
   if (!role) {
-    await call(iam, new CreateRoleCommand({ RoleName: roleName, Path: path, AssumeRolePolicyDocument: JSON.stringify(EC2_TRUST_POLICY), Description: `dynwork cluster ${cluster}`, Tags: tags }));
+    await iam.createRole({ RoleName: roleName, Path: path, AssumeRolePolicyDocument: JSON.stringify(EC2_TRUST_POLICY), Description: `dynwork cluster ${cluster}`, Tags: tags });
     created.push(`role ${roleName}`);
   }
   const document = JSON.stringify(policy);
-  const existing = await ifExists(IAM_NOT_FOUND, () => call<{ PolicyDocument?: string }>(iam, new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })));
+  const existing = await ifExists(IAM_NOT_FOUND, () => iam.getRolePolicy({ RoleName: roleName, PolicyName: policyName }));
   const current = existing?.PolicyDocument ? decodeURIComponent(existing.PolicyDocument) : null;
   if (current === null || !sameJson(current, document)) {
-    await call(iam, new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: document }));
+    await iam.putRolePolicy({ RoleName: roleName, PolicyName: policyName, PolicyDocument: document });
     if (current === null) created.push(`policy ${roleName}/${policyName}`);
   }
-  const profile = (await ifExists(IAM_NOT_FOUND, () => call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))))?.InstanceProfile;
+  const profile = (await ifExists(IAM_NOT_FOUND, () => iam.getInstanceProfile({ InstanceProfileName: roleName })))?.InstanceProfile;
   if (!profile) {
-    await call(iam, new CreateInstanceProfileCommand({ InstanceProfileName: roleName, Path: path, Tags: tags }));
+    await iam.createInstanceProfile({ InstanceProfileName: roleName, Path: path, Tags: tags });
     created.push(`instance profile ${roleName}`);
   }
   if (!profile?.Roles?.some((r) => r.RoleName === roleName)) {
-    await call(iam, new AddRoleToInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: roleName }));
+    await iam.addRoleToInstanceProfile({ InstanceProfileName: roleName, RoleName: roleName });
   }
 }
 
@@ -195,7 +151,7 @@ function sameJson(a: string, b: string): boolean {
 /** One encrypted data volume per manager, each tagged with the private address that manager always gets. */
 export async function ensureVolumes(clients: AwsClients, cluster: string, managers: number, subnet: Subnet, port: number, created: string[]): Promise<MemberSpec[]> {
   const { ec2 } = clients;
-  const out = await call<{ Volumes?: Volume[] }>(ec2, new DescribeVolumesCommand({ Filters: clusterFilters(cluster, 'manager-data') }));
+  const out = await ec2.describeVolumes({ Filters: clusterFilters(cluster, 'manager-data') });
   const byIndex = new Map<number, Volume>();
   for (const v of out.Volumes ?? []) byIndex.set(Number(tagValue(v.Tags, TAG.index)), v);
   const missing: number[] = [];
@@ -209,10 +165,7 @@ export async function ensureVolumes(clients: AwsClients, cluster: string, manage
     }
   }
   if (missing.length > 0) {
-    const enis = await call<{ NetworkInterfaces?: { PrivateIpAddresses?: { PrivateIpAddress?: string }[] }[] }>(
-      ec2,
-      new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'subnet-id', Values: [subnet.SubnetId!] }] }),
-    );
+    const enis = await ec2.describeNetworkInterfaces({ Filters: [{ Name: 'subnet-id', Values: [subnet.SubnetId!] }] });
     const used = new Set<string>();
     for (const e of enis.NetworkInterfaces ?? []) for (const a of e.PrivateIpAddresses ?? []) if (a.PrivateIpAddress) used.add(a.PrivateIpAddress);
     for (const v of byIndex.values()) {
@@ -222,10 +175,7 @@ export async function ensureVolumes(clients: AwsClients, cluster: string, manage
     const addresses = pickAddresses(subnet.CidrBlock!, used, missing.length);
     for (const [k, index] of missing.entries()) {
       const tags = [...clusterTags(cluster, 'manager-data', index), { Key: TAG.address, Value: addresses[k]! }];
-      const v = await call<Volume>(
-        ec2,
-        new CreateVolumeCommand({ AvailabilityZone: subnet.AvailabilityZone!, Size: DATA_VOLUME_GIB, VolumeType: 'gp3', Encrypted: true, TagSpecifications: [tagSpec('volume', tags)] }),
-      );
+      const v = await ec2.createVolume({ AvailabilityZone: subnet.AvailabilityZone!, Size: DATA_VOLUME_GIB, VolumeType: 'gp3', Encrypted: true, TagSpecifications: [tagSpec('volume', tags)] });
       byIndex.set(index, { ...v, Tags: tags, AvailabilityZone: subnet.AvailabilityZone! });
       created.push(`data volume ${v.VolumeId} (manager ${index})`);
     }

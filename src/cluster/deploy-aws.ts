@@ -1,17 +1,9 @@
-import {
-  CreateKeyPairCommand,
-  DescribeInstanceTypesCommand,
-  DescribeKeyPairsCommand,
-  waitUntilInstanceRunning,
-  waitUntilInstanceTerminated,
-  type Subnet,
-} from '@aws-sdk/client-ec2';
-import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { Subnet } from '@aws-sdk/client-ec2';
 import { join } from 'node:path';
 import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
-import { call, type AwsClients } from '../providers/aws/clients.js';
+import type { AwsClients } from '../providers/aws/clients.js';
+import { launchableType } from '../providers/aws/sdk.js';
 import { ifExists, toDynworkError } from '../providers/aws/errors.js';
 import { bootFailure, consoleOutput } from '../providers/aws/boot-log.js';
 import { artifactBucketName, artifactKey, ensureArtifactBucket, uploadArtifact } from '../providers/aws/artifacts.js';
@@ -84,7 +76,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const created: string[] = [];
 
   const region = await clients.region();
-  const identity = await withStep(progress, `Checking AWS account (${region})`, () => call<{ Account?: string; Arn?: string }>(sts, new GetCallerIdentityCommand({})), (id) => `AWS account ${id.Account} as ${id.Arn} in ${region}`);
+  const identity = await withStep(progress, `Checking AWS account (${region})`, () => sts.getCallerIdentity({}), (id) => `AWS account ${id.Account} as ${id.Arn} in ${region}`);
   const account = identity.Account ?? '';
   const partition = identity.Arn?.split(':')[1] ?? 'aws';
   const names = resourceNames(opts.cluster, region);
@@ -96,10 +88,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
 
   const types = await withStep(progress, 'Looking up instance types and the Amazon Linux 2023 AMI', async () => {
     const wanted = [...new Set([s.instanceType, s.workerInstanceType])];
-    const out = await call<{ InstanceTypes?: { InstanceType?: string; VCpuInfo?: { DefaultVCpus?: number }; ProcessorInfo?: { SupportedArchitectures?: string[] } }[] }>(
-      ec2,
-      new DescribeInstanceTypesCommand({ InstanceTypes: wanted as never }),
-    );
+    const out = await ec2.describeInstanceTypes({ InstanceTypes: wanted.map(launchableType) });
     const info = new Map<string, { arch: string; vcpus: number; imageId: string }>();
     const amis = new Map<string, string>();
     for (const t of wanted) {
@@ -109,7 +98,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       const arch = archs.includes('x86_64') ? 'x86_64' : archs.includes('arm64') ? 'arm64' : '';
       if (!arch) throw new DynworkError('usage', `instance type ${t} has no architecture Amazon Linux 2023 supports`, { hint: 'pick an x86_64 or arm64 type' });
       if (!amis.has(arch)) {
-        const p = await call<{ Parameter?: { Value?: string } }>(ssm, new GetParameterCommand({ Name: AMI_PARAMETER(arch) }));
+        const p = await ssm.getParameter({ Name: AMI_PARAMETER(arch) });
         const ami = p.Parameter?.Value ?? '';
         if (!/^ami-\w+$/.test(ami)) {
           throw new DynworkError('provider_error', `the Amazon Linux 2023 AMI for ${arch} did not resolve in ${region} (${AMI_PARAMETER(arch)} = "${ami}")`, {
@@ -150,11 +139,8 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
 
   ensureClusterDir(opts.cluster);
   const keyName = await withStep(progress, `Key pair ${names.keyPair}`, async () => {
-    if (await ifExists(['InvalidKeyPair.NotFound'], () => call(ec2, new DescribeKeyPairsCommand({ KeyNames: [names.keyPair] })))) return names.keyPair;
-    const key = await call<{ KeyMaterial?: string }>(
-      ec2,
-      new CreateKeyPairCommand({ KeyName: names.keyPair, KeyType: 'ed25519', KeyFormat: 'pem', TagSpecifications: [tagSpec('key-pair', clusterTags(opts.cluster, 'key-pair'))] }),
-    );
+    if (await ifExists(['InvalidKeyPair.NotFound'], () => ec2.describeKeyPairs({ KeyNames: [names.keyPair] }))) return names.keyPair;
+    const key = await ec2.createKeyPair({ KeyName: names.keyPair, KeyType: 'ed25519', KeyFormat: 'pem', TagSpecifications: [tagSpec('key-pair', clusterTags(opts.cluster, 'key-pair'))] });
     writePrivateFile(join(clusterDir(opts.cluster), 'ssh-key.pem'), key.KeyMaterial ?? '');
     created.push(`key pair ${names.keyPair}`);
     return names.keyPair;
@@ -259,7 +245,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     }
     o.healthy = true;
   };
-  const waitRunning = (ids: string[]) => waitUntilInstanceRunning({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: ids }).then(() => undefined);
+  const waitRunning = (ids: string[]) => ec2.waitUntilInstanceRunning({ InstanceIds: ids }, { maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) });
   const launch = async (m: MemberSpec, config: Record<string, unknown>, action: 'created' | 'replaced') => {
     const [inst] = await provider.launch('manager', { cluster: opts.cluster, index: m.index, config });
     if (!inst) throw new DynworkError('provider_error', `EC2 started no manager ${m.index}`);
@@ -308,7 +294,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     await withStep(progress, `Replacing manager ${m.index} (${s.instanceType}, ${m.host})`, async (step) => {
       await provider.terminate([current.id]);
       step.update(`Waiting for the old manager ${m.index} (${current.id}) to terminate`);
-      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: [current.id] });
+      await ec2.waitUntilInstanceTerminated({ InstanceIds: [current.id] }, { maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) });
       const o = await launch(m, config, 'replaced');
       saveState();
       step.update(`Waiting for the new manager ${m.index} (${o.instanceId}) to run`);

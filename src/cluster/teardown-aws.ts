@@ -1,33 +1,6 @@
-import {
-  DeleteKeyPairCommand,
-  DeleteSecurityGroupCommand,
-  DeleteVolumeCommand,
-  DescribeAddressesCommand,
-  DescribeKeyPairsCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeVolumesCommand,
-  ReleaseAddressCommand,
-  waitUntilInstanceTerminated,
-  type Address,
-  type KeyPairInfo,
-  type SecurityGroup,
-  type Volume,
-} from '@aws-sdk/client-ec2';
-import {
-  DeleteInstanceProfileCommand,
-  DeleteRoleCommand,
-  DeleteRolePolicyCommand,
-  GetInstanceProfileCommand,
-  GetRoleCommand,
-  ListRolePoliciesCommand,
-  RemoveRoleFromInstanceProfileCommand,
-  type InstanceProfile,
-} from '@aws-sdk/client-iam';
-import { DeleteParametersCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import pRetry from 'p-retry';
 import { artifactBucketName, removeClusterArtifacts } from '../providers/aws/artifacts.js';
-import { call, type AwsClients } from '../providers/aws/clients.js';
+import type { AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists, isAwsError, toDynworkError } from '../providers/aws/errors.js';
 import { createAwsProvider } from '../providers/aws/provider.js';
 import { clusterFilters, resourceNames } from '../providers/aws/tags.js';
@@ -98,38 +71,38 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
       await provider.terminate(managers.map((i) => i.id));
       await provider.terminate(workers.map((i) => i.id));
       step.update(`Waiting for ${going.length} instance(s) to terminate`);
-      await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 900, minDelay: Math.max(1, pollMs / 1000) }, { InstanceIds: going.map((i) => i.id) });
+      await ec2.waitUntilInstanceTerminated({ InstanceIds: going.map((i) => i.id) }, { maxWaitTime: 900, minDelay: Math.max(1, pollMs / 1000) });
     });
   }
 
-  const groups = await call<{ SecurityGroups?: SecurityGroup[] }>(ec2, new DescribeSecurityGroupsCommand({ Filters: clusterFilters(opts.cluster) }));
+  const groups = await ec2.describeSecurityGroups({ Filters: clusterFilters(opts.cluster) });
   for (const g of groups.SecurityGroups ?? []) {
     removed.push({ kind: 'security group', id: g.GroupId! });
     if (dry) continue;
     // Network interfaces of terminated instances linger a little: EC2 says DependencyViolation until they go.
     await withStep(progress, `Deleting security group ${g.GroupId}`, () =>
-      retryWhile(['DependencyViolation'], deps, () => call(ec2, new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })), ['InvalidGroup.NotFound']),
+      retryWhile(['DependencyViolation'], deps, () => ec2.deleteSecurityGroup({ GroupId: g.GroupId! }), ['InvalidGroup.NotFound']),
     );
   }
 
-  const keys = await call<{ KeyPairs?: KeyPairInfo[] }>(ec2, new DescribeKeyPairsCommand({ Filters: clusterFilters(opts.cluster) }));
+  const keys = await ec2.describeKeyPairs({ Filters: clusterFilters(opts.cluster) });
   for (const k of keys.KeyPairs ?? []) {
     removed.push({ kind: 'key pair', id: k.KeyName ?? k.KeyPairId! });
-    if (!dry) await withStep(progress, `Deleting key pair ${k.KeyName}`, () => call(ec2, new DeleteKeyPairCommand({ KeyPairId: k.KeyPairId! })));
+    if (!dry) await withStep(progress, `Deleting key pair ${k.KeyName}`, () => ec2.deleteKeyPair({ KeyPairId: k.KeyPairId! }));
   }
 
   // Released even with --keep-data: an unused address is billed, and the next deploy allocates fresh ones.
-  const addresses = await call<{ Addresses?: Address[] }>(ec2, new DescribeAddressesCommand({ Filters: clusterFilters(opts.cluster, 'manager-address') }));
+  const addresses = await ec2.describeAddresses({ Filters: clusterFilters(opts.cluster, 'manager-address') });
   for (const a of addresses.Addresses ?? []) {
     removed.push({ kind: 'Elastic IP', id: a.PublicIp ?? a.AllocationId! });
     if (!dry) {
       await withStep(progress, `Releasing Elastic IP ${a.PublicIp}`, () =>
-        retryWhile(['InvalidIPAddress.InUse'], deps, () => call(ec2, new ReleaseAddressCommand({ AllocationId: a.AllocationId! })), ['InvalidAllocationID.NotFound']),
+        retryWhile(['InvalidIPAddress.InUse'], deps, () => ec2.releaseAddress({ AllocationId: a.AllocationId! }), ['InvalidAllocationID.NotFound']),
       );
     }
   }
 
-  const volumes = await call<{ Volumes?: Volume[] }>(ec2, new DescribeVolumesCommand({ Filters: clusterFilters(opts.cluster, 'manager-data') }));
+  const volumes = await ec2.describeVolumes({ Filters: clusterFilters(opts.cluster, 'manager-data') });
   for (const v of volumes.Volumes ?? []) {
     if (opts.keepData) {
       kept.push({ kind: 'data volume', id: v.VolumeId! });
@@ -138,7 +111,7 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
     removed.push({ kind: 'data volume', id: v.VolumeId! });
     if (!dry) {
       await withStep(progress, `Deleting data volume ${v.VolumeId}`, () =>
-        retryWhile(['VolumeInUse', 'IncorrectState'], deps, () => call(ec2, new DeleteVolumeCommand({ VolumeId: v.VolumeId! })), ['InvalidVolume.NotFound']),
+        retryWhile(['VolumeInUse', 'IncorrectState'], deps, () => ec2.deleteVolume({ VolumeId: v.VolumeId! }), ['InvalidVolume.NotFound']),
       );
     }
   }
@@ -153,19 +126,19 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
   ];
   const paramNames: string[] = [];
   for (let i = 0; i < wanted.length; i += 10) {
-    const params = await call<{ Parameters?: { Name?: string }[] }>(ssm, new GetParametersCommand({ Names: wanted.slice(i, i + 10) }));
+    const params = await ssm.getParameters({ Names: wanted.slice(i, i + 10) });
     paramNames.push(...(params.Parameters ?? []).map((p) => p.Name!).filter(Boolean));
   }
   for (const p of paramNames) removed.push({ kind: 'parameter', id: p });
   if (!dry && paramNames.length > 0) {
     await withStep(progress, 'Deleting the cluster tokens, CA and manager certificates', async () => {
-      for (let i = 0; i < paramNames.length; i += 10) await call(ssm, new DeleteParametersCommand({ Names: paramNames.slice(i, i + 10) }));
+      for (let i = 0; i < paramNames.length; i += 10) await ssm.deleteParameters({ Names: paramNames.slice(i, i + 10) });
     });
   }
 
   for (const roleName of [names.managerRole, names.workerRole]) {
-    const profile = (await ifExists(IAM_NOT_FOUND, () => call<{ InstanceProfile?: InstanceProfile }>(iam, new GetInstanceProfileCommand({ InstanceProfileName: roleName }))))?.InstanceProfile;
-    const roleExists = (await ifExists(IAM_NOT_FOUND, () => call(iam, new GetRoleCommand({ RoleName: roleName })))) !== undefined;
+    const profile = (await ifExists(IAM_NOT_FOUND, () => iam.getInstanceProfile({ InstanceProfileName: roleName })))?.InstanceProfile;
+    const roleExists = (await ifExists(IAM_NOT_FOUND, () => iam.getRole({ RoleName: roleName }))) !== undefined;
     if (profile) removed.push({ kind: 'instance profile', id: roleName });
     if (roleExists) removed.push({ kind: 'role', id: roleName });
     if (dry || (!profile && !roleExists)) continue;
@@ -173,19 +146,19 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
       // IAM is eventually consistent: a role just taken out of its profile may still count as in use for a moment.
       const settle = (fn: () => Promise<unknown>) => retryWhile(['DeleteConflictException', 'DeleteConflict'], deps, fn, IAM_NOT_FOUND);
       if (profile) {
-        for (const r of profile.Roles ?? []) await settle(() => call(iam, new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: r.RoleName! })));
-        await settle(() => call(iam, new DeleteInstanceProfileCommand({ InstanceProfileName: roleName })));
+        for (const r of profile.Roles ?? []) await settle(() => iam.removeRoleFromInstanceProfile({ InstanceProfileName: roleName, RoleName: r.RoleName! }));
+        await settle(() => iam.deleteInstanceProfile({ InstanceProfileName: roleName }));
       }
       if (roleExists) {
-        const policies = await call<{ PolicyNames?: string[] }>(iam, new ListRolePoliciesCommand({ RoleName: roleName }));
-        for (const p of policies.PolicyNames ?? []) await settle(() => call(iam, new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })));
-        await settle(() => call(iam, new DeleteRoleCommand({ RoleName: roleName })));
+        const policies = await iam.listRolePolicies({ RoleName: roleName });
+        for (const p of policies.PolicyNames ?? []) await settle(() => iam.deleteRolePolicy({ RoleName: roleName, PolicyName: p }));
+        await settle(() => iam.deleteRole({ RoleName: roleName }));
       }
     });
   }
 
   // The cluster's builds; the account's bucket too once no other cluster keeps one there.
-  const identity = await call<{ Account?: string; Arn?: string }>(clients.sts, new GetCallerIdentityCommand({}));
+  const identity = await clients.sts.getCallerIdentity({});
   const bucket = artifactBucketName(identity.Account ?? '', region);
   const s3 = await (dry ? removeClusterArtifacts(clients, bucket, opts.cluster, true) : withStep(progress, `Deleting the cluster's builds in s3://${bucket}`, () => removeClusterArtifacts(clients, bucket, opts.cluster, false)));
   for (const o of s3.objects) removed.push({ kind: 'S3 object', id: o });

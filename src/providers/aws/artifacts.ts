@@ -4,26 +4,10 @@
  * (`clusters/<name>/`), each object named by its SHA-256. Instance roles may
  * read their cluster's prefix and nothing else (iam-policies.ts).
  */
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetBucketPolicyCommand,
-  GetBucketTaggingCommand,
-  GetPublicAccessBlockCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutBucketEncryptionCommand,
-  PutBucketPolicyCommand,
-  PutBucketTaggingCommand,
-  PutObjectCommand,
-  PutPublicAccessBlockCommand,
-  type BucketLocationConstraint,
-} from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import { DynworkError } from '../../errors.js';
-import { call, type AwsClients } from './clients.js';
+import type { AwsClients } from './clients.js';
 import { ifExists, isAwsError } from './errors.js';
 import { TAG } from './tags.js';
 
@@ -72,38 +56,32 @@ const PUBLIC_ACCESS_BLOCKED = { BlockPublicAcls: true, IgnorePublicAcls: true, B
  */
 export async function ensureArtifactBucket(clients: AwsClients, bucket: string, region: string, partition: string, created: string[]): Promise<void> {
   const { s3 } = clients;
-  const exists = await ifExists(S3_NOT_FOUND, () => call(s3, new HeadBucketCommand({ Bucket: bucket })));
+  const exists = await ifExists(S3_NOT_FOUND, () => s3.headBucket({ Bucket: bucket }));
   if (!exists) {
-    await call(
-      s3,
-      new CreateBucketCommand({
-        Bucket: bucket,
-        ObjectOwnership: 'BucketOwnerEnforced',
-        // us-east-1 is S3's default and refuses to be named.
-        ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
-      }),
-    );
+    await s3.createBucket({
+      Bucket: bucket,
+      ObjectOwnership: 'BucketOwnerEnforced',
+      // us-east-1 is S3's default and refuses to be named.
+      ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+    });
     created.push(`S3 bucket ${bucket}`);
   }
-  const block = await ifExists(S3_NOT_FOUND, () => call<{ PublicAccessBlockConfiguration?: Record<string, boolean> }>(s3, new GetPublicAccessBlockCommand({ Bucket: bucket })));
-  if (!Object.entries(PUBLIC_ACCESS_BLOCKED).every(([k, v]) => block?.PublicAccessBlockConfiguration?.[k] === v)) {
-    await call(s3, new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: PUBLIC_ACCESS_BLOCKED }));
+  const block = (await ifExists(S3_NOT_FOUND, () => s3.getPublicAccessBlock({ Bucket: bucket })))?.PublicAccessBlockConfiguration;
+  if (!(block?.BlockPublicAcls && block.IgnorePublicAcls && block.BlockPublicPolicy && block.RestrictPublicBuckets)) {
+    await s3.putPublicAccessBlock({ Bucket: bucket, PublicAccessBlockConfiguration: PUBLIC_ACCESS_BLOCKED });
   }
   const policy = JSON.stringify(bucketPolicy(bucket, partition));
-  const current = await ifExists(S3_NOT_FOUND, () => call<{ Policy?: string }>(s3, new GetBucketPolicyCommand({ Bucket: bucket })));
+  const current = await ifExists(S3_NOT_FOUND, () => s3.getBucketPolicy({ Bucket: bucket }));
   if (!current?.Policy || JSON.stringify(JSON.parse(current.Policy)) !== policy) {
-    await call(s3, new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
+    await s3.putBucketPolicy({ Bucket: bucket, Policy: policy });
   }
   if (!exists) {
     // New buckets are encrypted with S3-managed keys already; said explicitly so it never depends on an account default.
-    await call(
-      s3,
-      new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] } }),
-    );
+    await s3.putBucketEncryption({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] } });
   }
-  const tags = await ifExists(S3_NOT_FOUND, () => call<{ TagSet?: { Key?: string; Value?: string }[] }>(s3, new GetBucketTaggingCommand({ Bucket: bucket })));
+  const tags = await ifExists(S3_NOT_FOUND, () => s3.getBucketTagging({ Bucket: bucket }));
   if (!BUCKET_TAGS.every((t) => tags?.TagSet?.some((x) => x.Key === t.Key && x.Value === t.Value))) {
-    await call(s3, new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: BUCKET_TAGS } }));
+    await s3.putBucketTagging({ Bucket: bucket, Tagging: { TagSet: BUCKET_TAGS } });
   }
 }
 
@@ -114,21 +92,18 @@ export async function ensureArtifactBucket(clients: AwsClients, bucket: string, 
  */
 export async function uploadArtifact(clients: AwsClients, bucket: string, key: string, artifact: { file: string; sha256: string; bytes: number }): Promise<'uploaded' | 'present'> {
   const { s3 } = clients;
-  const head = () => ifExists(S3_NOT_FOUND, () => call<{ ContentLength?: number; Metadata?: Record<string, string> }>(s3, new HeadObjectCommand({ Bucket: bucket, Key: key })));
+  const head = () => ifExists(S3_NOT_FOUND, () => s3.headObject({ Bucket: bucket, Key: key }));
   const before = await head();
   if (before && before.ContentLength === artifact.bytes && before.Metadata?.sha256 === artifact.sha256) return 'present';
-  await call(
-    s3,
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: readFileSync(artifact.file),
-      ContentType: 'application/gzip',
-      // S3 checks the bytes it stores against this, so a corrupted upload fails here, not on a machine.
-      ChecksumSHA256: Buffer.from(artifact.sha256, 'hex').toString('base64'),
-      Metadata: { sha256: artifact.sha256 },
-    }),
-  );
+  await s3.putObject({
+    Bucket: bucket,
+    Key: key,
+    Body: readFileSync(artifact.file),
+    ContentType: 'application/gzip',
+    // S3 checks the bytes it stores against this, so a corrupted upload fails here, not on a machine.
+    ChecksumSHA256: Buffer.from(artifact.sha256, 'hex').toString('base64'),
+    Metadata: { sha256: artifact.sha256 },
+  });
   const after = await head();
   if (!after || after.ContentLength !== artifact.bytes) {
     throw new DynworkError('provider_error', `the upload of s3://${bucket}/${key} cannot be read back (${after ? `${after.ContentLength} bytes, not ${artifact.bytes}` : 'not found'})`, {
@@ -143,10 +118,7 @@ export async function listKeys(clients: AwsClients, bucket: string, prefix: stri
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await call<{ Contents?: { Key?: string }[]; NextContinuationToken?: string; IsTruncated?: boolean }>(
-      clients.s3,
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
-    );
+    const page = await clients.s3.listObjectsV2({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) });
     for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -165,7 +137,7 @@ export interface ArtifactCleanup {
  * nothing else is in it. With `dryRun`, only says so.
  */
 export async function removeClusterArtifacts(clients: AwsClients, bucket: string, cluster: string, dryRun: boolean): Promise<ArtifactCleanup> {
-  const exists = await ifExists(S3_NOT_FOUND, () => call(clients.s3, new HeadBucketCommand({ Bucket: bucket })));
+  const exists = await ifExists(S3_NOT_FOUND, () => clients.s3.headBucket({ Bucket: bucket }));
   if (!exists) return { objects: [], bucket: null };
   // One listing of the whole bucket answers both questions: what is ours, and whether anything else is there.
   const all = await listKeys(clients, bucket, '');
@@ -174,16 +146,13 @@ export async function removeClusterArtifacts(clients: AwsClients, bucket: string
   const out: ArtifactCleanup = { objects: mine.map((k) => `s3://${bucket}/${k}`), bucket: others === 0 ? bucket : null };
   if (dryRun) return out;
   for (let i = 0; i < mine.length; i += 1000) {
-    const res = await call<{ Errors?: { Key?: string; Message?: string }[] }>(
-      clients.s3,
-      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: mine.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
-    );
+    const res = await clients.s3.deleteObjects({ Bucket: bucket, Delete: { Objects: mine.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } });
     const failed = res.Errors?.[0];
     if (failed) throw new DynworkError('provider_error', `could not delete s3://${bucket}/${failed.Key}: ${failed.Message}`, { hint: 'run teardown again' });
   }
   if (out.bucket) {
     try {
-      await ifExists(S3_NOT_FOUND, () => call(clients.s3, new DeleteBucketCommand({ Bucket: bucket })));
+      await ifExists(S3_NOT_FOUND, () => clients.s3.deleteBucket({ Bucket: bucket }));
     } catch (err) {
       // Another cluster's deploy uploaded meanwhile: the bucket is theirs now.
       if (!isAwsError(err, 'BucketNotEmpty')) throw err;

@@ -3,8 +3,8 @@
  * line the boot script prints when it gives up. It tells a boot that failed
  * from one that is slow, so deploy and status can say why at once.
  */
-import { GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
-import { call, type AwsClients } from './clients.js';
+import type { GetConsoleOutputCommandOutput } from '@aws-sdk/client-ec2';
+import type { AwsClients } from './clients.js';
 import { isAwsError } from './errors.js';
 
 const MARK = 'dynwork: boot failed: ';
@@ -18,13 +18,13 @@ export function bootFailure(consoleText: string): string | null {
 
 /** The console output so far; '' while EC2 has none. */
 export async function consoleOutput(clients: AwsClients, instanceId: string): Promise<string> {
-  let out: { Output?: string };
+  let out: GetConsoleOutputCommandOutput;
   try {
     // Latest: the live buffer (Nitro), not the snapshot taken every few minutes.
-    out = await call(clients.ec2, new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
+    out = await clients.ec2.getConsoleOutput({ InstanceId: instanceId, Latest: true });
   } catch (err) {
     if (!isAwsError(err, 'UnsupportedOperation')) throw err;
-    out = await call(clients.ec2, new GetConsoleOutputCommand({ InstanceId: instanceId }));
+    out = await clients.ec2.getConsoleOutput({ InstanceId: instanceId });
   }
   return out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
 }

@@ -15,6 +15,7 @@ import type { PricingClient } from '@aws-sdk/client-pricing';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AwsCallError } from './errors.js';
+import { ec2Api, iamApi, pricingApi, s3Api, ssmApi, stsApi, type IEc2, type IIam, type IPricing, type IS3, type ISsm, type ISts } from './sdk.js';
 
 export interface AwsClientOptions {
   /** @default the SDK's chain (AWS_REGION, the profile's region) */
@@ -28,13 +29,13 @@ export interface AwsClientOptions {
 }
 
 export interface AwsClients {
-  ec2: EC2Client;
-  iam: IAMClient;
-  ssm: SSMClient;
-  sts: STSClient;
-  s3: S3Client;
+  ec2: IEc2;
+  iam: IIam;
+  ssm: ISsm;
+  sts: ISts;
+  s3: IS3;
   /** The Price List API (us-east-1 serves every region's prices); loaded only by `status`. */
-  pricing(): Promise<PricingClient>;
+  pricing(): Promise<IPricing>;
   /** The region every regional client uses. */
   region(): Promise<string>;
   destroy(): void;
@@ -55,14 +56,15 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   // A custom endpoint (an EC2-compatible cloud, a test server) has no
   // per-bucket host names: address buckets in the path there.
   const s3 = new S3Client({ ...common, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) });
-  let pricing: Promise<PricingClient> | undefined;
+  let pricingClient: Promise<PricingClient> | undefined;
+  let pricing: Promise<IPricing> | undefined;
   return {
-    ec2,
-    iam,
-    ssm,
-    sts,
-    s3,
-    pricing: () => (pricing ??= import('@aws-sdk/client-pricing').then(({ PricingClient }) => new PricingClient({ ...common, region: 'us-east-1' }))),
+    ec2: ec2Api(ec2),
+    iam: iamApi(iam),
+    ssm: ssmApi(ssm),
+    sts: stsApi(sts),
+    s3: s3Api(s3),
+    pricing: () => (pricing ??= (pricingClient = import('@aws-sdk/client-pricing').then(({ PricingClient }) => new PricingClient({ ...common, region: 'us-east-1' }))).then(pricingApi)),
     region: async () => {
       try {
         return await ec2.config.region();
@@ -72,39 +74,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
     },
     destroy: () => {
       for (const c of [ec2, iam, ssm, sts, s3]) c.destroy();
-      void pricing?.then((c) => c.destroy());
+      void pricingClient?.then((c) => c.destroy());
     },
   };
-}
-
-/**
- * Sends one command; a failure becomes an AwsCallError that names the IAM
- * action (e.g. "ec2:RunInstances"), so a missing permission can be reported
- * by name.
- */
-export async function call<O>(client: { send(command: never): Promise<unknown> }, command: { input: object }): Promise<O> {
-  try {
-    return (await client.send(command as never)) as O;
-  } catch (err) {
-    throw new AwsCallError(actionOf(client, command), err);
-  }
-}
-
-/** S3 operations whose IAM action has another name (the rest share theirs). */
-const S3_ACTIONS: Record<string, string> = {
-  HeadBucket: 'ListBucket',
-  ListObjectsV2: 'ListBucket',
-  HeadObject: 'GetObject',
-  DeleteObjects: 'DeleteObject',
-  PutPublicAccessBlock: 'PutBucketPublicAccessBlock',
-  GetPublicAccessBlock: 'GetBucketPublicAccessBlock',
-  PutBucketEncryption: 'PutEncryptionConfiguration',
-  GetBucketEncryption: 'GetEncryptionConfiguration',
-};
-
-function actionOf(client: object, command: object): string {
-  // serviceId "EC2" / "IAM" / "SSM" / "STS" / "S3" is the IAM prefix in capitals.
-  const prefix = ((client as { config?: { serviceId?: string } }).config?.serviceId ?? '').toLowerCase();
-  const op = command.constructor.name.replace(/Command$/, '');
-  return `${prefix}:${prefix === 's3' ? (S3_ACTIONS[op] ?? op) : op}`;
 }

@@ -3,10 +3,10 @@
  * price from the AWS Price List API, the current Spot price from EC2. Only
  * the instances are priced; `docs/aws.md` lists what comes on top.
  */
-import { DescribeSpotPriceHistoryCommand, type DescribeSpotPriceHistoryCommandInput } from '@aws-sdk/client-ec2';
 import type { HourlyCost, Instance } from '../types.js';
-import { call, type AwsClients } from './clients.js';
+import type { AwsClients } from './clients.js';
 import { AwsCallError, toDynworkError } from './errors.js';
+import { knownInstanceType } from './sdk.js';
 
 /** Prices do not move in minutes: `status --watch` asks once in a while, not every round. */
 const KEEP_MS = 10 * 60_000;
@@ -51,24 +51,21 @@ export async function hourlyCost(clients: AwsClients, instances: Instance[], now
 }
 
 async function onDemandPrice(clients: AwsClients, region: string, type: string): Promise<number> {
-  const { GetProductsCommand } = await import('@aws-sdk/client-pricing');
   const term = (Field: string, Value: string) => ({ Type: 'TERM_MATCH' as const, Field, Value });
-  const out = await call<{ PriceList?: unknown[] }>(
-    await clients.pricing(),
-    new GetProductsCommand({
-      ServiceCode: 'AmazonEC2',
-      Filters: [
-        term('regionCode', region),
-        term('instanceType', type),
-        term('operatingSystem', 'Linux'),
-        term('tenancy', 'Shared'),
-        term('preInstalledSw', 'NA'),
-        term('capacitystatus', 'Used'),
-        term('licenseModel', 'No License required'),
-      ],
-      MaxResults: 10,
-    }),
-  );
+  const pricing = await clients.pricing();
+  const out = await pricing.getProducts({
+    ServiceCode: 'AmazonEC2',
+    Filters: [
+      term('regionCode', region),
+      term('instanceType', type),
+      term('operatingSystem', 'Linux'),
+      term('tenancy', 'Shared'),
+      term('preInstalledSw', 'NA'),
+      term('capacitystatus', 'Used'),
+      term('licenseModel', 'No License required'),
+    ],
+    MaxResults: 10,
+  });
   for (const raw of out.PriceList ?? []) {
     // Each item is a JSON document (a string, or a String-like lazy value).
     const item = (typeof raw === 'object' && !(raw instanceof String) ? raw : JSON.parse(String(raw))) as PriceListItem;
@@ -83,17 +80,16 @@ async function onDemandPrice(clients: AwsClients, region: string, type: string):
 }
 
 async function spotPrice(clients: AwsClients, type: string, zone: string | undefined): Promise<number> {
-  const out = await call<{ SpotPriceHistory?: { SpotPrice?: string; Timestamp?: Date }[] }>(
-    clients.ec2,
-    new DescribeSpotPriceHistoryCommand({
-      InstanceTypes: [type] as DescribeSpotPriceHistoryCommandInput['InstanceTypes'],
-      ProductDescriptions: ['Linux/UNIX'],
-      ...(zone ? { AvailabilityZone: zone } : {}),
-      // From now: the price in force at this moment, per zone.
-      StartTime: new Date(),
-      MaxResults: 10,
-    }),
-  );
+  const known = knownInstanceType(type);
+  if (!known) throw new Error(`no spot price for ${type}: not an EC2 instance type`);
+  const out = await clients.ec2.describeSpotPriceHistory({
+    InstanceTypes: [known],
+    ProductDescriptions: ['Linux/UNIX'],
+    ...(zone ? { AvailabilityZone: zone } : {}),
+    // From now: the price in force at this moment, per zone.
+    StartTime: new Date(),
+    MaxResults: 10,
+  });
   const latest = [...(out.SpotPriceHistory ?? [])].sort((a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0))[0];
   const usd = Number(latest?.SpotPrice);
   if (!Number.isFinite(usd) || usd <= 0) throw new Error(`no spot price for ${type}${zone ? ` in ${zone}` : ''}`);

@@ -1,21 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  DescribeAddressesCommand,
-  DescribeVolumesCommand,
-  paginateDescribeInstances,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-  waitUntilInstanceTerminated,
-  type Instance as Ec2Instance,
-  type RunInstancesCommandInput,
-} from '@aws-sdk/client-ec2';
+import type { Instance as Ec2Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import pRetry from 'p-retry';
 import { DynworkError } from '../../errors.js';
 import { managerConfigSchema } from '../../runtime/config.js';
 import type { HourlyCost, Instance, InstanceState, LaunchSpec, ListFilter, Provider, Role } from '../types.js';
-import { call, type AwsClients } from './clients.js';
+import type { AwsClients } from './clients.js';
 import { bootFailure as bootFailureIn, consoleOutput } from './boot-log.js';
 import { AwsCallError, isAwsError } from './errors.js';
+import { launchableType } from './sdk.js';
 import type { AwsClusterSettings } from './settings.js';
 import { clusterFilters, clusterTags, resourceNames, TAG, tagSpec, tagValue } from './tags.js';
 import { renderUserData } from './userdata.js';
@@ -88,7 +80,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     });
     const input: RunInstancesCommandInput = {
       ImageId: part.imageId,
-      InstanceType: part.instanceType as RunInstancesCommandInput['InstanceType'],
+      InstanceType: launchableType(part.instanceType),
       MinCount: 1,
       MaxCount: count,
       // Same token on the SDK's own retries: one launch never starts twice.
@@ -124,7 +116,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
 
   /** A fresh instance profile is refused for a few seconds (IAM is eventually consistent); nothing else is retried here, the SDK already retried throttling. */
   function runWithProfileRetry(input: RunInstancesCommandInput) {
-    return pRetry(() => call<{ Instances?: Ec2Instance[] }>(clients.ec2, new RunInstancesCommand(input)), {
+    return pRetry(() => clients.ec2.runInstances(input), {
       retries: opts.profileRetries ?? 10,
       minTimeout: opts.profileRetryMs ?? 3000,
       factor: 1.3,
@@ -143,10 +135,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   }
 
   async function dataVolume(cluster: string, index: number): Promise<{ id: string; address: string }> {
-    const out = await call<{ Volumes?: { VolumeId?: string; Tags?: { Key?: string; Value?: string }[] }[] }>(
-      clients.ec2,
-      new DescribeVolumesCommand({ Filters: [...clusterFilters(cluster, 'manager-data'), { Name: `tag:${TAG.index}`, Values: [String(index)] }] }),
-    );
+    const out = await clients.ec2.describeVolumes({ Filters: [...clusterFilters(cluster, 'manager-data'), { Name: `tag:${TAG.index}`, Values: [String(index)] }] });
     const v = out.Volumes?.[0];
     const address = tagValue(v?.Tags, TAG.address);
     if (!v?.VolumeId || !address) {
@@ -157,23 +146,19 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
 
   /** The manager's Elastic IP (allocation id), which its machine takes at boot; none for clusters deployed before there were any. */
   async function publicAddress(cluster: string, index: number): Promise<string | undefined> {
-    const out = await call<{ Addresses?: { AllocationId?: string }[] }>(
-      clients.ec2,
-      new DescribeAddressesCommand({ Filters: [...clusterFilters(cluster, 'manager-address'), { Name: `tag:${TAG.index}`, Values: [String(index)] }] }),
-    );
+    const out = await clients.ec2.describeAddresses({ Filters: [...clusterFilters(cluster, 'manager-address'), { Name: `tag:${TAG.index}`, Values: [String(index)] }] });
     return out.Addresses?.[0]?.AllocationId;
   }
 
   async function list(filter: ListFilter): Promise<Instance[]> {
     const filters = [...clusterFilters(filter.cluster, filter.role), { Name: 'instance-state-name', Values: filter.includeStopped ? ALL : LIVE }];
     const found: Instance[] = [];
-    try {
-      for await (const page of paginateDescribeInstances({ client: clients.ec2 }, { Filters: filters })) {
-        for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) found.push(toInstance(i));
-      }
-    } catch (err) {
-      throw err instanceof AwsCallError ? err : new AwsCallError('ec2:DescribeInstances', err);
-    }
+    let token: string | undefined;
+    do {
+      const page = await clients.ec2.describeInstances({ Filters: filters, ...(token ? { NextToken: token } : {}) });
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) found.push(toInstance(i));
+      token = page.NextToken;
+    } while (token);
     return found.filter((i) => i.role === 'manager' || i.role === 'worker').sort((a, b) => a.id.localeCompare(b.id));
   }
 
@@ -184,7 +169,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     const maxWaitS = opts.terminateWaitS ?? 600;
     const minDelay = Math.min(opts.terminatePollS ?? 5, maxWaitS / 2);
     try {
-      await waitUntilInstanceTerminated({ client: clients.ec2, maxWaitTime: maxWaitS, minDelay, maxDelay: Math.max(minDelay, 30) }, { InstanceIds: going });
+      await clients.ec2.waitUntilInstanceTerminated({ InstanceIds: going }, { maxWaitTime: maxWaitS, minDelay, maxDelay: Math.max(minDelay, 30) });
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
       throw new DynworkError(timedOut ? 'timeout' : 'provider_error', `instance(s) ${going.join(', ')} ${timedOut ? `not terminated within ${maxWaitS} s` : 'did not terminate'}`, { cause: err });
@@ -195,7 +180,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   async function requestTermination(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     try {
-      await call(clients.ec2, new TerminateInstancesCommand({ InstanceIds: ids }));
+      await clients.ec2.terminateInstances({ InstanceIds: ids });
       return ids;
     } catch (err) {
       if (!isAwsError(err, 'InvalidInstanceID.NotFound')) throw err;
