@@ -22,7 +22,7 @@ export class ManagerLink {
   /** When the current run of failures began (for the "answering again" log). */
   private failingSince = 0;
   /** Last loud failure log: a flapping manager is logged loudly once per FAILURE_LOG_MS. */
-  private warnedAt = 0;
+  private warnedAt = -Infinity;
   private kicker = new AbortController();
 
   constructor(
