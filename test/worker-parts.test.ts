@@ -10,12 +10,15 @@ import { Deliveries } from '../src/runtime/worker/deliveries.js';
 import { ExitWatch, type TimedExit } from '../src/runtime/worker/exits.js';
 import { Heartbeats } from '../src/runtime/worker/heartbeats.js';
 import { HeldJobs, type HeldJob } from '../src/runtime/worker/held-jobs.js';
+import { leaseLoop } from '../src/runtime/worker/leasing.js';
 import { ManagerLink, type ManagerCalls } from '../src/runtime/worker/manager-link.js';
 import { ManualClock, settle } from './fake-clock.js';
 import { memoryLogger } from './helpers.js';
 
 type HeartbeatRequest = Parameters<ManagerCalls['heartbeat']>[0];
 type CompleteRequest = Parameters<ManagerCalls['complete']>[0];
+type LeaseRequest = Parameters<ManagerCalls['lease']>[0];
+type LeasedJob = Awaited<ReturnType<ManagerCalls['lease']>>['jobs'][number];
 
 const LEASE_MS = 3_000;
 
@@ -26,8 +29,12 @@ function fakeManager() {
     completes: [] as CompleteRequest[],
     /** Ids this manager no longer gives to this worker. */
     lost: new Set<number>(),
+    leases: [] as LeaseRequest[],
+    /** What the next lease calls answer, in turn (then nothing). */
+    toLease: [] as LeasedJob[][],
     failCompletes: 0,
     failHeartbeats: 0,
+    failLeases: 0,
     client: undefined as unknown as ManagerCalls,
   };
   const down = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'unreachable' });
@@ -43,7 +50,11 @@ function fakeManager() {
       if (m.failCompletes-- > 0) throw down();
       return { accepted: req.results.map((r) => r.id).filter((id) => !m.lost.has(id)), rejected: req.results.map((r) => r.id).filter((id) => m.lost.has(id)) };
     },
-    lease: () => Promise.reject(new Error('not leased from in these tests')),
+    lease: async (req) => {
+      m.leases.push(structuredClone(req));
+      if (m.failLeases-- > 0) throw down();
+      return { jobs: m.toLease.shift() ?? [], leaseMs: LEASE_MS };
+    },
     close: async () => {},
   };
   return m;
@@ -52,7 +63,8 @@ function fakeManager() {
 function setup() {
   const clock = new ManualClock();
   const { logger, lines } = memoryLogger();
-  const held = new HeldJobs(clock, new Changes(), logger);
+  const changes = new Changes();
+  const held = new HeldJobs(clock, changes, logger);
   const manager = fakeManager();
   const link = new ManagerLink(1, manager.client, clock, logger);
   const stop = new AbortController();
@@ -60,6 +72,7 @@ function setup() {
     clock,
     logger,
     lines,
+    changes,
     held,
     manager,
     link,
@@ -127,6 +140,48 @@ describe('worker parts: heartbeats', () => {
     assert.ok(s.lines.some((l) => l.includes('lease ran out before the job started; dropped')));
     s.stop.abort();
     await beats.settled();
+  });
+});
+
+describe('worker parts: leasing', () => {
+  test('a failed lease is retried after a backoff; a worker holding enough waits for room instead of asking; an empty answer at once pauses', async () => {
+    const s = setup();
+    s.manager.failLeases = 1;
+    s.manager.toLease.push([{ id: 1001, data: 'x', iterations: 10 }]);
+    const loop = leaseLoop(
+      s.link,
+      {
+        workerId: 'w1',
+        leaseWaitMs: 2_000,
+        // Room for one job.
+        ask: () => (s.held.size === 0 ? { max: 1, maxIterations: 1 } : null),
+        took: (from, jobs, leaseMs) => void s.held.add(from, jobs, leaseMs, () => s.link),
+        changes: s.changes,
+        clock: s.clock,
+        logger: s.logger,
+      },
+      s.stop.signal,
+    );
+    await settle();
+    assert.deepEqual(s.manager.leases, [{ workerId: 'w1', max: 1, maxIterations: 1, waitMs: 2_000 }], 'the first call (it fails)');
+    await s.clock.advance(249);
+    assert.equal(s.manager.leases.length, 1, 'the first backoff is at least 250 ms');
+    await s.clock.advance(251);
+    assert.equal(s.manager.leases.length, 2);
+    assert.deepEqual(s.held.ids(), [1001]);
+    await s.clock.advance(60_000);
+    assert.equal(s.manager.leases.length, 2, 'no call while the worker holds enough');
+
+    s.held.drop(s.held.get(1001)!);
+    await settle();
+    assert.equal(s.manager.leases.length, 3, 'asks at once when there is room again');
+    // That answer was empty and came back at once: the next call waits 500–1000 ms.
+    await s.clock.advance(499);
+    assert.equal(s.manager.leases.length, 3);
+    await s.clock.advance(501);
+    assert.equal(s.manager.leases.length, 4);
+    s.stop.abort();
+    await loop;
   });
 });
 
