@@ -5,10 +5,9 @@
  * is held. Ids the manager rejects are dropped, like accepted ones.
  */
 import type { Logger } from '../log.js';
-import type { CompleteResponse } from '../protocol.js';
 import { sleep, type Clock, type TimerHandle } from './clock.js';
 import type { HeldJob, HeldJobs } from './held-jobs.js';
-import type { ManagerLink } from './manager-link.js';
+import type { CompleteAnswer, ManagerLink } from './manager-link.js';
 import { flushDelay } from './plan.js';
 import { retryForever } from './retry.js';
 
@@ -123,7 +122,7 @@ export class Deliveries {
     }
   }
 
-  private completed(link: ManagerLink, o: Outbox, batch: HeldJob[], res: CompleteResponse): void {
+  private completed(link: ManagerLink, o: Outbox, batch: HeldJob[], res: CompleteAnswer): void {
     const accepted = new Set(res.accepted);
     const rejected = new Set(res.rejected);
     let n = 0;

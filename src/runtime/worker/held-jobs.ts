@@ -5,10 +5,9 @@
  * wakes waiters (Changes) whenever a job leaves.
  */
 import type { Logger } from '../log.js';
-import { ownerOf, type LeasedJob } from '../protocol.js';
 import type { Changes } from './changes.js';
 import type { Clock } from './clock.js';
-import type { ManagerLink } from './manager-link.js';
+import type { LeasedJob, ManagerLink } from './manager-link.js';
 import { chunkTarget, takeChunk, workOf } from './plan.js';
 
 export type JobState = 'queued' | 'running' | 'done' | 'gone';
@@ -68,10 +67,10 @@ export class HeldJobs {
   }
 
   /**
-   * Takes in what `from` leased; each job belongs to its owner (by id) when the
-   * worker talks to it, else to `from`. Returns the ids that are new here.
+   * Takes in what `from` leased; each job belongs to its owner (`ownerOf` its
+   * id) when the worker talks to it, else to `from`. Returns the ids that are new here.
    */
-  add(from: ManagerLink, jobs: LeasedJob[], leaseMs: number, linkOf: (index: number) => ManagerLink | undefined): number[] {
+  add(from: ManagerLink, jobs: LeasedJob[], leaseMs: number, ownerOf: (jobId: number) => ManagerLink | undefined): number[] {
     const deadline = this.clock.now() + leaseMs;
     const ids: number[] = [];
     for (const j of jobs) {
@@ -86,7 +85,7 @@ export class HeldJobs {
         data: j.data,
         iterations: j.iterations,
         work: workOf(j),
-        link: linkOf(ownerOf(j.id)) ?? from,
+        link: ownerOf(j.id) ?? from,
         deadline,
         state: 'queued',
         result: '',

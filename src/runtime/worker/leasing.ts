@@ -4,10 +4,9 @@
  * backs off (retry.ts) while the manager does not answer.
  */
 import type { Logger } from '../log.js';
-import type { LeasedJob } from '../protocol.js';
 import type { Changes } from './changes.js';
 import { sleep, type Clock } from './clock.js';
-import type { ManagerLink } from './manager-link.js';
+import type { LeasedJob, ManagerLink } from './manager-link.js';
 import { retryForever } from './retry.js';
 
 /** Pause after an empty lease answer that did not long-poll. */

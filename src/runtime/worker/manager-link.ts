@@ -12,6 +12,8 @@ const FAILURE_LOG_MS = 30_000;
 
 /** The part of ManagerClient the worker uses (tests pass a fake). */
 export type ManagerCalls = Pick<ManagerClient, 'url' | 'lease' | 'complete' | 'heartbeat' | 'close'>;
+export type LeasedJob = Awaited<ReturnType<ManagerCalls['lease']>>['jobs'][number];
+export type CompleteAnswer = Awaited<ReturnType<ManagerCalls['complete']>>;
 
 export class ManagerLink {
   /** The lease length this manager gives, from its last answer. */

@@ -33,7 +33,7 @@ import { ManagerClient } from '../../client/manager-client.js';
 import { HASH_BACKEND } from '../../job/hash.js';
 import type { WorkerConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
-import type { LeasedJob } from '../protocol.js';
+import { ownerOf, type LeasedJob } from '../protocol.js';
 import { managerIdentity } from '../tls-identity.js';
 import { Changes } from './changes.js';
 import { realClock, timeoutSignal, type Clock } from './clock.js';
@@ -222,7 +222,7 @@ class Worker {
   }
 
   private took(from: ManagerLink, jobs: LeasedJob[], leaseMs: number): void {
-    const ids = this.held.add(from, jobs, leaseMs, (index) => this.byIndex.get(index));
+    const ids = this.held.add(from, jobs, leaseMs, (id) => this.byIndex.get(ownerOf(id)));
     this.logger.debug('leased', { manager: from.index, count: ids.length, jobIds: ids });
     this.dispatch.pump();
   }
