@@ -275,6 +275,7 @@ describe('worker parts: timed exits', () => {
         held: s.held,
         runningChunks: () => 0,
         lastAnswerAt: () => s.link.lastAnswerAt,
+        firstAnswerAt: () => s.link.firstAnswerAt,
         stopping: () => exits.length > 0,
         onExit: (reason) => {
           exits.push(reason);
@@ -301,6 +302,19 @@ describe('worker parts: timed exits', () => {
     await s.clock.advance(10_000);
     assert.deepEqual(exits, ['idle'], 'once');
     assert.equal(s.clock.pending, 0, 'the watch stopped its timer');
+  });
+
+  test('idleness counts from the first answer: a start slower than the idle timeout is not idle', async () => {
+    const s = setup();
+    const exits = watch(s, { idleTimeoutMs: 300, noManagerTimeoutMs: 60_000 });
+    await s.clock.advance(5_000);
+    assert.deepEqual(exits, [], 'idle before any manager said there was nothing to do');
+    s.link.answered();
+    await s.clock.advance(299);
+    assert.deepEqual(exits, [], 'idle before the timeout had passed since that answer');
+    // The watch looks every tenth of the shortest limit: at most 30 ms late here.
+    await s.clock.advance(31);
+    assert.deepEqual(exits, ['idle']);
   });
 
   test('no manager answering for noManagerTimeoutMs: the no-manager exit, even while jobs are held', async () => {

@@ -2,7 +2,7 @@
  * The clock-driven rules, checked on a ticker: leases that ran out, and the
  * exits — 'no-manager' (no manager answered for noManagerTimeoutMs), 'lifetime'
  * (maxLifetimeMs; 0 = never) and 'idle' (nothing held or running for
- * idleTimeoutMs).
+ * idleTimeoutMs, counted from the first answer of a manager).
  */
 import type { Clock, TimerHandle } from './clock.js';
 import type { HeldJobs } from './held-jobs.js';
@@ -21,6 +21,8 @@ export interface ExitWatchDeps {
   runningChunks(): number;
   /** When any manager last answered. */
   lastAnswerAt(): number;
+  /** When a manager first answered; null until one has. */
+  firstAnswerAt(): number | null;
   /** True once the worker is stopping: then only 'no-manager' is reported (it cuts the drain short). */
   stopping(): boolean;
   onExit(reason: TimedExit): void;
@@ -62,9 +64,12 @@ export class ExitWatch {
     held.expire(now);
     const idle = held.size === 0 && this.d.runningChunks() === 0;
     if (!idle) held.lastBusyAt = now;
+    // Nothing to do is only known from a manager's answer: a slow start (a
+    // loaded machine, a manager still booting) is not idleness.
+    const heard = this.d.firstAnswerAt();
     if (now - this.d.lastAnswerAt() >= this.limits.noManagerTimeoutMs) return this.d.onExit('no-manager');
     if (this.d.stopping()) return;
     if (this.limits.maxLifetimeMs > 0 && now - this.startedAt >= this.limits.maxLifetimeMs) this.d.onExit('lifetime');
-    else if (idle && now - held.lastBusyAt >= this.limits.idleTimeoutMs) this.d.onExit('idle');
+    else if (idle && heard !== null && now - Math.max(held.lastBusyAt, heard) >= this.limits.idleTimeoutMs) this.d.onExit('idle');
   }
 }

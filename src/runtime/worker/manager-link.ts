@@ -21,6 +21,8 @@ export class ManagerLink {
   reachable = true;
   /** When this manager last answered any call. */
   lastAnswerAt: number;
+  /** When it first answered; null until it has. */
+  firstAnswerAt: number | null = null;
   /** When the current run of failures began (for the "answering again" log). */
   private failingSince = 0;
   /** Last loud failure log: a flapping manager is logged loudly once per FAILURE_LOG_MS. */
@@ -44,6 +46,7 @@ export class ManagerLink {
   answered(): void {
     const now = this.clock.now();
     this.lastAnswerAt = now;
+    this.firstAnswerAt ??= now;
     if (this.reachable) return;
     this.reachable = true;
     const fields = { manager: this.index, url: this.client.url, failedForMs: now - this.failingSince };

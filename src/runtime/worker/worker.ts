@@ -154,6 +154,7 @@ class Worker {
       held: this.held,
       runningChunks: () => this.dispatch.runningChunks,
       lastAnswerAt: () => Math.max(...this.links.map((l) => l.lastAnswerAt)),
+      firstAnswerAt: () => this.links.reduce<number | null>((first, l) => (l.firstAnswerAt === null ? first : Math.min(first ?? Infinity, l.firstAnswerAt)), null),
       stopping: () => this.stopping !== undefined,
       onExit: (reason) => this.timedExit(reason),
       clock,
