@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { scalingTimes, type AutoscaleSettings } from '../src/cluster/manager-configs.js';
+import { autoscalePolicy, scalingTimes, type AutoscaleSettings } from '../src/settings/autoscale.js';
 import { secondsOption } from '../src/commands/options.js';
-import { workerConfigSchema } from '../src/runtime/config.js';
-import { autoscalePolicy } from '../src/runtime/manager/scaling.js';
+import { workerConfigSchema } from '../src/settings/worker.js';
 
 /** A value the CLI takes is one the cluster runs with (#11 item 6): the leader's policy and the workers' config accept it. */
 describe('deploy flags and the runtime agree', () => {

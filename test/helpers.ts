@@ -2,7 +2,7 @@ import { AssertionError } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { managerConfigSchema, type ManagerConfig } from '../src/runtime/config.js';
+import { managerConfigSchema, type ManagerConfig } from '../src/settings/manager.js';
 import { createLogger, type Logger } from '../src/runtime/log.js';
 import type { RunningManager } from '../src/runtime/manager/server.js';
 

@@ -27,7 +27,7 @@ import pRetry from 'p-retry';
 import { Piscina } from 'piscina';
 import { ManagerClient } from '../../client/manager-client.js';
 import { HASH_BACKEND, iteratedSha512 } from '../../job/hash.js';
-import type { WorkerConfig } from '../config.js';
+import type { WorkerConfig } from '../../settings/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { ownerOf, type CompleteResponse, type LeasedJob } from '../protocol.js';
 import { managerIdentity } from '../tls-identity.js';
