@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { autoscalePolicy, scalingTimes, type AutoscaleSettings } from '../src/settings/autoscale.js';
 import { secondsOption } from '../src/commands/options.js';
+import { DEPLOY_RANGES } from '../src/settings/bounds.js';
 import { workerConfigSchema } from '../src/settings/worker.js';
 
 /** A value the CLI takes is one the cluster runs with (#11 item 6): the leader's policy and the workers' config accept it. */
 describe('deploy flags and the runtime agree', () => {
-  const scaleUp = secondsOption('--scale-up-after');
-  const idle = secondsOption('--idle-timeout', 7 * 86_400);
+  const scaleUp = secondsOption('--scale-up-after', DEPLOY_RANGES.scaleUpAfterS);
+  const idle = secondsOption('--idle-timeout', DEPLOY_RANGES.idleTimeoutS);
   const base: AutoscaleSettings = {
     provider: 'local',
     members: [],

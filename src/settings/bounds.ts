@@ -8,14 +8,16 @@ export interface Range {
   readonly max: number;
 }
 
+/** A duration option in seconds: whole milliseconds in the runtime, so 0.001 is the least. */
+export const SECONDS: Range = { min: 0.001, max: 86_400 };
+
 export const DEPLOY_RANGES = {
   managers: { min: 1, max: 9 },
   maxWorkers: { min: 0, max: 1000 },
   port: { min: 1024, max: 65000 },
-  // Seconds count whole milliseconds in the runtime, so 0.001 is the least.
-  scaleUpAfterS: { min: 0.001, max: 86_400 },
-  idleTimeoutS: { min: 0.001, max: 7 * 86_400 },
-  waitS: { min: 0.001, max: 86_400 },
+  scaleUpAfterS: SECONDS,
+  idleTimeoutS: { min: SECONDS.min, max: 7 * 86_400 },
+  waitS: SECONDS,
 } as const satisfies Record<string, Range>;
 
 /** What one request may hold, unless a manager's config says otherwise. */
