@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { packArtifact } from '../src/cluster/artifact.js';
-import { managerConfigSchema } from '../src/runtime/config.js';
+import { managerConfigSchema } from '../src/settings/manager.js';
 import { createLogger } from '../src/log.js';
 import { endpointFile, startManager } from '../src/runtime/manager/server.js';
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decide, type Action, type ClusterSnapshot, type ManagerSnapshot, type WorkerSnapshot } from '../src/runtime/autoscaler/decide.js';
-import type { AutoscaleSettings } from '../src/cluster/manager-configs.js';
 import type { Instance, Provider } from '../src/providers/types.js';
 import { startAutoscaler, type Autoscaler } from '../src/runtime/autoscaler/loop.js';
-import { policySchema, type AutoscalePolicy } from '../src/runtime/autoscaler/policy.js';
-import { autoscalePolicy } from '../src/runtime/manager/scaling.js';
+import { autoscalePolicy, autoscaleSettingsFor, type AutoscaleSettings } from '../src/settings/autoscale.js';
+import { policySchema, type AutoscalePolicy } from '../src/settings/policy.js';
+import { demoSettings } from './fake-aws.js';
 import { memoryLogger } from './helpers.js';
 
 const policy = policySchema.parse({ maxWorkers: 5, scaleUpAfterMs: 20_000, intervalMs: 5_000 });
@@ -311,32 +311,26 @@ describe('the autoscaler loop', () => {
   });
 });
 
-/** AWS-like settings, with the values deploy-aws writes. */
-const awsSettings: AutoscaleSettings = {
+/** The settings deploy-aws writes. */
+const awsSettings: AutoscaleSettings = autoscaleSettingsFor({
   provider: 'aws',
+  aws: demoSettings(),
   members: [1, 2].map((index) => ({ index, host: `10.0.0.${index}`, port: 7100, dataDir: '/var/lib/dynwork' })),
   maxWorkers: 4,
-  scaleUpAfterMs: 20_000,
-  intervalMs: 5_000,
-  workerIdleTimeoutMs: 300_000,
+  scaleUpAfterS: 20,
+  idleTimeoutS: 300,
   workerThreads: 2,
-  launchDeadlineMs: 15 * 60_000,
-  heartbeatTimeoutMs: 60_000,
-  managerDeadAfterMs: 5 * 60_000,
-  workerNoManagerTimeoutMs: 15 * 60_000,
-  workerMaxLifetimeMs: 24 * 3600_000,
-};
+});
 
-/** Local-like settings, with the values deploy (local) writes. */
-const localSettings: AutoscaleSettings = {
-  ...awsSettings,
+/** The settings deploy (local) writes. */
+const localSettings: AutoscaleSettings = autoscaleSettingsFor({
   provider: 'local',
+  root: '/tmp/dynwork-state',
   members: [1, 2].map((index) => ({ index, host: '127.0.0.1', port: 7100 + index, dataDir: `/tmp/m${index}` })),
-  workerThreads: 1,
-  launchDeadlineMs: 30_000,
-  heartbeatTimeoutMs: 30_000,
-  managerDeadAfterMs: 10_000,
-};
+  maxWorkers: 4,
+  scaleUpAfterS: 20,
+  idleTimeoutS: 300,
+});
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 

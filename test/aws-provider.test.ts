@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ManagerClient } from '../src/client/manager-client.js';
-import { managerConfigFor, type AutoscaleSettings } from '../src/cluster/manager-configs.js';
 import { DynworkError } from '../src/errors.js';
 import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.js';
-import { createAwsProvider, managerConfigHash } from '../src/providers/aws/provider.js';
+import { createAwsProvider } from '../src/providers/aws/provider.js';
 import { clusterTags } from '../src/providers/aws/tags.js';
-import { managerConfigSchema } from '../src/runtime/config.js';
+import type { AutoscaleSettings } from '../src/settings/autoscale.js';
+import { managerConfigSchema } from '../src/settings/manager.js';
+import { managerConfigFor, managerConfigHash, type SharedManagerConfig } from '../src/settings/manager-configs.js';
 import { demoSettings, FakeAws } from './fake-aws.js';
 import { CLIENT_TOKEN, startTestManager, tempDir, waitFor, WORKER_TOKEN } from './helpers.js';
 
@@ -50,7 +51,7 @@ describe('the aws provider behind a manager', () => {
       workerNoManagerTimeoutMs: 900_000,
       workerMaxLifetimeMs: 86_400_000,
     };
-    const m = await startTestManager(dir.dir, { cluster: 'demo', autoscale: autoscale as unknown as Record<string, unknown> });
+    const m = await startTestManager(dir.dir, { cluster: 'demo', autoscale });
     const client = new ManagerClient({ endpoint: m.url, token: CLIENT_TOKEN, timeoutMs: 5000 });
     try {
       await client.enqueueBatch(Array.from({ length: 40 }, (_, i) => ({ data: `job ${i}`, iterations: 5_000_000 })));
@@ -109,8 +110,13 @@ describe('the aws provider behind a manager', () => {
       Tags: clusterTags('demo', 'manager-address', 2),
     });
     const provider = createAwsProvider({ clients, settings });
-    const base = { cluster: 'demo', clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', aws: settings, members: [1, 2].map((i) => ({ index: i, host: `172.31.15.25${4 - i}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' })) } };
-    const [inst] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base as never, 2) });
+    const base: SharedManagerConfig = {
+      cluster: 'demo',
+      clientToken: CLIENT_TOKEN,
+      workerToken: WORKER_TOKEN,
+      autoscale: { provider: 'aws', aws: settings, maxWorkers: 3, members: [1, 2].map((i) => ({ index: i, host: `172.31.15.25${4 - i}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' })) },
+    };
+    const [inst] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base, 2) });
     assert.ok(inst?.id.startsWith('i-'));
     const [run] = fake.calls('ec2:RunInstances');
     assert.equal(run!.NetworkInterfaces[0].PrivateIpAddress, '172.31.15.252');
@@ -132,13 +138,13 @@ describe('the aws provider behind a manager', () => {
     const first = fake.instances.get(inst!.id)!;
     first.State.Name = 'stopped';
     fake.clearLog();
-    const [second] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base as never, 2) });
+    const [second] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base, 2) });
     assert.deepEqual(fake.mutations(), ['ec2:TerminateInstances', 'ec2:RunInstances']);
     assert.deepEqual(fake.calls('ec2:TerminateInstances')[0]!.InstanceIds, [inst!.id]);
     assert.equal(first.State.Name, 'terminated');
     assert.equal(fake.instances.get(second!.id)!.PrivateIpAddress, '172.31.15.252');
 
-    await assert.rejects(provider.launch('manager', { cluster: 'demo', index: 3, config: { ...managerConfigFor(base as never, 1), index: 3 } }), (err: DynworkError) => {
+    await assert.rejects(provider.launch('manager', { cluster: 'demo', index: 3, config: { ...managerConfigFor(base, 1), index: 3 } }), (err: DynworkError) => {
       assert.equal(err.message, 'manager 3 of cluster "demo" has no data volume');
       return true;
     });
@@ -156,9 +162,14 @@ describe('the aws provider behind a manager', () => {
   });
 
   test("a manager's config hash is the same whether its defaults are spelled out or not", () => {
-    const base = { cluster: 'demo', clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', members: [{ index: 1, host: '10.0.0.5', bindHost: '0.0.0.0', port: 5000, dataDir: '/d' }] } };
-    const written = managerConfigFor(base as never, 1);
-    const parsed = managerConfigSchema.parse(written) as unknown as Record<string, unknown>;
+    const base: SharedManagerConfig = {
+      cluster: 'demo',
+      clientToken: CLIENT_TOKEN,
+      workerToken: WORKER_TOKEN,
+      autoscale: { provider: 'aws', aws: settings, maxWorkers: 3, members: [{ index: 1, host: '10.0.0.5', bindHost: '0.0.0.0', port: 5000, dataDir: '/d' }] },
+    };
+    const written = managerConfigFor(base, 1);
+    const parsed = managerConfigSchema.parse(written);
     assert.equal(managerConfigHash(parsed), managerConfigHash(written));
     assert.notEqual(managerConfigHash({ ...written, leaseMs: 1000 }), managerConfigHash(written));
   });

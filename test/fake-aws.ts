@@ -16,7 +16,7 @@ import * as ssm from '@aws-sdk/client-ssm';
 import * as sts from '@aws-sdk/client-sts';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { AwsClusterSettings } from '../src/providers/aws/settings.js';
+import type { AwsClusterSettings } from '../src/settings/aws.js';
 import type { UserDataInput } from '../src/providers/aws/userdata.js';
 
 type Tag = { Key?: string; Value?: string };

@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { scalingTimes, type AutoscaleSettings } from '../src/cluster/manager-configs.js';
+import { autoscalePolicy, autoscaleSettingsFor, scalingTimes, type AutoscaleSettings } from '../src/settings/autoscale.js';
 import { secondsOption } from '../src/commands/options.js';
-import { workerConfigSchema } from '../src/runtime/config.js';
-import { autoscalePolicy } from '../src/runtime/manager/scaling.js';
+import { DEPLOY_RANGES } from '../src/settings/bounds.js';
+import { workerConfigSchema } from '../src/settings/worker.js';
 
 /** A value the CLI takes is one the cluster runs with (#11 item 6): the leader's policy and the workers' config accept it. */
 describe('deploy flags and the runtime agree', () => {
-  const scaleUp = secondsOption('--scale-up-after');
-  const idle = secondsOption('--idle-timeout', 7 * 86_400);
-  const base: AutoscaleSettings = {
-    provider: 'local',
-    members: [],
-    maxWorkers: 2,
-    workerThreads: 1,
-    launchDeadlineMs: 30_000,
-    heartbeatTimeoutMs: 30_000,
-    managerDeadAfterMs: 10_000,
-    workerNoManagerTimeoutMs: 600_000,
-    workerMaxLifetimeMs: 0,
-    ...scalingTimes(20, 300),
-  };
+  const scaleUp = secondsOption('--scale-up-after', DEPLOY_RANGES.scaleUpAfterS);
+  const idle = secondsOption('--idle-timeout', DEPLOY_RANGES.idleTimeoutS);
+  const base: AutoscaleSettings = autoscaleSettingsFor({ provider: 'local', root: '/tmp/dynwork', members: [], maxWorkers: 2, scaleUpAfterS: 20, idleTimeoutS: 300 });
 
   test('every accepted value, at the edges and between, passes the leader policy and the worker config', () => {
     const raws = ['0.001', '0.002', '0.999', '1', '2.005', '19.5', '86400'];

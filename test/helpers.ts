@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { managerConfigSchema, type ManagerConfig } from '../src/runtime/config.js';
+import { managerConfigSchema, type ManagerConfig } from '../src/settings/manager.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { RunningManager } from '../src/runtime/manager/server.js';
 

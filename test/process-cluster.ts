@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ManagerClient } from '../src/client/manager-client.js';
-import type { AutoscaleSettings } from '../src/cluster/manager-configs.js';
+import type { AutoscaleSettings } from '../src/settings/autoscale.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import type { Instance, Provider } from '../src/providers/types.js';
 import type { NewJob } from '../src/protocol/index.js';
@@ -24,7 +24,7 @@ export interface TestClusterOptions {
   managers?: number;
   leaseMs?: number;
   /** Give the managers an autoscaler (the leader then launches, replaces and relaunches). */
-  autoscale?: Partial<AutoscaleSettings>;
+  autoscale?: Partial<Extract<AutoscaleSettings, { provider: 'local' }>>;
   /** More manager config (ManagerConfig fields). */
   manager?: Record<string, unknown>;
   /** More worker config (WorkerConfig fields). */

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { managerConfigFor } from '../src/cluster/manager-configs.js';
+import { managerConfigFor, type SharedManagerConfig } from '../src/settings/manager-configs.js';
 import { createAwsClients } from '../src/providers/aws/clients.js';
 import { createAwsProvider } from '../src/providers/aws/provider.js';
 import { clusterTags } from '../src/providers/aws/tags.js';
@@ -62,8 +62,13 @@ providerContract('aws (fake EC2 that takes a few DescribeInstances to start or t
         State: 'available',
         Tags: [...clusterTags(cluster, 'manager-data', index), { Key: 'dynwork:address', Value: address }],
       });
-      const base = { cluster, clientToken: CLIENT_TOKEN, workerToken: WORKER_TOKEN, autoscale: { provider: 'aws', aws: settings, members: [{ index, host: address, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' }] } };
-      return managerConfigFor(base as never, index!);
+      const base: SharedManagerConfig = {
+        cluster,
+        clientToken: CLIENT_TOKEN,
+        workerToken: WORKER_TOKEN,
+        autoscale: { provider: 'aws', aws: settings, maxWorkers: 3, members: [{ index: index!, host: address, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' }] },
+      };
+      return managerConfigFor(base, index!);
     },
     exists: (i) => fake.instances.get(i.id)?.State.Name !== 'terminated',
     async stopOutside(i) {

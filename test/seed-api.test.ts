@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { workerConfigSchema } from '../src/runtime/config.js';
+import { workerConfigSchema } from '../src/settings/worker.js';
 import type { RunningManager } from '../src/runtime/manager/server.js';
 import { endpointFile } from '../src/runtime/manager/server.js';
 import { startWorker, type RunningWorker } from '../src/runtime/worker/worker.js';

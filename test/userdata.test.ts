@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DynworkError } from '../src/errors.js';
 import { renderUserData, shellQuote, USER_DATA_LIMIT, type UserDataInput } from '../src/providers/aws/userdata.js';
-import { loadConfigFile, workerConfigSchema } from '../src/runtime/config.js';
+import { loadConfigFile } from '../src/runtime/config-file.js';
+import { workerConfigSchema } from '../src/settings/worker.js';
 import { managerUserData } from './fake-aws.js';
 import { tempDir } from './helpers.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { iteratedSha512 } from '../src/job/hash.js';
-import { workerConfigSchema, type WorkerConfig } from '../src/runtime/config.js';
+import { workerConfigSchema, type WorkerConfig } from '../src/settings/worker.js';
 import { endpointFile, startManager, type RunningManager } from '../src/runtime/manager/server.js';
 import { ownerOf } from '../src/protocol/index.js';
 import { FLUSH_BATCH, FLUSH_DELAY_MS, LEASE_BATCH, MAX_CHUNK_JOBS, MAX_HELD_JOBS, chunkTarget, flushDelay, leaseAsk, takeChunk } from '../src/runtime/worker/plan.js';

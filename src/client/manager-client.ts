@@ -30,7 +30,7 @@ import pRetry from 'p-retry';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { DynworkError } from '../errors.js';
-import type { Endpoint } from '../runtime/config.js';
+import type { Endpoint } from '../settings/manager.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
   batchCreated,

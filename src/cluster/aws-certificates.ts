@@ -5,7 +5,7 @@ import { ifExists } from '../providers/aws/errors.js';
 import { clusterTags } from '../providers/aws/tags.js';
 import { clusterDir } from '../state/paths.js';
 import { ensureClusterCa, ensureManagerCert, type ClusterCa } from './certificates.js';
-import type { MemberSpec } from './manager-configs.js';
+import type { MemberSpec } from '../settings/autoscale.js';
 
 /**
  * AWS managers: the cluster CA (kept with the cluster state), and for each

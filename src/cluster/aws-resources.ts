@@ -11,7 +11,7 @@ import type { AwsClients } from '../providers/aws/clients.js';
 import { IAM_NOT_FOUND, ifExists } from '../providers/aws/errors.js';
 import { EC2_TRUST_POLICY } from '../providers/aws/iam-policies.js';
 import { clusterFilters, clusterTags, TAG, tagSpec, tagValue } from '../providers/aws/tags.js';
-import { type MemberSpec } from './manager-configs.js';
+import type { MemberSpec } from '../settings/autoscale.js';
 
 const DATA_VOLUME_GIB = 8;
 

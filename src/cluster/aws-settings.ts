@@ -3,6 +3,8 @@
  * SDK, so a bad option is a quick one-line error before any AWS call.
  */
 import { DynworkError } from '../errors.js';
+import { deployProblems } from '../settings/bounds.js';
+import type { AwsDeploySettings } from '../settings/cluster-state.js';
 
 export interface AwsDeployOptions {
   cluster: string;
@@ -40,22 +42,8 @@ export interface AwsDeployOptions {
   waitS?: number;
 }
 
-export interface ResolvedAwsSettings {
-  managers: number;
-  maxWorkers: number;
-  scaleUpAfterS: number;
-  idleTimeoutS: number;
-  instanceType: string;
-  workerInstanceType: string;
-  spot: boolean;
-  subnet: string | null;
-  allowCidr: string[] | null;
-  ssh: boolean;
-  packageSpec: string | null;
-  port: number;
-  wait: boolean;
-  waitS: number;
-}
+/** The deploy options in force (the cluster state adds the region). */
+export type ResolvedAwsSettings = Omit<AwsDeploySettings, 'region'>;
 
 /** The deploy options in force: given ones, else the last deploy's, else defaults; every problem in one message. */
 export function resolveAwsSettings(opts: AwsDeployOptions, prev: Partial<ResolvedAwsSettings> | undefined): ResolvedAwsSettings {
@@ -77,13 +65,10 @@ export function resolveAwsSettings(opts: AwsDeployOptions, prev: Partial<Resolve
     wait: opts.wait ?? true,
     waitS: opts.waitS ?? 900,
   };
-  const problems: string[] = [];
-  if (!Number.isInteger(s.managers) || s.managers < 1 || s.managers > 9) problems.push('--managers must be an integer from 1 to 9');
-  if (!Number.isInteger(s.maxWorkers) || s.maxWorkers < 0 || s.maxWorkers > 1000) problems.push('--max-workers must be an integer from 0 to 1000');
+  const problems = deployProblems(s);
   for (const t of new Set([s.instanceType, s.workerInstanceType])) if (!/^[a-z0-9-]+\.[a-z0-9]+$/.test(t)) problems.push(`instance type "${t}" does not look like one (e.g. t3.micro)`);
   if (s.subnet !== null && !/^subnet-[0-9a-f]+$/.test(s.subnet)) problems.push(`--subnet "${s.subnet}" is not a subnet id (subnet-…)`);
   for (const c of s.allowCidr ?? []) if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(c)) problems.push(`--allow-cidr "${c}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)`);
-  if (!Number.isInteger(s.port) || s.port < 1024 || s.port > 65000) problems.push('--port must be an integer from 1024 to 65000');
   if (s.packageSpec !== null && (/\s|'/.test(s.packageSpec) || s.packageSpec === '')) problems.push('--package must be one npm spec, URL or file without spaces or quotes');
   if (problems.length > 0) throw new DynworkError('usage', problems.join('; '), { hint: 'see dynwork deploy --help' });
   return s;

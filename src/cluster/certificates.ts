@@ -8,7 +8,7 @@
  * Reuse is checked with node:crypto; only making a certificate loads
  * @peculiar/x509 (and the reflect polyfill its dependency injection needs).
  */
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynworkError } from '../errors.js';
@@ -180,14 +180,15 @@ function serial(): string {
  * its own data dir (where only the deploying user can read), recorded on the
  * member so its config names them.
  */
-export async function localManagerTls<M extends { index: number; host: string; dataDir: string; tls?: { certFile?: string; keyFile: string } }>(
+export async function localManagerTls<M extends { index: number; host: string; dataDir: string; tls?: { certFile?: string; keyFile: string; certSha256?: string } }>(
   cluster: string,
   members: M[],
 ): Promise<ClusterCa> {
   const ca = await ensureClusterCa(cluster);
   for (const m of members) {
     const cert = await ensureManagerCert(ca, cluster, m.index, [m.host], join(m.dataDir, 'tls'));
-    m.tls = { certFile: cert.certFile, keyFile: cert.keyFile };
+    // The certificate's hash makes a new one (a new CA, a renewal) a changed config: deploy restarts that manager.
+    m.tls = { certFile: cert.certFile, keyFile: cert.keyFile, certSha256: createHash('sha256').update(cert.certPem).digest('hex') };
   }
   return ca;
 }

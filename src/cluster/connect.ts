@@ -1,6 +1,7 @@
 import { ManagerClient, TransportError } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
-import { readClusterState, type ClusterState } from '../state/cluster-state.js';
+import type { ClusterState } from '../settings/cluster-state.js';
+import { readClusterState } from '../state/cluster-state.js';
 import type { NewJob, PulledJob } from '../protocol/index.js';
 import { managerIdentity } from '../protocol/tls-identity.js';
 

@@ -8,14 +8,16 @@ import { ifExists, toDynworkError } from '../providers/aws/errors.js';
 import { bootFailure, consoleOutput } from '../providers/aws/boot-log.js';
 import { artifactBucketName, artifactKey, ensureArtifactBucket, uploadArtifact } from '../providers/aws/artifacts.js';
 import { managerPolicy, workerPolicy } from '../providers/aws/iam-policies.js';
-import { createAwsProvider, managerConfigHash } from '../providers/aws/provider.js';
-import type { AwsClusterSettings } from '../providers/aws/settings.js';
+import { createAwsProvider } from '../providers/aws/provider.js';
+import type { AwsClusterSettings } from '../settings/aws.js';
+import { autoscaleSettingsFor, type MemberSpec } from '../settings/autoscale.js';
+import type { ManagerConfigInput } from '../settings/manager.js';
+import { managerConfigChanged, managerConfigFor, managerConfigHash } from '../settings/manager-configs.js';
 import { clusterTags, resourceNames, tagSpec } from '../providers/aws/tags.js';
 import { withClusterLock } from './cluster-lock.js';
 import { clusterDir, ensureClusterDir, readClusterState, writeClusterState, writePrivateFile } from '../state/cluster-state.js';
 import { VERSION } from '../version.js';
-import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from './aws-settings.js';
-import { managerConfigFor, scalingTimes, type AutoscaleSettings, type MemberSpec } from './manager-configs.js';
+import { resolveAwsSettings, type AwsDeployOptions } from './aws-settings.js';
 import { withStep, type Progress } from './progress.js';
 import { fetchPackageSpec, packArtifact, type Artifact } from './artifact.js';
 import { discoverPublicIp } from './public-ip.js';
@@ -72,7 +74,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   if (previous && previous.provider !== 'aws') {
     throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not aws`, { hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster` });
   }
-  const s = resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
+  const s = resolveAwsSettings(opts, previous?.provider === 'aws' ? previous.settings : undefined);
   const created: string[] = [];
 
   const region = await clients.region();
@@ -199,27 +201,22 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     manager: { instanceType: s.instanceType, imageId: managerType.imageId, profileName: profiles.manager },
     worker: { instanceType: s.workerInstanceType, imageId: workerType.imageId, profileName: profiles.worker, spot: s.spot },
   };
-  const autoscale: AutoscaleSettings = {
+  const autoscale = autoscaleSettingsFor({
     provider: 'aws',
     aws,
     members,
     maxWorkers: s.maxWorkers,
-    ...scalingTimes(s.scaleUpAfterS, s.idleTimeoutS),
+    scaleUpAfterS: s.scaleUpAfterS,
+    idleTimeoutS: s.idleTimeoutS,
     workerThreads: workerType.vcpus,
-    // A machine boots, installs Node and dynwork, then checks in: minutes, not seconds.
-    launchDeadlineMs: 15 * 60_000,
-    heartbeatTimeoutMs: 60_000,
-    managerDeadAfterMs: 5 * 60_000,
-    workerNoManagerTimeoutMs: 15 * 60_000,
-    workerMaxLifetimeMs: 24 * 3600_000,
-  };
+  });
   const base = { cluster: opts.cluster, ...tokens, tls: { ca: ca.certPem }, autoscale };
   const provider = createAwsProvider({ clients, settings: aws, profileRetryMs: pollMs });
 
   const running = await provider.list({ cluster: opts.cluster, role: 'manager' });
   const out: AwsDeployResult['managers'] = [];
   const hashes = new Map<number, string>();
-  const replacements: { m: MemberSpec; config: Record<string, unknown>; current: { id: string } }[] = [];
+  const replacements: { m: MemberSpec; config: ManagerConfigInput; current: { id: string } }[] = [];
   const urlOf = (index: number) => `https://${publicIps.get(index)!}:${s.port}`;
   const healthy = deps.healthy ?? probeHealth;
   const bootLog = deps.bootLog ?? ((id: string) => consoleOutput(clients, id));
@@ -246,7 +243,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     o.healthy = true;
   };
   const waitRunning = (ids: string[]) => ec2.waitUntilInstanceRunning({ InstanceIds: ids }, { maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) });
-  const launch = async (m: MemberSpec, config: Record<string, unknown>, action: 'created' | 'replaced') => {
+  const launch = async (m: MemberSpec, config: ManagerConfigInput, action: 'created' | 'replaced') => {
     const [inst] = await provider.launch('manager', { cluster: opts.cluster, index: m.index, config });
     if (!inst) throw new DynworkError('provider_error', `EC2 started no manager ${m.index}`);
     created.push(`manager ${m.index} ${inst.id}`);
@@ -262,7 +259,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       clientToken: tokens.clientToken,
       workerToken: tokens.workerToken,
       ca: ca.certPem,
-      settings: { ...s, region } as unknown as Record<string, unknown>,
+      settings: { ...s, region },
       managers: [...out]
         .sort((a, b) => a.index - b.index)
         .map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),
@@ -270,10 +267,9 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
 
   for (const m of members) {
     const config = managerConfigFor(base, m.index);
-    const hash = managerConfigHash(config);
-    hashes.set(m.index, hash);
+    hashes.set(m.index, managerConfigHash(config));
     const current = running.find((i) => i.index === m.index);
-    if (current && current.configHash === hash) {
+    if (current && !managerConfigChanged(current.configHash, config)) {
       out.push({ index: m.index, url: urlOf(m.index), instanceId: current.id, privateAddress: m.host, action: 'unchanged', healthy: null });
     } else if (current) {
       replacements.push({ m, config, current });

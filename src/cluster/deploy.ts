@@ -1,15 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';
 import type { Instance, Provider } from '../providers/types.js';
-import { clusterDir, readClusterState, stateRoot, writeClusterState, type ClusterState } from '../state/cluster-state.js';
+import { autoscaleSettingsFor, type MemberSpec } from '../settings/autoscale.js';
+import { deployProblems } from '../settings/bounds.js';
+import type { ClusterState, LocalDeploySettings } from '../settings/cluster-state.js';
+import { managerConfigChanged, managerConfigFor, managerConfigHash, memberEndpoint } from '../settings/manager-configs.js';
+import { clusterDir, readClusterState, stateRoot, writeClusterState } from '../state/cluster-state.js';
 import { checkClusterName } from '../state/paths.js';
 import { managerIdentity, type ManagerPin } from '../protocol/tls-identity.js';
 import { localManagerTls } from './certificates.js';
 import { withClusterLock } from './cluster-lock.js';
-import { localMembers, managerConfigFor, memberEndpoint, scalingTimes, type AutoscaleSettings } from './manager-configs.js';
 import { whyItStopped } from './manager-log.js';
 import { withStep, type Progress } from './progress.js';
 
@@ -40,8 +44,6 @@ export interface DeployResult {
   changed: boolean;
 }
 
-type Settings = Required<Omit<DeployOptions, 'cluster' | 'provider' | 'waitS' | 'lockWaitS'>>;
-
 /**
  * Converges the cluster on `opts`: starts the managers that are missing or
  * dead (on their old data), restarts those whose config changed, and leaves
@@ -59,25 +61,20 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
       hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster`,
     });
   }
-  const settings = resolveSettings(opts, previous?.settings as Partial<Settings> | undefined);
+  const settings = resolveSettings(opts, previous?.provider === 'local' ? previous.settings : undefined);
   const clientToken = previous?.clientToken ?? token();
   const workerToken = previous?.workerToken ?? token();
   const dir = clusterDir(opts.cluster);
   const members = localMembers(dir, settings.managers, settings.port);
   const ca = await withStep(progress, 'Cluster CA and manager certificates', () => localManagerTls(opts.cluster, members));
-  const autoscale: AutoscaleSettings = {
+  const autoscale = autoscaleSettingsFor({
     provider: opts.provider,
     root: stateRoot(),
     members,
     maxWorkers: settings.maxWorkers,
-    ...scalingTimes(settings.scaleUpAfterS, settings.idleTimeoutS),
-    workerThreads: 1,
-    launchDeadlineMs: 30_000,
-    heartbeatTimeoutMs: 30_000,
-    managerDeadAfterMs: 10_000,
-    workerNoManagerTimeoutMs: 600_000,
-    workerMaxLifetimeMs: 24 * 3600_000,
-  };
+    scaleUpAfterS: settings.scaleUpAfterS,
+    idleTimeoutS: settings.idleTimeoutS,
+  });
   const base = { cluster: opts.cluster, clientToken, workerToken, tls: { ca: ca.certPem }, autoscale };
 
   const running = await withStep(progress, 'Checking running managers', () => provider.list({ cluster: opts.cluster, role: 'manager' }));
@@ -88,10 +85,10 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
   const launched: Instance[] = [];
   for (const m of members) {
     const config = managerConfigFor(base, m.index);
-    const hash = configHash(config);
     const current = byIndex.get(m.index);
     const recorded = previous?.managers.find((x) => x.index === m.index);
-    if (current && (!recorded || recorded.configHash === hash)) {
+    // A manager running with no record of its config is left alone: only a known change restarts it.
+    if (current && (!recorded || !managerConfigChanged(recorded.configHash, config))) {
       out.push({ index: m.index, url: readUrl(m.endpointFile) ?? memberEndpoint(m).url, pid: current.pid ?? null, action: 'unchanged' });
       continue;
     }
@@ -124,10 +121,10 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
     clientToken,
     workerToken,
     ca: ca.certPem,
-    settings: settings as unknown as Record<string, unknown>,
+    settings,
     managers: members.map((m) => {
       const o = out.find((x) => x.index === m.index)!;
-      return { index: m.index, url: o.url, endpointFile: m.endpointFile, dataDir: m.dataDir, pid: o.pid, configHash: configHash(managerConfigFor(base, m.index)) };
+      return { index: m.index, url: o.url, endpointFile: m.endpointFile, dataDir: m.dataDir, pid: o.pid, configHash: managerConfigHash(managerConfigFor(base, m.index)) };
     }),
   };
   writeClusterState(state);
@@ -135,21 +132,16 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
   return { cluster: opts.cluster, provider: opts.provider, managers: out, clientToken, changed: launched.length > 0 };
 }
 
-function resolveSettings(opts: DeployOptions, prev: Partial<Settings> | undefined): Settings {
-  const pick = <K extends keyof Settings>(k: K, dflt: Settings[K]): Settings[K] => (opts[k] as Settings[K] | undefined) ?? prev?.[k] ?? dflt;
-  const s: Settings = {
+function resolveSettings(opts: DeployOptions, prev: Partial<LocalDeploySettings> | undefined): LocalDeploySettings {
+  const pick = <K extends keyof LocalDeploySettings>(k: K, dflt: LocalDeploySettings[K]): LocalDeploySettings[K] => opts[k] ?? prev?.[k] ?? dflt;
+  const s: LocalDeploySettings = {
     managers: pick('managers', 2),
     maxWorkers: pick('maxWorkers', availableParallelism()),
     scaleUpAfterS: pick('scaleUpAfterS', 20),
     idleTimeoutS: pick('idleTimeoutS', 300),
     port: pick('port', 5000),
   };
-  const problems: string[] = [];
-  if (!Number.isInteger(s.managers) || s.managers < 1 || s.managers > 9) problems.push('--managers must be an integer from 1 to 9');
-  if (!Number.isInteger(s.maxWorkers) || s.maxWorkers < 0 || s.maxWorkers > 1000) problems.push('--max-workers must be an integer from 0 to 1000');
-  if (!(s.scaleUpAfterS > 0)) problems.push('--scale-up-after must be a positive number of seconds');
-  if (!(s.idleTimeoutS > 0)) problems.push('--idle-timeout must be a positive number of seconds');
-  if (!Number.isInteger(s.port) || s.port < 1024 || s.port > 65000) problems.push('--port must be an integer from 1024 to 65000');
+  const problems = deployProblems(s);
   if (problems.length > 0) throw new DynworkError('usage', problems.join('; '), { hint: 'see dynwork deploy --help' });
   return s;
 }
@@ -206,10 +198,13 @@ export function readUrl(endpointFile: string, pid?: number | null): string | nul
   }
 }
 
-function configHash(config: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
-}
-
 function token(): string {
   return randomBytes(32).toString('base64url');
+}
+
+function localMembers(clusterDir: string, count: number, basePort: number): (MemberSpec & { endpointFile: string })[] {
+  return Array.from({ length: count }, (_, i) => {
+    const dataDir = join(clusterDir, 'managers', String(i + 1));
+    return { index: i + 1, host: '127.0.0.1', port: basePort + i, dataDir, endpointFile: join(dataDir, 'endpoint.json') };
+  });
 }

@@ -1,4 +1,4 @@
-import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from '../cluster/aws-settings.js';
+import { resolveAwsSettings, type AwsDeployOptions } from '../cluster/aws-settings.js';
 import { deploy } from '../cluster/deploy.js';
 import { DynworkError } from '../errors.js';
 import { readClusterState } from '../state/cluster-state.js';
@@ -72,9 +72,10 @@ async function deployAwsCommand(o: DeployFlags): Promise<void> {
     ...(o.package !== undefined && { packageSpec: o.package }),
   };
   // Bad options fail here, before the SDK loads or anything reaches AWS.
-  resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
+  const previousSettings = previous?.provider === 'aws' ? previous.settings : undefined;
+  resolveAwsSettings(opts, previousSettings);
   const [{ deployAws }, { createAwsClients }] = await Promise.all([import('../cluster/deploy-aws.js'), import('../providers/aws/clients.js')]);
-  const region = o.region ?? (previous?.settings.region as string | undefined);
+  const region = o.region ?? previousSettings?.region;
   const clients = createAwsClients({ region, profile: o.profile });
   try {
     const r = await deployAws(opts, { clients }, cliProgress(o.json));

@@ -1,4 +1,5 @@
 import { Option, type Command } from '@commander-js/extra-typings';
+import { DEPLOY_RANGES, LIMIT_DEFAULTS, SECONDS } from '../settings/bounds.js';
 import { intOption, jobIdArg, secondsOption } from './options.js';
 
 const clusterOption = () => new Option('--cluster <name>', 'cluster name').env('DYNWORK_CLUSTER').default('default');
@@ -14,12 +15,12 @@ export function registerCommands(program: Command): void {
     .description('start a cluster, or bring it back to what it should be (idempotent: a re-run replaces dead managers and changes nothing else)')
     .addOption(new Option('--provider <name>', 'where machines come from (default: the cluster\'s, else local)').choices(['local', 'aws']))
     .addOption(clusterOption())
-    .option('--managers <n>', 'manager servers (default: 2)', intOption('--managers', 1, 9))
-    .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally, 3 per manager on aws)', intOption('--max-workers', 0, 1000))
-    .option('--scale-up-after <seconds>', 'start workers when the oldest queued job has waited this long (default: 20)', secondsOption('--scale-up-after'))
-    .option('--idle-timeout <seconds>', 'workers stop after this long with nothing to do (default: 300)', secondsOption('--idle-timeout', 7 * 86_400))
-    .option('--port <port>', "API port (local: the first manager's; the next ones follow, a taken port moves to the next free one) (default: 5000)", intOption('--port', 1024, 65000))
-    .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30 local, 900 aws)', secondsOption('--wait'))
+    .option('--managers <n>', 'manager servers (default: 2)', intOption('--managers', DEPLOY_RANGES.managers))
+    .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally, 3 per manager on aws)', intOption('--max-workers', DEPLOY_RANGES.maxWorkers))
+    .option('--scale-up-after <seconds>', 'start workers when the oldest queued job has waited this long (default: 20)', secondsOption('--scale-up-after', DEPLOY_RANGES.scaleUpAfterS))
+    .option('--idle-timeout <seconds>', 'workers stop after this long with nothing to do (default: 300)', secondsOption('--idle-timeout', DEPLOY_RANGES.idleTimeoutS))
+    .option('--port <port>', "API port (local: the first manager's; the next ones follow, a taken port moves to the next free one) (default: 5000)", intOption('--port', DEPLOY_RANGES.port))
+    .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30 local, 900 aws)', secondsOption('--wait', DEPLOY_RANGES.waitS))
     .option('--no-wait', 'aws: return once the instances run; check health later with dynwork status')
     .optionsGroup('AWS (with --provider aws):')
     .option('--region <region>', 'AWS region (default: the SDK\'s chain: AWS_REGION, the profile\'s region)')
@@ -39,7 +40,7 @@ export function registerCommands(program: Command): void {
     .command('enqueue')
     .description('submit jobs; prints one id per line, in order')
     .argument('[data...]', 'one job per argument (all sent as one batch)')
-    .requiredOption('--iterations <n>', 'SHA-512 iterations per job (1 to 10000000)', intOption('--iterations', 1, 10_000_000))
+    .requiredOption('--iterations <n>', `SHA-512 iterations per job (1 to ${LIMIT_DEFAULTS.maxIterations})`, intOption('--iterations', { min: 1, max: LIMIT_DEFAULTS.maxIterations }))
     .option('--file <path>', "one job per line of this file ('-' for standard input)")
     .addOption(clusterOption())
     .addOption(jsonOption())
@@ -48,9 +49,9 @@ export function registerCommands(program: Command): void {
   program
     .command('pull')
     .description('take up to N completed results; prints "id result" lines. Results leave the queue only once written out: a closed pipe (| head), Ctrl-C or a crash gives the rest back')
-    .requiredOption('--top <n>', 'most results to take (1 to 10000)', intOption('--top', 1, 10_000))
+    .requiredOption('--top <n>', `most results to take (1 to ${LIMIT_DEFAULTS.maxTop})`, intOption('--top', { min: 1, max: LIMIT_DEFAULTS.maxTop }))
     .option('--wait', 'keep pulling until N results arrived (or --timeout)', false)
-    .option('--timeout <seconds>', 'with --wait: give up after this long (default: 300)', secondsOption('--timeout'))
+    .option('--timeout <seconds>', 'with --wait: give up after this long (default: 300)', secondsOption('--timeout', SECONDS))
     .addOption(clusterOption())
     .addOption(jsonOption())
     .action(async (o) => (await import('./pull.js')).pullCommand(o));
@@ -67,7 +68,7 @@ export function registerCommands(program: Command): void {
     .command('jobs')
     .description('list jobs in one state, oldest first, across the cluster')
     .addOption(new Option('--state <state>', 'which jobs').choices(['queued', 'running', 'completed', 'failed', 'cancelled']).makeOptionMandatory())
-    .option('--limit <n>', 'most jobs to list (1 to 10000)', intOption('--limit', 1, 10_000), 100)
+    .option('--limit <n>', 'most jobs to list (1 to 10000)', intOption('--limit', { min: 1, max: 10_000 }), 100)
     .addOption(clusterOption())
     .addOption(jsonOption())
     .action(async (o) => (await import('./jobs.js')).jobsCommand(o));
@@ -101,7 +102,7 @@ export function registerCommands(program: Command): void {
     .command('dashboard')
     .description('print the live dashboard\'s URL (the client token rides in the fragment, which never reaches a server log); --open opens it')
     .addOption(clusterOption())
-    .option('--manager <n>', 'which manager serves it (each serves the whole cluster)', intOption('--manager', 1, 9), 1)
+    .option('--manager <n>', 'which manager serves it (each serves the whole cluster)', intOption('--manager', DEPLOY_RANGES.managers), 1)
     .option('--open', 'open it in the default browser', false)
     .addOption(jsonOption())
     .action(async (o) => (await import('./dashboard.js')).dashboardCommand(o));
@@ -137,7 +138,7 @@ export function registerCommands(program: Command): void {
     .description("aws: a shell (or COMMAND) on a manager, with the key deploy saved (needs deploy --ssh)")
     .argument('[command...]', 'run this instead of a shell, e.g. journalctl -u dynwork-manager')
     .addOption(clusterOption())
-    .option('--manager <n>', 'which manager', intOption('--manager', 1, 9), 1)
+    .option('--manager <n>', 'which manager', intOption('--manager', DEPLOY_RANGES.managers), 1)
     // The remote command's own options (journalctl -u …) are not ours.
     .allowUnknownOption()
     .action(async (command, o) => (await import('./ssh.js')).sshCommand(command, o));

@@ -1,10 +1,11 @@
 import { DynworkError } from '../errors.js';
+import { inIntRange, inSecondsRange, intRangeMessage, secondsRangeMessage, type Range } from '../settings/bounds.js';
 
 /** Parses a whole-number option, with a one-line error naming it. */
-export function intOption(name: string, min: number, max: number) {
+export function intOption(name: string, range: Range) {
   return (raw: string): number => {
-    if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      throw new DynworkError('usage', `${name} must be an integer from ${min} to ${max}, got "${raw}"`, { hint: `see dynwork --help` });
+    if (!/^[0-9]+$/.test(raw) || !inIntRange(Number(raw), range)) {
+      throw new DynworkError('usage', `${intRangeMessage(name, range)}, got "${raw}"`, { hint: `see dynwork --help` });
     }
     return Number(raw);
   };
@@ -12,14 +13,14 @@ export function intOption(name: string, min: number, max: number) {
 
 /**
  * Parses a seconds option: up to three decimals (the runtime counts whole
- * milliseconds), from 0.001 to `max`, so a value accepted here is one the
+ * milliseconds), within `range`, so a value accepted here is one the
  * cluster can run with.
  */
-export function secondsOption(name: string, max = 86_400) {
+export function secondsOption(name: string, range: Range) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!/^[0-9]{1,9}(\.[0-9]{1,3})?$/.test(raw) || n < 0.001 || n > max) {
-      throw new DynworkError('usage', `${name} must be a number of seconds from 0.001 to ${max} (at most 3 decimals), got "${raw}"`, { hint: 'see dynwork --help' });
+    if (!/^[0-9]{1,9}(\.[0-9]{1,3})?$/.test(raw) || !inSecondsRange(n, range)) {
+      throw new DynworkError('usage', `${secondsRangeMessage(name, range)}, got "${raw}"`, { hint: 'see dynwork --help' });
     }
     return n;
   };

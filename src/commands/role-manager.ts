@@ -1,4 +1,5 @@
-import { loadConfigFile, managerConfigSchema } from '../runtime/config.js';
+import { loadConfigFile } from '../runtime/config-file.js';
+import { managerConfigSchema } from '../settings/manager.js';
 import { createLogger, teeTo } from '../log.js';
 import { LogRing } from '../runtime/log-ring.js';
 import { startManager } from '../runtime/manager/server.js';

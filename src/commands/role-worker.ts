@@ -1,4 +1,5 @@
-import { loadConfigFile, workerConfigSchema } from '../runtime/config.js';
+import { loadConfigFile } from '../runtime/config-file.js';
+import { workerConfigSchema } from '../settings/worker.js';
 import { createLogger, teeTo } from '../log.js';
 import { LogRing } from '../runtime/log-ring.js';
 import { shipLogs } from '../runtime/worker/log-shipper.js';

@@ -20,7 +20,7 @@ export interface TeardownFlags {
 export async function teardownCommand(o: TeardownFlags): Promise<void> {
   const state = readClusterState(o.cluster);
   const provider = o.provider ?? state?.provider ?? 'local';
-  if (provider === 'aws') return teardownAwsCommand(o, state?.settings.region as string | undefined);
+  if (provider === 'aws') return teardownAwsCommand(o, state?.provider === 'aws' ? state.settings.region : undefined);
   if (o.region || o.profile || o.dryRun) throw new DynworkError('usage', '--region, --profile and --dry-run only apply to --provider aws', { hint: 'drop them, or add --provider aws' });
   const [{ teardown }, { createLocalProvider }] = await Promise.all([import('../cluster/teardown.js'), import('../providers/local.js')]);
   const r = await teardown(o.cluster, createLocalProvider(), cliProgress(o.json), { keepData: o.keepData, purge: o.purge ?? false });

@@ -1,37 +1,11 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynworkError } from '../errors.js';
+import { clusterStateSchema, type ClusterState } from '../settings/cluster-state.js';
+import { formatIssues } from '../settings/parse.js';
 import { clusterDir, stateRoot } from './paths.js';
 
 export { clusterDir, stateRoot } from './paths.js';
-
-/** What `deploy` records and every other command reads (mode 0600: it holds the tokens). */
-export interface ClusterState {
-  provider: 'local' | 'aws';
-  name: string;
-  createdAt: string;
-  clientToken: string;
-  workerToken: string;
-  /**
-   * PEM of the cluster's CA (also in ca.pem beside this file): clients trust
-   * only it, and only a certificate naming the manager they mean. Absent for
-   * clusters deployed before managers had identities (plain HTTP).
-   */
-  ca?: string;
-  /** The deploy options in force (re-runs start from them). */
-  settings: Record<string, unknown>;
-  managers: {
-    index: number;
-    url: string;
-    endpointFile?: string;
-    dataDir?: string;
-    pid?: number | null;
-    instanceId?: string;
-    /** aws: the private address peers and workers use. */
-    privateAddress?: string;
-    configHash?: string;
-  }[];
-}
 
 const FILE = 'cluster.json';
 
@@ -44,14 +18,23 @@ export function readClusterState(name: string): ClusterState | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new DynworkError('internal', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
+  let json: unknown;
   try {
-    return JSON.parse(text) as ClusterState;
+    json = JSON.parse(text);
   } catch (err) {
     throw new DynworkError('internal', `${file} is corrupt: ${(err as Error).message}`, {
       cause: err,
       hint: `remove it and run dynwork deploy --cluster ${name} again`,
     });
   }
+  // Checked here, so a hand-edited field is named now rather than failing somewhere later.
+  const parsed = clusterStateSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new DynworkError('internal', `${file} is corrupt: ${formatIssues(parsed.error)}`, {
+      hint: `fix the field, or remove the file and run dynwork deploy --cluster ${name} again`,
+    });
+  }
+  return parsed.data;
 }
 
 /** Written whole or not at all: a 0600 temp file renamed over the old one. */

@@ -1,14 +1,14 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Instance as Ec2Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import pRetry from 'p-retry';
 import { DynworkError } from '../../errors.js';
-import { managerConfigSchema } from '../../runtime/config.js';
+import { managerConfigHash } from '../../settings/manager-configs.js';
 import type { HourlyCost, Instance, InstanceState, LaunchSpec, ListFilter, Provider, Role } from '../types.js';
 import type { AwsClients } from './clients.js';
 import { bootFailure as bootFailureIn, consoleOutput } from './boot-log.js';
 import { AwsCallError, isAwsError } from './errors.js';
 import { launchableType } from './sdk.js';
-import type { AwsClusterSettings } from './settings.js';
+import type { AwsClusterSettings } from '../../settings/aws.js';
 import { clusterFilters, clusterTags, resourceNames, TAG, tagSpec, tagValue } from './tags.js';
 import { renderUserData } from './userdata.js';
 
@@ -201,25 +201,6 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   }
 
   return { name: 'aws', launch, list, terminate, hourlyCost, bootFailure };
-}
-
-/** Stable across deploy and a leader's relaunch: tokens left out, keys sorted. */
-export function managerConfigHash(config: Record<string, unknown>): string {
-  // Parsed first, so a config with its defaults spelled out (a leader's) hashes like the one deploy wrote.
-  const placeholder = 'x'.repeat(16);
-  const normalized = managerConfigSchema.parse({ ...config, clientToken: placeholder, workerToken: placeholder }) as Record<string, unknown>;
-  return createHash('sha256').update(stableJson(withoutSecrets(normalized, 'manager'))).digest('hex').slice(0, 16);
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AutoscalePolicy } from './policy.js';
+import type { AutoscalePolicy } from '../../settings/policy.js';
 
 export interface ManagerSnapshot {
   index: number;

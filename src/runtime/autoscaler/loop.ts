@@ -2,7 +2,7 @@ import type { Provider } from '../../providers/types.js';
 import type { Logger } from '../../log.js';
 import type { ManagerStatus, WorkerView } from '../../protocol/index.js';
 import { decide, type Action, type ClusterSnapshot, type ManagerSnapshot, type WorkerSnapshot } from './decide.js';
-import type { AutoscalePolicy } from './policy.js';
+import type { AutoscalePolicy } from '../../settings/policy.js';
 
 export interface AutoscalerDeps {
   cluster: string;

@@ -3,6 +3,7 @@ import { DynworkError } from '../../errors.js';
 import { createAuth } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { ManagerContext } from './context.js';
+import { JobInputError } from '../../job/input-error.js';
 import { HttpError } from './http-error.js';
 import { internalRoutes } from './routes-internal.js';
 import { batchRoutes } from './routes-batches.js';
@@ -102,6 +103,7 @@ function errorHandler(ctx: ManagerContext): ErrorRequestHandler {
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof JobInputError) return new HttpError(err.status, err.code, err.message);
   if (err instanceof DynworkError && err.code === 'conflict') return new HttpError(409, 'conflict', err.message);
   if (err instanceof DynworkError && err.code === 'store_error') {
     return new HttpError(503, 'store_unavailable', `${err.message}; nothing was written`);

@@ -1,4 +1,4 @@
-import type { ManagerConfig } from '../config.js';
+import type { ManagerConfig } from '../../settings/manager.js';
 import type { Logger } from '../../log.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';

@@ -1,7 +1,7 @@
 import { TextDecoder } from 'node:util';
 import { checkData, checkIterationsValue } from '../../job/validate.js';
 import type { NewJob } from '../../protocol/index.js';
-import type { Limits } from '../config.js';
+import type { Limits } from '../../settings/limits.js';
 import { HttpError } from './http-error.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

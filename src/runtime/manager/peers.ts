@@ -1,5 +1,5 @@
 import { ManagerClient } from '../../client/manager-client.js';
-import type { Endpoint } from '../config.js';
+import type { Endpoint } from '../../settings/manager.js';
 import type { Logger } from '../../log.js';
 import type { DashboardPart, JobView, ManagerStatus, PulledJob } from '../../protocol/index.js';
 import type { ReceiptPart } from '../../protocol/receipt.js';

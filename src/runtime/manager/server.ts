@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynworkError } from '../../errors.js';
-import { clusterCa, type ManagerConfig, type ManagerTls } from '../config.js';
+import { clusterCa, type ManagerConfig, type ManagerTls } from '../../settings/manager.js';
 import { createLogger, type Logger } from '../../log.js';
 import { JobStore } from '../store/job-store.js';
 import { VERSION } from '../../version.js';

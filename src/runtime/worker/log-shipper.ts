@@ -1,5 +1,5 @@
 import { ManagerClient } from '../../client/manager-client.js';
-import type { WorkerConfig } from '../config.js';
+import type { WorkerConfig } from '../../settings/worker.js';
 import type { LogRing } from '../log-ring.js';
 import { managerIdentity } from '../../protocol/tls-identity.js';
 

@@ -31,7 +31,7 @@
 import { hostname } from 'node:os';
 import { ManagerClient } from '../../client/manager-client.js';
 import { HASH_BACKEND } from '../../job/hash.js';
-import type { WorkerConfig } from '../config.js';
+import type { WorkerConfig } from '../../settings/worker.js';
 import { createLogger, type Logger } from '../../log.js';
 import { ownerOf, type LeasedJob } from '../../protocol/index.js';
 import { managerIdentity } from '../../protocol/tls-identity.js';
