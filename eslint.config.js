@@ -37,7 +37,7 @@ const zones = [
 ];
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'prebuilds/', '.node-matrix/', 'build/'] },
+  { ignores: ['dist/', 'node_modules/', 'prebuilds/', 'build/', '.node-matrix/', '.tmp/', 'test-output/'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.recommendedTypeChecked],
