@@ -379,7 +379,7 @@ export class ManagerClient {
 
   /** GET /jobs/:id. A 404 is an ApiError with status 404. */
   getJob(id: number, opts: CallOptions = {}): Promise<JobView> {
-    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal }) as Promise<JobView>;
+    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(String(id))}`, schema: jobView, idempotent: true, signal: opts.signal });
   }
 
   /** GET /jobs?state=S&limit=N[&local=1]: oldest first, the whole cluster's unless `local`. */
@@ -387,7 +387,7 @@ export class ManagerClient {
     const q = new URLSearchParams({ state, limit: String(opts.limit ?? 100) });
     if (opts.local) q.set('local', '1');
     const r = await this.call({ method: 'GET', path: `/jobs?${q.toString()}`, schema: jobList, idempotent: true, signal: opts.signal });
-    return r.jobs as JobView[];
+    return r.jobs;
   }
 
   /** POST /jobs/:id/cancel (queued or running jobs). 404 and 409 (already finished) are ApiErrors. Idempotent, so retried. */
@@ -413,12 +413,12 @@ export class ManagerClient {
       schema: jobView,
       idempotent: action === 'cancel',
       signal: opts.signal,
-    }) as Promise<JobView>;
+    });
   }
 
   /** GET /dashboard/data?local=1: this manager's status and history (peers merge them). */
   dashboardPart(opts: CallOptions = {}): Promise<DashboardPart> {
-    return this.call({ method: 'GET', path: '/dashboard/data?local=1', schema: dashboardPart, idempotent: true, signal: opts.signal }) as Promise<DashboardPart>;
+    return this.call({ method: 'GET', path: '/dashboard/data?local=1', schema: dashboardPart, idempotent: true, signal: opts.signal });
   }
 
   /** GET /logs: recent log lines (JSON text, one record each) of the cluster's processes, or this manager's own and its workers' with `local`. */
@@ -433,7 +433,7 @@ export class ManagerClient {
   }
 
   status(opts: CallOptions = {}): Promise<ManagerStatus> {
-    return this.call({ method: 'GET', path: '/status', schema: managerStatus, idempotent: true, signal: opts.signal }) as Promise<ManagerStatus>;
+    return this.call({ method: 'GET', path: '/status', schema: managerStatus, idempotent: true, signal: opts.signal });
   }
 
   /** GET /healthz (no token). A 503 with a health body is an answer (`ok: false`), not an error. */
@@ -446,7 +446,7 @@ export class ManagerClient {
       anonymous: true,
       acceptStatus: [503],
       signal: opts.signal,
-    }) as Promise<Health>;
+    });
   }
 
   // --- Internal API (worker token) ---

@@ -80,7 +80,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   if (previous && previous.provider !== 'aws') {
     throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not aws`, { hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster` });
   }
-  const s = resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
+  const s = resolveAwsSettings(opts, previous?.settings);
   const created: string[] = [];
 
   const region = await clients.region();
@@ -276,7 +276,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       clientToken: tokens.clientToken,
       workerToken: tokens.workerToken,
       ca: ca.certPem,
-      settings: { ...s, region } as unknown as Record<string, unknown>,
+      settings: { ...s, region },
       managers: [...out]
         .sort((a, b) => a.index - b.index)
         .map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),

@@ -59,7 +59,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
       hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster`,
     });
   }
-  const settings = resolveSettings(opts, previous?.settings as Partial<Settings> | undefined);
+  const settings = resolveSettings(opts, previous?.settings);
   const clientToken = previous?.clientToken ?? token();
   const workerToken = previous?.workerToken ?? token();
   const dir = clusterDir(opts.cluster);
@@ -124,7 +124,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
     clientToken,
     workerToken,
     ca: ca.certPem,
-    settings: settings as unknown as Record<string, unknown>,
+    settings,
     managers: members.map((m) => {
       const o = out.find((x) => x.index === m.index)!;
       return { index: m.index, url: o.url, endpointFile: m.endpointFile, dataDir: m.dataDir, pid: o.pid, configHash: configHash(managerConfigFor(base, m.index)) };
@@ -136,7 +136,7 @@ async function converge(opts: DeployOptions, provider: Provider, progress: Progr
 }
 
 function resolveSettings(opts: DeployOptions, prev: Partial<Settings> | undefined): Settings {
-  const pick = <K extends keyof Settings>(k: K, dflt: Settings[K]): Settings[K] => (opts[k] as Settings[K] | undefined) ?? prev?.[k] ?? dflt;
+  const pick = <K extends keyof Settings>(k: K, dflt: Settings[K]): Settings[K] => (opts[k]) ?? prev?.[k] ?? dflt;
   const s: Settings = {
     managers: pick('managers', 2),
     maxWorkers: pick('maxWorkers', availableParallelism()),

@@ -72,7 +72,7 @@ async function deployAwsCommand(o: DeployFlags): Promise<void> {
     ...(o.package !== undefined && { packageSpec: o.package }),
   };
   // Bad options fail here, before the SDK loads or anything reaches AWS.
-  resolveAwsSettings(opts, previous?.settings as Partial<ResolvedAwsSettings> | undefined);
+  resolveAwsSettings(opts, previous?.settings);
   const [{ deployAws }, { createAwsClients }] = await Promise.all([import('../cluster/deploy-aws.js'), import('../providers/aws/clients.js')]);
   const region = o.region ?? (previous?.settings.region as string | undefined);
   const clients = createAwsClients({ region, profile: o.profile });

@@ -90,7 +90,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     if (!Array.isArray(body.lines) || body.lines.length > 1_000 || !body.lines.every((l: unknown) => typeof l === 'string')) {
       throw bad('lines must be an array of at most 1000 strings');
     }
-    for (const line of body.lines as string[]) ctx.workerLogs.push(line);
+    for (const line of body.lines) ctx.workerLogs.push(line);
     res.json({ kept: body.lines.length });
   });
 
