@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynworkError } from '../errors.js';
-import { clusterDir, stateRoot } from './paths.js';
+import { clusterDir } from './paths.js';
 
 export { clusterDir, stateRoot } from './paths.js';
 
