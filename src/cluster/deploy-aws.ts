@@ -21,7 +21,7 @@ import { clusterTags, resourceNames, tagSpec } from '../providers/aws/tags.js';
 import { withClusterLock } from './cluster-lock.js';
 import { clusterDir, ensureClusterDir, readClusterState, writeClusterState, writePrivateFile } from '../state/cluster-state.js';
 import { VERSION } from '../version.js';
-import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from './aws-settings.js';
+import { resolveAwsSettings, type AwsDeployOptions } from './aws-settings.js';
 import { managerConfigFor, scalingTimes, type AutoscaleSettings, type MemberSpec } from './manager-configs.js';
 import { withStep, type Progress } from './progress.js';
 import { fetchPackageSpec, packArtifact, type Artifact } from './artifact.js';

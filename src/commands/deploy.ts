@@ -1,4 +1,4 @@
-import { resolveAwsSettings, type AwsDeployOptions, type ResolvedAwsSettings } from '../cluster/aws-settings.js';
+import { resolveAwsSettings, type AwsDeployOptions } from '../cluster/aws-settings.js';
 import { deploy } from '../cluster/deploy.js';
 import { DynworkError } from '../errors.js';
 import { readClusterState } from '../state/cluster-state.js';

@@ -662,7 +662,7 @@ class Worker {
       clearTimeout(l.heartbeatTimer);
       l.kick.abort(new Error('worker stopped'));
     }
-    await Promise.allSettled(this.links.flatMap((l) => [l.leasing, l.delivering, l.heartbeating]));
+    await Promise.allSettled(this.links.flatMap((l) => [l.leasing, l.delivering, l.heartbeating]).filter((p) => p !== undefined));
     await this.pool.destroy().catch((err: unknown) => this.logger.warn('thread pool did not stop cleanly', { err: err as Error }));
     await Promise.all(this.links.map((l) => l.client.close()));
     if (this.held.size > 0) {
