@@ -346,7 +346,7 @@ describe('the EC2 boot script, run with stand-in commands', () => {
     assert.equal(dnf.code, 0, dnf.log);
     assert.deepEqual(sleeps(dnf), [2, 4, 8, 16]);
     const attach = boot(manager, { FLAKY: 'aws ec2 attach-volume *', FLAKY_TIMES: '1000', ASSOCIATE_FAILS: '0', DYNWORK_BOOT_RETRY_BASE_S: '' }, recordSleep);
-    assert.deepEqual(sleeps(attach), [2, 4, 8, 16, ...Array(25).fill(30)], 'about 13 minutes for a predecessor to let go of the volume');
+    assert.deepEqual(sleeps(attach), [2, 4, 8, 16, ...Array<number>(25).fill(30)], 'about 13 minutes for a predecessor to let go of the volume');
   });
 
   test('an Elastic IP it cannot take: it says so and still starts, so peers and workers keep it', () => {
