@@ -97,14 +97,12 @@ function percentile(xs: number[], p: number): number {
 }
 
 try {
-  let perCore = 0;
   if (only.has('hash')) {
     process.stderr.write('1. hash rate per core\n');
     const js = JSON.parse(execFileSync(process.execPath, [here('./hash.js'), '--json', '--rounds', '5'], { encoding: 'utf8' })) as { hash: { name: string; perSec: number }[] };
     const native = nativeHashRate();
     const used = js.hash[0]!;
     const plain = js.hash.find((h) => h.name.includes('baseline'))!;
-    perCore = used.perSec;
     row('hash/s per core, worker code path (' + used.name + ')', fmt(used.perSec));
     row('hash/s per core, plain createHash loop', fmt(plain.perSec));
     row('hash/s per core, native C loop', native.perSec ? fmt(native.perSec) : native.note);

@@ -27,7 +27,7 @@ const row = (k: string, v: string) => {
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'dynwork-boot-bench-'));
-const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+const results: Record<string, string | number> = { date: new Date().toISOString(), node: process.version };
 let child: ReturnType<typeof spawn> | undefined;
 try {
   let t0 = performance.now();

@@ -217,7 +217,7 @@ function encodeMembers(ns: NormalizedSchema, value: Record<string, unknown>, dia
   let out = '';
   for (const [name, member] of ns.structIterator()) {
     if (value[name] == null || httpBound(member)) continue;
-    out += encode(member, value[name], (member.getMemberTraits().xmlName as string | undefined) ?? name, dialect);
+    out += encode(member, value[name], (member.getMemberTraits().xmlName) ?? name, dialect);
   }
   return out;
 }
@@ -228,7 +228,7 @@ function encode(ns: NormalizedSchema, value: unknown, tag: string, dialect: Dial
     const item = ns.getValueSchema();
     const items = value as unknown[];
     if (ns.getMergedTraits().xmlFlattened) return items.map((v) => encode(item, v, tag, dialect)).join('');
-    const itemTag = (item.getMergedTraits().xmlName as string | undefined) ?? 'member';
+    const itemTag = (item.getMergedTraits().xmlName) ?? 'member';
     return `<${tag}>${items.map((v) => encode(item, v, itemTag, dialect)).join('')}</${tag}>`;
   }
   if (ns.isMapSchema()) {
@@ -408,7 +408,7 @@ async function serveS3(
       if (typeof t.httpHeader === 'string') out[t.httpHeader.toLowerCase()] = headerText(member, v);
       else if (typeof t.httpPrefixHeaders === 'string') for (const [k, x] of Object.entries(v as Record<string, string>)) out[`${t.httpPrefixHeaders}${k}`.toLowerCase()] = x;
       else if (t.httpPayload) {
-        if (member.isStructSchema()) payload = xmlDocument((t.xmlName as string | undefined) ?? member.getName() ?? name, encodeMembers(member, v as Record<string, unknown>, 'rest-xml'));
+        if (member.isStructSchema()) payload = xmlDocument((t.xmlName) ?? member.getName() ?? name, encodeMembers(member, v as Record<string, unknown>, 'rest-xml'));
         else {
           payload = member.isBlobSchema() ? await blobBytes(v) : Buffer.from(String(v));
           payloadType = 'application/octet-stream';
@@ -416,7 +416,7 @@ async function serveS3(
       }
     }
     const members = payload === undefined ? encodeMembers(outSchema, output, 'rest-xml') : '';
-    if (members) payload = xmlDocument((outSchema.getMergedTraits().xmlName as string | undefined) ?? `${r.op}Result`, members);
+    if (members) payload = xmlDocument((outSchema.getMergedTraits().xmlName) ?? `${r.op}Result`, members);
   }
   if (payload !== undefined) {
     out['content-length'] ??= payload.length;
@@ -511,7 +511,7 @@ function decodeRest(ns: NormalizedSchema, req: RestRequest): Record<string, unkn
       else if (req.body.length === 0) continue;
       else if (member.isStructSchema()) {
         const root = parseXml(req.body.toString('utf8'));
-        if (root.name !== ((t.xmlName as string | undefined) ?? member.getName() ?? name)) throw new Error(`unexpected root element ${root.name}`);
+        if (root.name !== ((t.xmlName) ?? member.getName() ?? name)) throw new Error(`unexpected root element ${root.name}`);
         out[name] = fromXml(member, root);
       } else out[name] = req.body.toString('utf8');
     }
@@ -572,7 +572,7 @@ function fromXml(ns: NormalizedSchema, node: XmlNode): unknown {
     const out: Record<string, unknown> = {};
     for (const [name, member] of ns.structIterator()) {
       const t = member.getMergedTraits();
-      const tag = (t.xmlName as string | undefined) ?? name;
+      const tag = (t.xmlName) ?? name;
       if (t.xmlAttribute) {
         const v = node.attributes[tag];
         if (v !== undefined) out[name] = fromText(member, v);
@@ -587,7 +587,7 @@ function fromXml(ns: NormalizedSchema, node: XmlNode): unknown {
   }
   if (ns.isListSchema()) {
     const item = ns.getValueSchema();
-    const tag = (item.getMergedTraits().xmlName as string | undefined) ?? 'member';
+    const tag = (item.getMergedTraits().xmlName) ?? 'member';
     return node.children.filter((c) => c.name === tag).map((c) => fromXml(item, c));
   }
   if (ns.isMapSchema()) throw new Error('fake: XML maps in a request body are not implemented');

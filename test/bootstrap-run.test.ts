@@ -210,14 +210,14 @@ describe('the EC2 boot script, run with stand-in commands', () => {
     const asked = r.calls.filter((c) => /^(aws|npm-22|dnf|useradd|mkfs\.xfs|mount|systemctl) /.test(c));
     assert.deepEqual(asked, [
       `aws s3 cp --region eu-west-1 --only-show-errors ${BUCKET}/dynwork-0.1.0-good.tgz ${r.root}/var/tmp/dynwork-boot/dynwork.tgz`,
-      ...Array(3).fill(`aws ec2 associate-address --region eu-west-1 --allocation-id eipalloc-0123456789abcdef0 --instance-id ${INSTANCE} --allow-reassociation`),
+      ...Array<string>(3).fill(`aws ec2 associate-address --region eu-west-1 --allocation-id eipalloc-0123456789abcdef0 --instance-id ${INSTANCE} --allow-reassociation`),
       'dnf install -y nodejs22 nodejs22-npm',
       'useradd --system --home-dir /var/lib/dynwork --shell /sbin/nologin dynwork',
       'npm-22 ci --omit=dev --ignore-scripts --no-audit --no-fund',
       'npm-22 rebuild better-sqlite3',
       SSM('client-token'),
       SSM('worker-token'),
-      ...Array(2).fill(`aws ec2 attach-volume --region eu-west-1 --volume-id vol-0123456789abcdef0 --instance-id ${INSTANCE} --device /dev/sdf`),
+      ...Array<string>(2).fill(`aws ec2 attach-volume --region eu-west-1 --volume-id vol-0123456789abcdef0 --instance-id ${INSTANCE} --device /dev/sdf`),
       `mkfs.xfs -L dynwork-data ${r.root}/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0`,
       'mount /var/lib/dynwork',
       'systemctl daemon-reload',
@@ -346,7 +346,7 @@ describe('the EC2 boot script, run with stand-in commands', () => {
     assert.equal(dnf.code, 0, dnf.log);
     assert.deepEqual(sleeps(dnf), [2, 4, 8, 16]);
     const attach = boot(manager, { FLAKY: 'aws ec2 attach-volume *', FLAKY_TIMES: '1000', ASSOCIATE_FAILS: '0', DYNWORK_BOOT_RETRY_BASE_S: '' }, recordSleep);
-    assert.deepEqual(sleeps(attach), [2, 4, 8, 16, ...Array(25).fill(30)], 'about 13 minutes for a predecessor to let go of the volume');
+    assert.deepEqual(sleeps(attach), [2, 4, 8, 16, ...Array<number>(25).fill(30)], 'about 13 minutes for a predecessor to let go of the volume');
   });
 
   test('an Elastic IP it cannot take: it says so and still starts, so peers and workers keep it', () => {

@@ -23,8 +23,8 @@ function watch(home: string, args: string[], until: RegExp, opts: { tty?: boolea
       out += d.toString();
       if (until.test(out)) child.kill('SIGTERM');
     };
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
     child.on('error', reject);
     child.on('close', () => {
       clearTimeout(timer);

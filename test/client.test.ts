@@ -106,7 +106,7 @@ describe('ManagerClient', () => {
     assert.equal(r?.url, '/enqueue?iterations=10');
     assert.equal(r?.headers.authorization, `Bearer ${TOKEN}`);
     assert.match(String(r?.headers['content-type']), /application\/json/);
-    assert.deepEqual(JSON.parse(r!.body), { data: 'Hello wörld' });
+    assert.deepEqual(JSON.parse(r.body), { data: 'Hello wörld' });
   });
 
   test('enqueueBatch sends a JSON array and returns the ids in order', async () => {

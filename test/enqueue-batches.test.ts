@@ -72,7 +72,7 @@ describe('staged batch upload', () => {
     const bad = await call('PUT', `/enqueue/batches/${id}/2`, [{ data: 'ok', iterations: 1 }, { data: 'x', iterations: 0 }]);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error?.code, 'invalid_iterations');
-    assert.match(bad.body.error!.message, /^job 1: /);
+    assert.match(bad.body.error.message, /^job 1: /);
     const lone = await call('PUT', `/enqueue/batches/${id}/2`, [{ data: '\ud800', iterations: 1 }]);
     assert.equal(lone.body.error?.code, 'invalid_utf8');
     assert.equal((await call('PUT', `/enqueue/batches/${id}/2`, { data: 'x', iterations: 1 })).body.error?.code, 'invalid_part');
@@ -81,7 +81,7 @@ describe('staged batch upload', () => {
     const missing = await call('POST', `/enqueue/batches/${id}/commit`, { parts: 2 });
     assert.equal(missing.status, 409);
     assert.equal(missing.body.error?.code, 'missing_part');
-    assert.match(missing.body.error!.message, /part 2 of 2/);
+    assert.match(missing.body.error.message, /part 2 of 2/);
     assert.equal((await call('POST', `/enqueue/batches/${id}/commit`, { parts: 0 })).body.error?.code, 'invalid_parts');
     assert.equal((await call('POST', `/enqueue/batches/${id}/commit`, {})).body.error?.code, 'invalid_parts');
     assert.equal(m.ctx.store.counts().queued, 0);

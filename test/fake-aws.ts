@@ -220,12 +220,12 @@ export class FakeAws {
   /** `mock: false` leaves the SDK alone, for serving the account over HTTP (test/aws-wire.ts). */
   constructor({ mock = true }: { mock?: boolean } = {}) {
     const services: [string, Record<string, (input: never, ctx: CallContext) => unknown>, Record<string, unknown>, unknown][] = [
-      ['ec2', this.ec2Handlers() as never, ec2 as never, ec2.EC2Client],
-      ['iam', this.iamHandlers() as never, iam as never, iam.IAMClient],
-      ['ssm', this.ssmHandlers() as never, ssm as never, ssm.SSMClient],
-      ['pricing', this.pricingHandlers() as never, pricing as never, pricing.PricingClient],
-      ['sts', { GetCallerIdentity: () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:user/deployer`, UserId: 'AIDA' }) }, sts as never, sts.STSClient],
-      ['s3', this.s3Handlers() as never, s3 as never, s3.S3Client],
+      ['ec2', this.ec2Handlers(), ec2, ec2.EC2Client],
+      ['iam', this.iamHandlers(), iam, iam.IAMClient],
+      ['ssm', this.ssmHandlers(), ssm, ssm.SSMClient],
+      ['pricing', this.pricingHandlers(), pricing, pricing.PricingClient],
+      ['sts', { GetCallerIdentity: () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:user/deployer`, UserId: 'AIDA' }) }, sts, sts.STSClient],
+      ['s3', this.s3Handlers(), s3, s3.S3Client],
     ];
     for (const [prefix, handlers, module, Client] of services) {
       for (const [name, fn] of Object.entries(handlers)) this.handlers[`${prefix}:${name}`] = fn;

@@ -43,7 +43,7 @@ describe('a job tells its story, and can be cancelled and retried', () => {
     assert.equal(running.status, 'running');
     assert.equal(running.manager, 2);
     assert.equal(running.lease?.workerId, 'worker-a');
-    assert.ok(Date.parse(running.lease!.expiresAt) > Date.parse(running.enqueuedAt));
+    assert.ok(Date.parse(running.lease.expiresAt) > Date.parse(running.enqueuedAt));
     assert.deepEqual(running.history?.map((a) => [a.attempt, a.workerId, a.outcome]), [[1, 'worker-a', 'running']]);
 
     // worker-a goes silent: its lease runs out and worker-b finishes the job.
@@ -58,7 +58,7 @@ describe('a job tells its story, and can be cancelled and retried', () => {
       [1, 'worker-a', 'lease expired'],
       [2, 'worker-b', 'completed'],
     ]);
-    assert.ok(done.history!.every((a) => a.endedAt !== null));
+    assert.ok(done.history.every((a) => a.endedAt !== null));
   });
 
   test('a poison job fails, is listed, and retry --failed queues it again with its history kept', async () => {

@@ -51,7 +51,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
     }
     return agent.agent;
   };
-  const fetch = (url: string, init: RequestInit = {}) => undiciFetch(url, { ...(init as object), dispatcher: dispatcher() } as Parameters<typeof undiciFetch>[1]);
+  const fetch = (url: string, init: RequestInit = {}) => undiciFetch(url, { ...(init as object), dispatcher: dispatcher() });
   const call = (url: string, path: string, token: string, init: RequestInit = {}) =>
     fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers }, signal: AbortSignal.timeout(10_000) });
   const stopGracefully = async (pid: number) => {

@@ -156,7 +156,7 @@ describe('worker', () => {
     // go in one call once nothing is queued here (two, when the last job
     // reached its thread before the one before it reported).
     worker([m1], { threads: 1, resultBatchMs: 60_000 });
-    await waitFor('every result', async () => (await m1.mgr.ctx.store.counts()).completed === ids.length, 30_000, 20);
+    await waitFor('every result', async () => m1.mgr.ctx.store.counts().completed === ids.length, 30_000, 20);
     const calls = await completeCalls();
     assert.ok(calls >= 1 && calls <= 2, `${ids.length} results in ${calls} complete calls`);
     for (const [i, id] of ids.entries()) assert.equal((await m1.client.getJob(id)).result, iteratedSha512(jobs[i]!.data, jobs[i]!.iterations));

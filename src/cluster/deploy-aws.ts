@@ -68,7 +68,7 @@ export async function deployAws(opts: AwsDeployOptions, deps: AwsDeployDeps, pro
 
 async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: Progress): Promise<AwsDeployResult> {
   const { clients } = deps;
-  const { ec2, iam, ssm, sts } = clients;
+  const { ec2, ssm, sts } = clients;
   const pollMs = deps.pollMs ?? 5000;
   const previous = readClusterState(opts.cluster);
   if (previous && previous.provider !== 'aws') {
@@ -86,7 +86,6 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const subnet = await withStep(progress, 'Finding the subnet', () => findSubnet(clients, s.subnet, region), (sn) => `Subnet ${sn.SubnetId} (${sn.AvailabilityZone}, ${sn.VpcId})`);
   const subnetId = subnet.SubnetId!;
   const vpcId = subnet.VpcId!;
-  const zone = subnet.AvailabilityZone!;
 
   const types = await withStep(progress, 'Looking up instance types and the Amazon Linux 2023 AMI', async () => {
     const wanted = [...new Set([s.instanceType, s.workerInstanceType])];

@@ -90,7 +90,7 @@ export async function pullCommand(o: { top: number; wait: boolean; timeout?: num
       await confirm(c, held);
     }
   } catch (err) {
-    const reason = stop.signal.aborted ? stop.signal.reason : err;
+    const reason: unknown = stop.signal.aborted ? stop.signal.reason : err;
     if (!(reason instanceof Stopped)) {
       await giveBack(c, held);
       throw err;

@@ -42,9 +42,9 @@ export function cliProgress(json: boolean, stream: NodeJS.WriteStream = process.
       // Loaded only on a terminal: scripts and pipes never pay for it.
       const s = spinner(stream, text, color);
       return {
-        update: (t) => s.then((x) => void (x.text = t)),
-        succeed: (t) => s.then((x) => void x.stopAndPersist({ symbol: ok, ...(t === undefined ? {} : { text: t }) })),
-        fail: (t) => s.then((x) => void x.stopAndPersist({ symbol: bad, ...(t === undefined ? {} : { text: t }) })),
+        update: (t) => void s.then((x) => void (x.text = t)),
+        succeed: (t) => void s.then((x) => void x.stopAndPersist({ symbol: ok, ...(t === undefined ? {} : { text: t }) })),
+        fail: (t) => void s.then((x) => void x.stopAndPersist({ symbol: bad, ...(t === undefined ? {} : { text: t }) })),
       };
     },
     info: (text) => void stream.write(`${text}\n`),

@@ -70,7 +70,7 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
 
 /** s3://bucket/key (a valid bucket name, a non-empty key) or an https URL with a host; no whitespace or control characters anywhere. */
 function isArtifactUrl(url: string): boolean {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what it rejects
   if (/[\s\x00-\x1f\x7f]/.test(url)) return false;
   if (url.startsWith('s3://')) return /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/.test(url);
   if (!url.startsWith('https://')) return false;
