@@ -75,7 +75,8 @@ describe('--json output is what docs/json-output.md says', () => {
     for (const m of deployed.managers) pids.add(m.pid);
     const [fast] = (await checked<{ ids: number[] }>('enqueue', ['enqueue', '--iterations', '3', 'a'])).ids;
     const [slow] = (await checked<{ ids: number[] }>('enqueue', ['enqueue', '--iterations', '10000000', 'slow'])).ids;
-    await waitFor('the fast job to complete', async () => JSON.parse((await cli(['job', String(fast), '--json'])).stdout).status === 'completed', 30_000, 200);
+    const job = async (id: number | undefined) => JSON.parse((await cli(['job', String(id), '--json'])).stdout) as { status: string; result: string | null };
+    await waitFor('the fast job to complete', async () => (await job(fast)).status === 'completed', 30_000, 200);
     await checked('job', ['job', String(fast)]);
     await checked('jobs', ['jobs', '--state', 'completed', '--limit', '5']);
     const s = await checked<{ workers: { pid: number }[] }>('status', ['status']);
@@ -83,7 +84,7 @@ describe('--json output is what docs/json-output.md says', () => {
     assert.equal((await checked<{ status: string }[]>('cancel', ['cancel', String(slow)]))[0]!.status, 'cancelled');
     assert.equal((await checked<{ status: string }[]>('cancel', ['retry', String(slow)]))[0]!.status, 'queued');
     await checked('cancel', ['cancel', String(slow)]);
-    assert.deepEqual(await checked('pull', ['pull', '--top', '1', '--wait']), [{ id: fast, result: JSON.parse((await cli(['job', String(fast), '--json'])).stdout).result }]);
+    assert.deepEqual(await checked('pull', ['pull', '--top', '1', '--wait']), [{ id: fast, result: (await job(fast)).result }]);
     await checked('dashboard', ['dashboard']);
     const e = await checked<{ error: { code: string } }>('Errors', ['status', '--cluster', 'nope'], 1);
     assert.equal(e.error.code, 'not_deployed');

@@ -1,4 +1,3 @@
-import type { Subnet } from '@aws-sdk/client-ec2';
 import { join } from 'node:path';
 import { ManagerClient } from '../client/manager-client.js';
 import { DynworkError } from '../errors.js';

@@ -34,10 +34,15 @@ export function parseLine(raw: string, fallback: { time: number; source: string;
   const time = rec && typeof rec.time === 'string' ? Date.parse(rec.time) : NaN;
   if (!rec || Number.isNaN(time)) return { time: fallback.time, source: fallback.source, role: fallback.role, level: 'text', msg: raw, fields: {}, raw };
   const role = rec.role === 'manager' || rec.role === 'worker' ? rec.role : fallback.role;
-  const source = role === 'manager' && rec.manager !== undefined ? `manager-${String(rec.manager)}` : typeof rec.workerId === 'string' ? rec.workerId : fallback.source;
+  const source = role === 'manager' && rec.manager !== undefined ? `manager-${text(rec.manager)}` : typeof rec.workerId === 'string' ? rec.workerId : fallback.source;
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rec)) if (!OWN.has(k)) fields[k] = v;
-  return { time, source, role, level: String(rec.level ?? 'info'), msg: String(rec.msg ?? ''), fields, raw };
+  return { time, source, role, level: text(rec.level ?? 'info'), msg: text(rec.msg ?? ''), fields, raw };
+}
+
+/** A log field as text: strings as they are, anything else as JSON (never "[object Object]"). */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
 }
 
 export function matches(r: LogRecord, f: LogFilter): boolean {

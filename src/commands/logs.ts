@@ -74,7 +74,7 @@ async function bootLog(o: LogsFlags): Promise<void> {
   const state = requireCluster(o.cluster);
   if (state.provider !== 'aws') throw new DynworkError('usage', '--boot reads an EC2 instance\'s console: it is for aws clusters', { hint: 'a local process logs into its file: dynwork logs' });
   const [{ createAwsClients }, { consoleOutput }] = await Promise.all([import('../providers/aws/clients.js'), import('../providers/aws/boot-log.js')]);
-  const clients = createAwsClients({ region: state.settings.region as string | undefined });
+  const clients = createAwsClients({ region: state.settings.region });
   try {
     await writeOut(await consoleOutput(clients, o.boot!));
   } finally {

@@ -81,7 +81,7 @@ export function render(s: ClusterStatus, width: number): string {
 function describeSettings(st: Record<string, unknown>): string {
   const parts: string[] = [];
   const add = (label: string, v: unknown, unit = '') => {
-    if (v !== undefined && v !== null) parts.push(`${label} ${String(v)}${unit}`);
+    if (v !== undefined && v !== null) parts.push(`${label} ${typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v)}${unit}`);
   };
   add('managers', st.managers);
   add('max workers', st.maxWorkers);
@@ -99,7 +99,7 @@ async function providerOf(cluster: string): Promise<Provider> {
   const state = readClusterState(cluster);
   if (state?.provider === 'aws') {
     const [{ createAwsClients }, { createAwsProvider }] = await Promise.all([import('../providers/aws/clients.js'), import('../providers/aws/provider.js')]);
-    return createAwsProvider({ clients: createAwsClients({ region: state.settings.region as string | undefined }) });
+    return createAwsProvider({ clients: createAwsClients({ region: state.settings.region }) });
   }
   const { createLocalProvider } = await import('../providers/local.js');
   return createLocalProvider();

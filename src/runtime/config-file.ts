@@ -66,7 +66,7 @@ function resolveKeyFile(json: unknown, configFile: string): unknown {
   const tls = (json as { tls?: unknown }).tls;
   if (!tls || typeof tls !== 'object' || Array.isArray(tls)) return json;
   const t: Record<string, unknown> = { ...(tls as Record<string, unknown>) };
-  for (const key of ['keyFile', 'certFile']) if (typeof t[key] === 'string' && t[key] !== '') t[key] = credentialPath(t[key] as string, configFile);
+  for (const key of ['keyFile', 'certFile']) if (typeof t[key] === 'string' && t[key] !== '') t[key] = credentialPath(t[key], configFile);
   if (typeof t.caFile === 'string' && t.caFile !== '') {
     const path = credentialPath(t.caFile, configFile);
     try {

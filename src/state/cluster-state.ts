@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DynworkError } from '../errors.js';
 import { clusterStateSchema, type ClusterState } from '../settings/cluster-state.js';
 import { formatIssues } from '../settings/parse.js';
-import { clusterDir, stateRoot } from './paths.js';
+import { clusterDir } from './paths.js';
 
 export { clusterDir, stateRoot } from './paths.js';
 

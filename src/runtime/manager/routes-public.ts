@@ -14,7 +14,7 @@ const PULL_LINGER_MS = 100;
 function parseFlag(name: string, raw: unknown): boolean {
   if (raw === undefined || raw === '0' || raw === 'false') return false;
   if (raw === '1' || raw === 'true') return true;
-  throw new HttpError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(String(raw)).slice(0, 60)}`);
+  throw new HttpError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw).slice(0, 60)}`);
 }
 
 /** The seed's API and what DESIGN §1 adds to it. */

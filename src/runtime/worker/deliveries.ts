@@ -51,7 +51,7 @@ export class Deliveries {
   /** Clears the timers (once `stop` has aborted) and waits for the deliveries in flight. */
   async settled(): Promise<void> {
     for (const o of this.outboxes.values()) this.clock.clearTimeout(o.flushTimer);
-    await Promise.allSettled([...this.outboxes.values()].map((o) => o.delivering));
+    await Promise.allSettled([...this.outboxes.values()].flatMap((o) => (o.delivering ? [o.delivering] : [])));
   }
 
   private outbox(link: ManagerLink): Outbox {
