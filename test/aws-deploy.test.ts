@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
+import type { RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { Artifact } from '../src/cluster/artifact.js';
 import { deployAws, type AwsDeployDeps, type AwsDeployOptions } from '../src/cluster/deploy-aws.js';
 import { silentProgress } from '../src/cluster/progress.js';
@@ -14,6 +15,8 @@ import { readClusterState } from '../src/state/cluster-state.js';
 import { clusterDir } from '../src/state/paths.js';
 import { VERSION } from '../src/version.js';
 import type { ManagerPin } from '../src/protocol/tls-identity.js';
+import type { AutoscaleSettings } from '../src/settings/autoscale.js';
+import type { Endpoint, ManagerTls } from '../src/settings/manager.js';
 import { createAwsProvider } from '../src/providers/aws/provider.js';
 import { awsError, FakeAws } from './fake-aws.js';
 import { tempDir } from './helpers.js';
@@ -87,13 +90,29 @@ function deploy(opts: Partial<AwsDeployOptions> = {}, healthy: (url: string) => 
 
 const teardown = (opts: { keepData?: boolean; dryRun?: boolean } = {}) => teardownAws({ cluster: 'demo', ...opts }, { clients, pollMs: 1 }, silentProgress);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** What these tests read of the config in a machine's user-data: a manager's, or (ca) a worker's. */
+interface BootConfig {
+  index: number;
+  host: string;
+  advertiseHost: string;
+  clientTokenFile: string;
+  workerTokenFile: string;
+  peers: Endpoint[];
+  tls: ManagerTls;
+  autoscale: Extract<AutoscaleSettings, { provider: 'aws' }>;
+  ca?: string;
+}
 
-function userDataOf(run: Json): { script: string; config: Json } {
+/** An IAM policy document as the tests read it. */
+interface Policy {
+  Statement: { Sid?: string; Effect: string; Principal?: unknown; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, Record<string, string | string[]>> }[];
+}
+
+function userDataOf(run: RunInstancesCommandInput): { script: string; config: BootConfig } {
   const script = Buffer.from(run.UserData as string, 'base64').toString('utf8');
   const b64 = /^CONFIG_B64='([A-Za-z0-9+/=]+)'$/m.exec(script)?.[1];
   assert.ok(b64, 'user-data carries the config');
-  return { script, config: JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as Json };
+  return { script, config: JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as BootConfig };
 }
 
 const tag = (tags: { Key?: string; Value?: string }[], key: string) => tags.find((t) => t.Key === key)?.Value;
@@ -143,7 +162,7 @@ describe('aws deploy', () => {
     // New buckets block public access already (S3's default since 2023): checked, left alone.
     assert.deepEqual(fake.buckets.get(BUCKET)!.PublicAccessBlock, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
     assert.equal(fake.calls('s3:GetPublicAccessBlock').length, 1);
-    assert.deepEqual(JSON.parse(fake.calls('s3:PutBucketPolicy')[0]!.Policy as string).Statement, [
+    assert.deepEqual((JSON.parse(fake.calls('s3:PutBucketPolicy')[0]!.Policy as string) as Policy).Statement, [
       {
         Sid: 'RefuseInsecureTransport',
         Effect: 'Deny',
@@ -153,8 +172,8 @@ describe('aws deploy', () => {
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       },
     ]);
-    assert.deepEqual(fake.calls('s3:PutBucketEncryption')[0]!.ServerSideEncryptionConfiguration.Rules, [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }]);
-    assert.deepEqual(fake.calls('s3:PutBucketTagging')[0]!.Tagging.TagSet, [
+    assert.deepEqual(fake.calls('s3:PutBucketEncryption')[0]!.ServerSideEncryptionConfiguration!.Rules, [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }]);
+    assert.deepEqual(fake.calls('s3:PutBucketTagging')[0]!.Tagging!.TagSet, [
       { Key: 'dynwork:role', Value: 'artifacts' },
       { Key: 'Name', Value: 'dynwork-artifacts' },
     ]);
@@ -174,7 +193,7 @@ describe('aws deploy', () => {
 
     const [sg] = fake.calls('ec2:CreateSecurityGroup');
     assert.equal(sg!.VpcId, 'vpc-0default');
-    assert.equal(tag(sg!.TagSpecifications[0].Tags, 'dynwork:cluster'), 'demo');
+    assert.equal(tag(sg!.TagSpecifications![0]!.Tags!, 'dynwork:cluster'), 'demo');
     const groupId = [...fake.groups.keys()][0]!;
     const [ingress] = fake.calls('ec2:AuthorizeSecurityGroupIngress');
     assert.deepEqual(
@@ -202,9 +221,9 @@ describe('aws deploy', () => {
 
     const roles = fake.calls('iam:CreateRole');
     assert.deepEqual(roles.map((x) => x.RoleName), ['dynwork-demo-us-east-1-manager', 'dynwork-demo-us-east-1-worker']);
-    assert.deepEqual(JSON.parse(roles[0]!.AssumeRolePolicyDocument).Statement[0].Principal, { Service: 'ec2.amazonaws.com' });
-    const [managerPolicy, workerPolicy] = fake.calls('iam:PutRolePolicy').map((p) => JSON.parse(p.PolicyDocument as string) as Json);
-    const stmt = (sid: string) => managerPolicy!.Statement.find((x: Json) => x.Sid === sid);
+    assert.deepEqual((JSON.parse(roles[0]!.AssumeRolePolicyDocument!) as Policy).Statement[0]!.Principal, { Service: 'ec2.amazonaws.com' });
+    const [managerPolicy, workerPolicy] = fake.calls('iam:PutRolePolicy').map((p) => JSON.parse(p.PolicyDocument as string) as Policy);
+    const stmt = (sid: string) => managerPolicy!.Statement.find((x) => x.Sid === sid)!;
     // Launch: only the cluster's instance types, IMDSv2, encrypted volumes, the AMI deploy resolved, in the cluster's network.
     assert.deepEqual(stmt('LaunchOnlyClusterInstancesOfItsTypes'), {
       Sid: 'LaunchOnlyClusterInstancesOfItsTypes',
@@ -237,7 +256,7 @@ describe('aws deploy', () => {
       'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-manager',
       'arn:aws:iam::123456789012:role/dynwork/dynwork-demo-us-east-1-worker',
     ]);
-    const actions = managerPolicy!.Statement.flatMap((x: Json) => [x.Action].flat()).sort();
+    const actions = managerPolicy!.Statement.flatMap((x) => [x.Action].flat()).sort();
     assert.deepEqual(actions, [
       'ec2:AssociateAddress',
       'ec2:AttachVolume',
@@ -264,14 +283,14 @@ describe('aws deploy', () => {
       assert.equal(v.Encrypted, true);
       assert.equal(v.VolumeType, 'gp3');
       assert.equal(v.AvailabilityZone, 'us-east-1a');
-      assert.equal(tag(v.TagSpecifications[0].Tags, 'dynwork:index'), String(k + 1));
+      assert.equal(tag(v.TagSpecifications![0]!.Tags!, 'dynwork:index'), String(k + 1));
     }
     // 172.31.15.254 is taken in the subnet: the next free addresses from the top.
-    assert.deepEqual(volumes.map((v) => tag(v.TagSpecifications[0].Tags, 'dynwork:address')), ['172.31.15.253', '172.31.15.252']);
+    assert.deepEqual(volumes.map((v) => tag(v.TagSpecifications![0]!.Tags!, 'dynwork:address')), ['172.31.15.253', '172.31.15.252']);
 
     // One Elastic IP per manager, tagged so teardown and a replacement machine find it.
     const allocations = fake.calls('ec2:AllocateAddress');
-    assert.deepEqual(allocations.map((a) => [a.Domain, a.TagSpecifications[0].ResourceType, tag(a.TagSpecifications[0].Tags, 'dynwork:cluster'), tag(a.TagSpecifications[0].Tags, 'dynwork:role'), tag(a.TagSpecifications[0].Tags, 'dynwork:index')]), [
+    assert.deepEqual(allocations.map((a) => [a.Domain, a.TagSpecifications![0]!.ResourceType, tag(a.TagSpecifications![0]!.Tags!, 'dynwork:cluster'), tag(a.TagSpecifications![0]!.Tags!, 'dynwork:role'), tag(a.TagSpecifications![0]!.Tags!, 'dynwork:index')]), [
       ['vpc', 'elastic-ip', 'demo', 'manager-address', '1'],
       ['vpc', 'elastic-ip', 'demo', 'manager-address', '2'],
     ]);
@@ -287,10 +306,10 @@ describe('aws deploy', () => {
       assert.equal(run.InstanceInitiatedShutdownBehavior, 'stop');
       assert.deepEqual(run.MaintenanceOptions, { AutoRecovery: 'default' });
       assert.equal(run.KeyName, 'dynwork-demo');
-      assert.equal(run.NetworkInterfaces[0].SubnetId, 'subnet-0a');
-      assert.deepEqual(run.NetworkInterfaces[0].Groups, [groupId]);
-      assert.equal(run.NetworkInterfaces[0].PrivateIpAddress, k === 0 ? '172.31.15.253' : '172.31.15.252');
-      const tags = run.TagSpecifications.find((t: Json) => t.ResourceType === 'instance').Tags;
+      assert.equal(run.NetworkInterfaces![0]!.SubnetId, 'subnet-0a');
+      assert.deepEqual(run.NetworkInterfaces![0]!.Groups, [groupId]);
+      assert.equal(run.NetworkInterfaces![0]!.PrivateIpAddress, k === 0 ? '172.31.15.253' : '172.31.15.252');
+      const tags = run.TagSpecifications!.find((t) => t.ResourceType === 'instance')!.Tags!;
       assert.equal(tag(tags, 'dynwork:cluster'), 'demo');
       assert.equal(tag(tags, 'dynwork:role'), 'manager');
       assert.equal(tag(tags, 'dynwork:index'), String(index));
@@ -368,7 +387,7 @@ describe('aws deploy', () => {
     for (const run of fake.calls('ec2:RunInstances')) {
       const { script, config } = userDataOf(run);
       assert.doesNotMatch(script + JSON.stringify(config), /PRIVATE KEY/, 'no key in user-data');
-      const index = Number(tag(run.TagSpecifications[0].Tags, 'dynwork:index'));
+      const index = Number(tag(run.TagSpecifications![0]!.Tags!, 'dynwork:index'));
       assert.match(
         script,
         new RegExp(`^TOKEN_PARAMETERS='client-token=/dynwork/demo/client-token worker-token=/dynwork/demo/worker-token cluster-ca=/dynwork/demo/ca manager-cert=/dynwork/demo/manager-${index}-cert manager-key=/dynwork/demo/manager-${index}-key'$`, 'm'),
@@ -382,7 +401,7 @@ describe('aws deploy', () => {
     assert.ok(pins.every((p) => p.ca === caPem));
     assert.equal(readClusterState('demo')!.ca, caPem);
     const { config } = userDataOf(fake.calls('ec2:RunInstances')[0]!);
-    assert.ok(config.peers.every((p: Json) => p.url.startsWith('https://')));
+    assert.ok(config.peers.every((p) => p.url.startsWith('https://')));
     // Workers get the CA itself (public, and the leader renders their user-data): launched by the provider, no key anywhere.
     fake.clearLog();
     await createAwsProvider({ clients, settings: config.autoscale.aws }).launch('worker', {
@@ -422,7 +441,7 @@ describe('aws deploy', () => {
     assert.deepEqual(r.managers.map((m) => m.action), ['replaced', 'replaced']);
     assert.deepEqual(fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds), before.map((id) => [id]));
     const runs = fake.calls('ec2:RunInstances');
-    assert.deepEqual(runs.map((x) => x.NetworkInterfaces[0].PrivateIpAddress), ['172.31.15.253', '172.31.15.252']);
+    assert.deepEqual(runs.map((x) => x.NetworkInterfaces![0]!.PrivateIpAddress), ['172.31.15.253', '172.31.15.252']);
     assert.equal(userDataOf(runs[0]!).config.autoscale.scaleUpAfterMs, 5000);
   });
 
@@ -500,7 +519,7 @@ describe('aws deploy', () => {
     assert.deepEqual(fake.mutations(), ['ec2:RunInstances']);
     assert.deepEqual(r.managers.map((m) => m.action), ['unchanged', 'created']);
     const [run] = fake.calls('ec2:RunInstances');
-    assert.equal(run!.NetworkInterfaces[0].PrivateIpAddress, lost.PrivateIpAddress);
+    assert.equal(run!.NetworkInterfaces![0]!.PrivateIpAddress, lost.PrivateIpAddress);
     assert.match(userDataOf(run!).script, new RegExp(`^DATA_VOLUME='${[...fake.volumes.values()][1]!.VolumeId}'$`, 'm'));
     assert.match(userDataOf(run!).script, new RegExp(`^ADDRESS_ALLOCATION='${[...fake.addresses.values()][1]!.AllocationId}'$`, 'm'));
     assert.deepEqual(r.managers.map((m) => m.url), urls, 'the replacement is reached at the same URL');
@@ -511,9 +530,9 @@ describe('aws deploy', () => {
     const { config } = userDataOf(fake.calls('ec2:RunInstances')[0]!);
     assert.deepEqual(config.autoscale.aws.manager.imageId, 'ami-0x86');
     assert.deepEqual(config.autoscale.aws.worker, { instanceType: 'c7g.large', imageId: 'ami-0arm64', profileName: 'dynwork-demo-us-east-1-worker', spot: false });
-    const policy = JSON.parse(fake.calls('iam:PutRolePolicy')[0]!.PolicyDocument as string) as Json;
-    const stmt = (sid: string) => policy.Statement.find((x: Json) => x.Sid === sid);
-    assert.deepEqual(stmt('LaunchOnlyClusterInstancesOfItsTypes').Condition.StringEquals['ec2:InstanceType'], ['t3.micro', 'c7g.large']);
+    const policy = JSON.parse(fake.calls('iam:PutRolePolicy')[0]!.PolicyDocument as string) as Policy;
+    const stmt = (sid: string) => policy.Statement.find((x) => x.Sid === sid)!;
+    assert.deepEqual(stmt('LaunchOnlyClusterInstancesOfItsTypes').Condition!.StringEquals!['ec2:InstanceType'], ['t3.micro', 'c7g.large']);
     assert.deepEqual(stmt('LaunchOnlyTheClusterImagesInItsNetwork').Resource.slice(0, 2), ['arn:aws:ec2:us-east-1::image/ami-0x86', 'arn:aws:ec2:us-east-1::image/ami-0arm64']);
   });
 
@@ -523,10 +542,10 @@ describe('aws deploy', () => {
     assert.equal(run!.InstanceType, 't4g.small');
     assert.equal(run!.ImageId, 'ami-0arm64', 'the AMI follows the architecture');
     assert.deepEqual(
-      fake.calls('ssm:GetParameter').map((p) => p.Name).filter((n) => n.startsWith('/aws/')),
+      fake.calls('ssm:GetParameter').map((p) => p.Name).filter((n) => n!.startsWith('/aws/')),
       ['/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64', '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64'],
     );
-    assert.equal(run!.NetworkInterfaces[0].SubnetId, 'subnet-0b');
+    assert.equal(run!.NetworkInterfaces![0]!.SubnetId, 'subnet-0b');
     const { script, config } = userDataOf(run!);
     assert.deepEqual(packed, ['https://example.test/dynwork-0.1.0.tgz'], '--package is fetched, then pinned like a packed build');
     const pinned = sha256('the build of https://example.test/dynwork-0.1.0.tgz');
@@ -536,7 +555,7 @@ describe('aws deploy', () => {
     assert.equal(config.autoscale.workerThreads, 4, 'an EC2 worker hashes on all its vCPUs');
     const [ingress] = fake.calls('ec2:AuthorizeSecurityGroupIngress');
     assert.deepEqual(
-      ingress!.IpPermissions.filter((p: Json) => p.IpRanges).map((p: Json) => [p.FromPort, p.IpRanges[0].CidrIp]),
+      ingress!.IpPermissions!.filter((p) => p.IpRanges).map((p) => [p.FromPort, p.IpRanges![0]!.CidrIp]),
       [
         [5000, '192.0.2.0/24'],
         [22, '192.0.2.0/24'],
@@ -545,7 +564,7 @@ describe('aws deploy', () => {
     // Narrowing the CIDR later revokes the old rules.
     fake.clearLog();
     await deploy({ allowCidr: ['192.0.2.9/32'], ssh: false });
-    const revoked = fake.calls('ec2:RevokeSecurityGroupIngress')[0]!.IpPermissions.map((p: Json) => [p.FromPort, p.IpRanges[0].CidrIp]);
+    const revoked = fake.calls('ec2:RevokeSecurityGroupIngress')[0]!.IpPermissions!.map((p) => [p.FromPort, p.IpRanges![0]!.CidrIp]);
     assert.deepEqual(revoked, [
       [5000, '192.0.2.0/24'],
       [22, '192.0.2.0/24'],
@@ -676,7 +695,7 @@ describe('aws teardown', () => {
       's3:DeleteObjects',
       's3:DeleteBucket',
     ]);
-    assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete.Objects, [{ Key: BUILD_KEY }], "only the cluster's build");
+    assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete!.Objects, [{ Key: BUILD_KEY }], "only the cluster's build");
     assert.deepEqual(fake.calls('ssm:DeleteParameters')[0]!.Names, [
       '/dynwork/demo/client-token',
       '/dynwork/demo/worker-token',
@@ -712,7 +731,7 @@ describe('aws teardown', () => {
     assert.deepEqual(dry.removed.filter((x) => x.kind.startsWith('S3')), [{ kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` }], 'the bucket is not listed: "other" uses it');
     fake.clearLog();
     await teardown();
-    assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete.Objects, [{ Key: BUILD_KEY }]);
+    assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete!.Objects, [{ Key: BUILD_KEY }]);
     assert.deepEqual(fake.calls('s3:DeleteBucket'), []);
     await teardownAws({ cluster: 'other' }, { clients, pollMs: 1 }, silentProgress);
     assert.deepEqual(fake.calls('s3:DeleteBucket'), [{ Bucket: BUCKET }], 'the last cluster out removes the bucket');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { DynworkError } from '../src/errors.js';
 import { createAwsClients, type AwsClients } from '../src/providers/aws/clients.js';
@@ -25,12 +26,11 @@ afterEach(() => {
   clients.destroy();
 });
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const tag = (tags: { Key?: string; Value?: string }[], key: string) => tags.find((t) => t.Key === key)?.Value;
-function decode(run: Json): { script: string; config: Json } {
+function decode(run: RunInstancesCommandInput): { script: string; config: Record<string, unknown> } {
   const script = Buffer.from(run.UserData as string, 'base64').toString('utf8');
   const b64 = /^CONFIG_B64='([A-Za-z0-9+/=]+)'$/m.exec(script)![1]!;
-  return { script, config: JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as Json };
+  return { script, config: JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as Record<string, unknown> };
 }
 
 describe('the aws provider behind a manager', () => {
@@ -70,10 +70,10 @@ describe('the aws provider behind a manager', () => {
         assert.deepEqual(run.MetadataOptions, { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
         assert.equal(run.MaintenanceOptions, undefined);
         assert.deepEqual(run.BlockDeviceMappings, [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }], 'an encrypted root volume, as the manager policy requires');
-        assert.deepEqual(run.TagSpecifications.map((t: Json) => t.ResourceType), ['instance', 'volume', 'network-interface'], 'everything the launch creates is tagged, as the manager policy requires');
-        for (const spec of run.TagSpecifications) {
-          assert.equal(tag(spec.Tags, 'dynwork:cluster'), 'demo');
-          assert.equal(tag(spec.Tags, 'dynwork:role'), 'worker');
+        assert.deepEqual(run.TagSpecifications!.map((t) => t.ResourceType), ['instance', 'volume', 'network-interface'], 'everything the launch creates is tagged, as the manager policy requires');
+        for (const spec of run.TagSpecifications!) {
+          assert.equal(tag(spec.Tags!, 'dynwork:cluster'), 'demo');
+          assert.equal(tag(spec.Tags!, 'dynwork:role'), 'worker');
         }
         const { script, config } = decode(run);
         assert.ok(!script.includes(WORKER_TOKEN) && !script.includes(CLIENT_TOKEN), 'no token in user-data');
@@ -119,7 +119,7 @@ describe('the aws provider behind a manager', () => {
     const [inst] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base, 2) });
     assert.ok(inst?.id.startsWith('i-'));
     const [run] = fake.calls('ec2:RunInstances');
-    assert.equal(run!.NetworkInterfaces[0].PrivateIpAddress, '172.31.15.252');
+    assert.equal(run!.NetworkInterfaces![0]!.PrivateIpAddress, '172.31.15.252');
     assert.equal(run!.InstanceInitiatedShutdownBehavior, 'stop');
     assert.deepEqual(run!.MaintenanceOptions, { AutoRecovery: 'default' });
     const { script, config } = decode(run!);

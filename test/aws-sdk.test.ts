@@ -79,12 +79,13 @@ describe('a refused call names the permission to grant', () => {
     let checked = 0;
     for (const [service, api] of Object.entries(apis)) {
       const mock = mocks[service as keyof typeof mocks];
-      for (const [method, fn] of Object.entries(api)) {
+      for (const [method, fn] of Object.entries(api) as [string, unknown][]) {
         // Waiters poll until their time is up, by design: not calls to check here.
         if (method.startsWith('waitUntil') || typeof fn !== 'function') continue;
         const op = method[0]!.toUpperCase() + method.slice(1);
         const action = `${service}:${service === 's3' ? (s3Actions[op] ?? op) : op}`;
-        assert.equal(await refusal(() => fn.call(api, {})), `your AWS identity is not allowed to call ${action}`, method);
+        const send = fn as (this: typeof api, input: object) => Promise<unknown>;
+        assert.equal(await refusal(() => send.call(api, {})), `your AWS identity is not allowed to call ${action}`, method);
         assert.equal(mock.calls().at(-1)?.args[0].constructor.name, `${op}Command`, `${service}.${method} sends ${op}Command`);
         checked++;
       }

@@ -410,7 +410,8 @@ async function serveS3(
       else if (t.httpPayload) {
         if (member.isStructSchema()) payload = xmlDocument((t.xmlName) ?? member.getName() ?? name, encodeMembers(member, v as Record<string, unknown>, 'rest-xml'));
         else {
-          payload = member.isBlobSchema() ? await blobBytes(v) : Buffer.from(String(v));
+          // Otherwise a string (GetBucketPolicy's Policy); JSON for anything else rather than "[object Object]".
+          payload = member.isBlobSchema() ? await blobBytes(v) : Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
           payloadType = 'application/octet-stream';
         }
       }

@@ -186,6 +186,14 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
   throw new TypeError(`fake: cannot read a Body of type ${Object.prototype.toString.call(body)}`);
 }
 
+/** "ec2:RunInstances" → the input its handler takes. */
+type InputsOf<P extends string, H> = { [K in keyof H & string as `${P}:${K}`]: H[K] extends (input: infer I, ...rest: never[]) => unknown ? I : never };
+type ActionInputs = InputsOf<'ec2', ReturnType<FakeAws['ec2Handlers']>> &
+  InputsOf<'iam', ReturnType<FakeAws['iamHandlers']>> &
+  InputsOf<'ssm', ReturnType<FakeAws['ssmHandlers']>> &
+  InputsOf<'pricing', ReturnType<FakeAws['pricingHandlers']>> &
+  InputsOf<'s3', ReturnType<FakeAws['s3Handlers']>> & { 'sts:GetCallerIdentity': sts.GetCallerIdentityCommandInput };
+
 export class FakeAws {
   readonly account = '123456789012';
   readonly log: { action: string; input: Record<string, unknown> }[] = [];
@@ -269,9 +277,9 @@ export class FakeAws {
     return this.log.map((l) => l.action).filter((a) => !/:(Describe|Get|List|Head)/.test(a));
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  calls(action: string): Record<string, any>[] {
-    return this.log.filter((l) => l.action === action).map((l) => l.input);
+  /** The inputs the account got for one action, typed as its handler takes them (the SDK's XCommandInput). */
+  calls<A extends keyof ActionInputs>(action: A): ActionInputs[A][] {
+    return this.log.filter((l) => l.action === action).map((l) => l.input as ActionInputs[A]);
   }
 
   clearLog(): void {
@@ -553,7 +561,7 @@ export class FakeAws {
   private pricingHandlers() {
     return {
       GetProducts: (input: pricing.GetProductsCommandInput) => {
-        const f = Object.fromEntries((input.Filters ?? []).map((x) => [x.Field, x.Value]));
+        const f = Object.fromEntries((input.Filters ?? []).map((x) => [String(x.Field), x.Value] as const));
         const usd = this.prices.onDemand[f.instanceType ?? ''];
         if (input.ServiceCode !== 'AmazonEC2' || f.regionCode !== 'us-east-1' || f.operatingSystem !== 'Linux' || usd === undefined) return { PriceList: [] };
         const item = {
