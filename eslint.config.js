@@ -50,9 +50,7 @@ export default defineConfig(
       'import-x/extensions': ['.ts', '.js'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
       // The sources import `./x.js` meaning `./x.ts` (NodeNext): map it like tsc does.
-      'import-x/resolver-next': [
-        createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node'], extensionAlias: { '.js': ['.ts', '.js'] } }),
-      ],
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node'], extensionAlias: { '.js': ['.ts', '.js'] } })],
     },
     rules: {
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
@@ -63,10 +61,7 @@ export default defineConfig(
       // interface keeps its throws as rejections, like the real one; rewriting those is churn.
       '@typescript-eslint/require-await': 'off',
       // node:test runs every test() and describe() it is handed; nothing to await at the top level.
-      '@typescript-eslint/no-floating-promises': [
-        'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
-      ],
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] }],
       'no-control-regex': 'error',
       'import-x/no-cycle': 'error',
       'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones }],
@@ -78,11 +73,7 @@ export default defineConfig(
     languageOptions: {
       sourceType: 'script',
       // The browser names it uses (uPlot is the page's other script); `globals` is not installed.
-      globals: Object.fromEntries(
-        ['document', 'window', 'location', 'history', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'uPlot'].map(
-          (name) => [name, 'readonly'],
-        ),
-      ),
+      globals: Object.fromEntries(['document', 'window', 'location', 'history', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'uPlot'].map((name) => [name, 'readonly'])),
     },
     rules: {
       'no-undef': 'error',

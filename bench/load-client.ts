@@ -26,9 +26,7 @@ const start = performance.now();
 let enqueued = 0;
 if (mode === 'batch') {
   const size = 1_000;
-  const batches = Array.from({ length: Math.ceil(n / size) }, (_, b) =>
-    Array.from({ length: Math.min(size, n - b * size) }, (_, i) => ({ data: `small-${b * size + i}`, iterations: 1 })),
-  );
+  const batches = Array.from({ length: Math.ceil(n / size) }, (_, b) => Array.from({ length: Math.min(size, n - b * size) }, (_, i) => ({ data: `small-${b * size + i}`, iterations: 1 })));
   let next = 0;
   await Promise.all(
     Array.from({ length: 4 }, async (_, lane) => {

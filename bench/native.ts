@@ -50,7 +50,9 @@ export function nativeHashRate(iterations = 2_000_000, rounds = 3): { perSec: nu
     }
     const rates: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const out = execFileSync(join(dir, 'loop'), [String(iterations)], { encoding: 'utf8' }).trim().split(' ');
+      const out = execFileSync(join(dir, 'loop'), [String(iterations)], { encoding: 'utf8' })
+        .trim()
+        .split(' ');
       rates.push(Number(out[1]));
     }
     rates.sort((x, y) => x - y);

@@ -50,11 +50,23 @@ const now = () => performance.now();
 
 async function cluster(name: string, opts: { maxWorkers: number; scaleUpAfterS: number; managers?: number; port: number }) {
   started.add(name);
-  await deploy({ cluster: name, provider: 'local', managers: opts.managers ?? 2, maxWorkers: opts.maxWorkers, scaleUpAfterS: opts.scaleUpAfterS, idleTimeoutS: 600, port: opts.port }, provider, silentProgress);
+  await deploy(
+    { cluster: name, provider: 'local', managers: opts.managers ?? 2, maxWorkers: opts.maxWorkers, scaleUpAfterS: opts.scaleUpAfterS, idleTimeoutS: 600, port: opts.port },
+    provider,
+    silentProgress,
+  );
   const state = readClusterState(name)!;
   // Pinned to the cluster's CA, as the CLI's are.
   const clients = connect(name, { timeoutMs: 60_000 }).clients.map((x) => x.client);
-  return { state, clients, close: async () => { await Promise.all(clients.map((c) => c.close())); await teardown(name, provider, silentProgress); started.delete(name); } };
+  return {
+    state,
+    clients,
+    close: async () => {
+      await Promise.all(clients.map((c) => c.close()));
+      await teardown(name, provider, silentProgress);
+      started.delete(name);
+    },
+  };
 }
 
 /** CPU seconds of each thread of a process, by thread id. */
@@ -80,7 +92,9 @@ function perCoreRate(): number {
 /** CPU seconds a process has used, from /proc (utime + stime). */
 function cpuSeconds(pid: number, tid?: string): number {
   try {
-    const rest = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const rest = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ');
     return (Number(rest[11]) + Number(rest[12])) / 100;
   } catch {
     return 0;
@@ -160,7 +174,10 @@ try {
         }
         const median = [...rounds].sort((x, y) => x.efficiency - y.efficiency)[1]!;
         row(`cluster hash/s (${jobs} jobs × ${fmt(iterations)} iterations, ${workers.length} workers), median of 3`, fmt(median.clusterHashesPerSec));
-        row(`  CPU s: workers ${fmt(median.cpuSeconds.workers!, 2)}, managers ${fmt(median.cpuSeconds.managers!, 2)}, bench client ${fmt(median.cpuSeconds.bench!, 2)}`, `wall ${fmt(median.seconds, 2)} s`);
+        row(
+          `  CPU s: workers ${fmt(median.cpuSeconds.workers!, 2)}, managers ${fmt(median.cpuSeconds.managers!, 2)}, bench client ${fmt(median.cpuSeconds.bench!, 2)}`,
+          `wall ${fmt(median.seconds, 2)} s`,
+        );
         row(`  efficiency = cluster ÷ (per-core × ${cores} cores), per-core measured around each round`, `${fmt(median.efficiency, 2)} (rounds ${rounds.map((r) => fmt(r.efficiency, 2)).join(', ')})`);
         results.efficiency = { jobs, iterations, workers: workers.length, rounds, median };
       }

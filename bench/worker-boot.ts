@@ -64,7 +64,11 @@ try {
   const config = join(dir, 'worker.json');
   writeFileSync(config, JSON.stringify({ cluster: 'bench', managers: [{ index: 1, url: mgr.url, endpointFile: endpointFile(data) }], workerTokenFile: 'worker-token' }), { mode: 0o600 });
   t0 = performance.now();
-  child = spawn(process.execPath, [join(machine, 'dist/bin/dynwork.js'), 'worker', '--config', config], { cwd: machine, env: { PATH: process.env.PATH ?? '', CREDENTIALS_DIRECTORY: creds }, stdio: 'ignore' });
+  child = spawn(process.execPath, [join(machine, 'dist/bin/dynwork.js'), 'worker', '--config', config], {
+    cwd: machine,
+    env: { PATH: process.env.PATH ?? '', CREDENTIALS_DIRECTORY: creds },
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     const j = await client.getJob(id!);

@@ -32,7 +32,12 @@ try {
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (json && err.exitCode !== 0) printJsonError('usage', err.message.replace(/^error: /, ''), 'run with --help for usage');
   } else {
-    const e = err instanceof DynworkError ? err : looksLikeAws(err) ? (await import('../src/providers/aws/errors.js')).toDynworkError(err) : new DynworkError('internal', (err as Error)?.message ?? String(err), { cause: err });
+    const e =
+      err instanceof DynworkError
+        ? err
+        : looksLikeAws(err)
+          ? (await import('../src/providers/aws/errors.js')).toDynworkError(err)
+          : new DynworkError('internal', (err as Error)?.message ?? String(err), { cause: err });
     if (json) {
       printJsonError(e.code, e.message, e.hint);
     } else {

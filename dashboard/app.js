@@ -126,8 +126,17 @@ function render(d) {
   mBody.replaceChildren(
     ...d.managers.map((m) =>
       row(
-        [String(m.index) + (m.index === d.self ? ' (this)' : ''), m.url, !m.up ? 'not answering' : m.healthy ? 'healthy' : 'unhealthy', m.leader ? 'leader' : m.up ? 'follower' : '–',
-          num(m.queue && m.queue.queued), num(m.queue && m.queue.running), num(m.queue && m.queue.completed), m.version || '–', ago(m.startedAt, now)],
+        [
+          String(m.index) + (m.index === d.self ? ' (this)' : ''),
+          m.url,
+          !m.up ? 'not answering' : m.healthy ? 'healthy' : 'unhealthy',
+          m.leader ? 'leader' : m.up ? 'follower' : '–',
+          num(m.queue && m.queue.queued),
+          num(m.queue && m.queue.running),
+          num(m.queue && m.queue.completed),
+          m.version || '–',
+          ago(m.startedAt, now),
+        ],
         [null, null, m.up && m.healthy ? 'up' : 'down'],
       ),
     ),
@@ -135,17 +144,31 @@ function render(d) {
   const wBody = $('workers').tBodies[0];
   wBody.replaceChildren(
     ...d.workers.map((w) =>
-      row([w.workerId, w.instanceId || '–', ago(w.firstSeenAt, now), num(w.holding || 0), num(w.jobsDone || 0), w.hashRate ? `${num(Math.round(w.hashRate * (w.threads || 1)))} it/s` : '–', `${ago(w.lastSeenAt, now)} ago`, w.state],
-        [null, null, null, null, null, null, null, w.state === 'silent' ? 'down' : null]),
+      row(
+        [
+          w.workerId,
+          w.instanceId || '–',
+          ago(w.firstSeenAt, now),
+          num(w.holding || 0),
+          num(w.jobsDone || 0),
+          w.hashRate ? `${num(Math.round(w.hashRate * (w.threads || 1)))} it/s` : '–',
+          `${ago(w.lastSeenAt, now)} ago`,
+          w.state,
+        ],
+        [null, null, null, null, null, null, null, w.state === 'silent' ? 'down' : null],
+      ),
     ),
   );
   $('no-workers').textContent = d.workers.length === 0 ? 'No workers: they start when the oldest queued job has waited past the scale-up threshold, and stop when idle.' : '';
   $('events').replaceChildren(
-    ...d.events.slice().reverse().map((e) => {
-      const li = document.createElement('li');
-      li.textContent = `${new Date(Date.parse(e.at)).toLocaleTimeString()} · manager ${e.manager} · ${e.message}`;
-      return li;
-    }),
+    ...d.events
+      .slice()
+      .reverse()
+      .map((e) => {
+        const li = document.createElement('li');
+        li.textContent = `${new Date(Date.parse(e.at)).toLocaleTimeString()} · manager ${e.manager} · ${e.message}`;
+        return li;
+      }),
   );
 }
 

@@ -3,17 +3,7 @@
  * on it); `hint` tells the user what to do next. The CLI maps these to output
  * and exit codes in one place (bin/dynwork.ts).
  */
-export type ErrorCode =
-  | 'usage'
-  | 'not_deployed'
-  | 'config_invalid'
-  | 'unreachable'
-  | 'http_error'
-  | 'timeout'
-  | 'provider_error'
-  | 'store_error'
-  | 'conflict'
-  | 'internal';
+export type ErrorCode = 'usage' | 'not_deployed' | 'config_invalid' | 'unreachable' | 'http_error' | 'timeout' | 'provider_error' | 'store_error' | 'conflict' | 'internal';
 
 export class DynworkError extends Error {
   readonly code: ErrorCode;

@@ -14,10 +14,7 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(
-  base: Record<string, unknown> = {},
-  opts: { level?: LogLevel; write?: (line: string) => void } = {},
-): Logger {
+export function createLogger(base: Record<string, unknown> = {}, opts: { level?: LogLevel; write?: (line: string) => void } = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const write = opts.write ?? ((line: string) => process.stderr.write(line));
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {

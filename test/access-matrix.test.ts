@@ -121,7 +121,10 @@ describe('access', () => {
     }
     const pulled = await (await fetch(`${m.url}/pullCompleted?top=100`, { method: 'POST', headers: { authorization: HEADER.client! } })).text();
     assert.ok(pulled.includes(result));
-    assert.ok(log.lines.some((l) => l.includes('"completed"') && new RegExp(`"jobIds":\\[([0-9]+,)*${id}[,\\]]`).test(l)), 'the completion was logged, with its job id');
+    assert.ok(
+      log.lines.some((l) => l.includes('"completed"') && new RegExp(`"jobIds":\\[([0-9]+,)*${id}[,\\]]`).test(l)),
+      'the completion was logged, with its job id',
+    );
     for (const line of log.lines) {
       for (const secret of [CLIENT_TOKEN, WORKER_TOKEN, payload, result]) assert.ok(!line.includes(secret), `a log line leaks: ${line.slice(0, 200)}`);
     }

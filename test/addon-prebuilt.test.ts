@@ -111,5 +111,4 @@ test('without a prebuild or a compiler, install still succeeds and the JavaScrip
     await assertHashes(dir, env, 'javascript');
   }));
 
-test('DYNWORK_NO_NATIVE forces the JavaScript loop even with the prebuild there', () =>
-  inCopy(true, (dir, env) => assertHashes(dir, { ...env, DYNWORK_NO_NATIVE: '1' }, 'javascript')));
+test('DYNWORK_NO_NATIVE forces the JavaScript loop even with the prebuild there', () => inCopy(true, (dir, env) => assertHashes(dir, { ...env, DYNWORK_NO_NATIVE: '1' }, 'javascript')));

@@ -88,11 +88,15 @@ describe('the packed build', () => {
       let stdout = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      const job = await waitFor(`the job done by the worker from the tarball (stderr: ${stderr})`, async () => {
-        if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${stderr}`);
-        const j = await client.getJob(id!);
-        return j.status === 'completed' ? j : null;
-      }, 30_000);
+      const job = await waitFor(
+        `the job done by the worker from the tarball (stderr: ${stderr})`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${stderr}`);
+          const j = await client.getJob(id!);
+          return j.status === 'completed' ? j : null;
+        },
+        30_000,
+      );
       assert.equal(job.result, expected('shipped', 1_000));
       const started = `${stdout}${stderr}`.split('\n').find((l) => l.includes('"worker started"'));
       assert.equal((JSON.parse(started ?? '{}') as { hashBackend?: string }).hashBackend, 'native', 'the prebuilt addon, no compiler needed');

@@ -185,7 +185,10 @@ describe('decide', () => {
     sim.now += 1;
     const actions = sim.tick();
     assert.match(actions.find((a) => a.kind === 'terminate')?.reason ?? '', /never checked in/);
-    assert.ok(actions.some((a) => a.kind === 'launch'), 'replaced, since work still waits');
+    assert.ok(
+      actions.some((a) => a.kind === 'launch'),
+      'replaced, since work still waits',
+    );
   });
 
   test('a dead peer manager is relaunched after managerDeadAfterMs, not before, and never while its process lives', () => {
@@ -304,7 +307,10 @@ describe('the autoscaler loop', () => {
       const actions = await a.tick();
       assert.deepEqual(leadership, [false, true]);
       assert.deepEqual(calls.slice(0, 3), ['peerStatuses', 'list', 'list']);
-      assert.ok(actions.some((x) => x.kind === 'launch'), JSON.stringify(actions));
+      assert.ok(
+        actions.some((x) => x.kind === 'launch'),
+        JSON.stringify(actions),
+      );
     } finally {
       await a.close();
     }
@@ -358,8 +364,7 @@ class FakeCluster {
   ) {
     // Machines that have been up for a day.
     for (const index of indexes) this.launch(index, T0 - 24 * 3600_000);
-    const status = (healthy: boolean) =>
-      ({ healthy, queue: { queued: 0, running: 0, completed: 0, failed: 0, oldestQueuedAgeMs: null, queuedIterations: 0 }, workers: [] }) as never;
+    const status = (healthy: boolean) => ({ healthy, queue: { queued: 0, running: 0, completed: 0, failed: 0, oldestQueuedAgeMs: null, queuedIterations: 0 }, workers: [] }) as never;
     const provider: Provider = {
       name: 'aws',
       launch: async () => {

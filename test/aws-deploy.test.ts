@@ -206,21 +206,27 @@ describe('aws deploy', () => {
     );
 
     const params = fake.calls('ssm:PutParameter');
-    assert.deepEqual(params.map((p) => [p.Name, p.Type, p.Overwrite]), [
-      ['/dynwork/demo/client-token', 'SecureString', false],
-      ['/dynwork/demo/worker-token', 'SecureString', false],
-      ['/dynwork/demo/ca', 'String', false],
-      ['/dynwork/demo/manager-1-key', 'SecureString', false],
-      ['/dynwork/demo/manager-1-cert', 'String', false],
-      ['/dynwork/demo/manager-2-key', 'SecureString', false],
-      ['/dynwork/demo/manager-2-cert', 'String', false],
-    ]);
+    assert.deepEqual(
+      params.map((p) => [p.Name, p.Type, p.Overwrite]),
+      [
+        ['/dynwork/demo/client-token', 'SecureString', false],
+        ['/dynwork/demo/worker-token', 'SecureString', false],
+        ['/dynwork/demo/ca', 'String', false],
+        ['/dynwork/demo/manager-1-key', 'SecureString', false],
+        ['/dynwork/demo/manager-1-cert', 'String', false],
+        ['/dynwork/demo/manager-2-key', 'SecureString', false],
+        ['/dynwork/demo/manager-2-cert', 'String', false],
+      ],
+    );
     const clientToken = params[0]!.Value as string;
     const workerToken = params[1]!.Value as string;
     assert.notEqual(clientToken, workerToken);
 
     const roles = fake.calls('iam:CreateRole');
-    assert.deepEqual(roles.map((x) => x.RoleName), ['dynwork-demo-us-east-1-manager', 'dynwork-demo-us-east-1-worker']);
+    assert.deepEqual(
+      roles.map((x) => x.RoleName),
+      ['dynwork-demo-us-east-1-manager', 'dynwork-demo-us-east-1-worker'],
+    );
     assert.deepEqual((JSON.parse(roles[0]!.AssumeRolePolicyDocument!) as Policy).Statement[0]!.Principal, { Service: 'ec2.amazonaws.com' });
     const [managerPolicy, workerPolicy] = fake.calls('iam:PutRolePolicy').map((p) => JSON.parse(p.PolicyDocument as string) as Policy);
     const stmt = (sid: string) => managerPolicy!.Statement.find((x) => x.Sid === sid)!;
@@ -286,14 +292,26 @@ describe('aws deploy', () => {
       assert.equal(tag(v.TagSpecifications![0]!.Tags!, 'dynwork:index'), String(k + 1));
     }
     // 172.31.15.254 is taken in the subnet: the next free addresses from the top.
-    assert.deepEqual(volumes.map((v) => tag(v.TagSpecifications![0]!.Tags!, 'dynwork:address')), ['172.31.15.253', '172.31.15.252']);
+    assert.deepEqual(
+      volumes.map((v) => tag(v.TagSpecifications![0]!.Tags!, 'dynwork:address')),
+      ['172.31.15.253', '172.31.15.252'],
+    );
 
     // One Elastic IP per manager, tagged so teardown and a replacement machine find it.
     const allocations = fake.calls('ec2:AllocateAddress');
-    assert.deepEqual(allocations.map((a) => [a.Domain, a.TagSpecifications![0]!.ResourceType, tag(a.TagSpecifications![0]!.Tags!, 'dynwork:cluster'), tag(a.TagSpecifications![0]!.Tags!, 'dynwork:role'), tag(a.TagSpecifications![0]!.Tags!, 'dynwork:index')]), [
-      ['vpc', 'elastic-ip', 'demo', 'manager-address', '1'],
-      ['vpc', 'elastic-ip', 'demo', 'manager-address', '2'],
-    ]);
+    assert.deepEqual(
+      allocations.map((a) => [
+        a.Domain,
+        a.TagSpecifications![0]!.ResourceType,
+        tag(a.TagSpecifications![0]!.Tags!, 'dynwork:cluster'),
+        tag(a.TagSpecifications![0]!.Tags!, 'dynwork:role'),
+        tag(a.TagSpecifications![0]!.Tags!, 'dynwork:index'),
+      ]),
+      [
+        ['vpc', 'elastic-ip', 'demo', 'manager-address', '1'],
+        ['vpc', 'elastic-ip', 'demo', 'manager-address', '2'],
+      ],
+    );
     const eip = (index: number) => [...fake.addresses.values()].find((a) => tag(a.Tags, 'dynwork:index') === String(index))!;
 
     const runs = fake.calls('ec2:RunInstances');
@@ -337,18 +355,32 @@ describe('aws deploy', () => {
     }
 
     assert.equal(r.changed, true);
-    assert.deepEqual(r.managers.map((m) => m.action), ['created', 'created']);
-    assert.deepEqual(r.managers.map((m) => m.url), [`https://${eip(1).PublicIp}:5000`, `https://${eip(2).PublicIp}:5000`], 'managers are reached on their Elastic IPs, over HTTPS');
-    assert.deepEqual(probed, r.managers.map((m) => m.url), 'each manager asked for health at its public address');
+    assert.deepEqual(
+      r.managers.map((m) => m.action),
+      ['created', 'created'],
+    );
+    assert.deepEqual(
+      r.managers.map((m) => m.url),
+      [`https://${eip(1).PublicIp}:5000`, `https://${eip(2).PublicIp}:5000`],
+      'managers are reached on their Elastic IPs, over HTTPS',
+    );
+    assert.deepEqual(
+      probed,
+      r.managers.map((m) => m.url),
+      'each manager asked for health at its public address',
+    );
     const state = readClusterState('demo')!;
     assert.equal(state.provider, 'aws');
     assert.equal(state.clientToken, clientToken);
     assert.equal(statSync(join(clusterDir('demo'), 'cluster.json')).mode & 0o777, 0o600);
-    assert.deepEqual(state.managers.map((m) => m.url), r.managers.map((m) => m.url));
+    assert.deepEqual(
+      state.managers.map((m) => m.url),
+      r.managers.map((m) => m.url),
+    );
     assert.match(state.managers[0]!.url, /^https:\/\/203\.0\.113\.\d+:5000$/);
   });
 
-  test("a bucket whose settings were loosened by hand is put back: public access blocked, TLS only", async () => {
+  test('a bucket whose settings were loosened by hand is put back: public access blocked, TLS only', async () => {
     await deploy();
     const bucket = fake.buckets.get(BUCKET)!;
     bucket.PublicAccessBlock = null;
@@ -378,7 +410,7 @@ describe('aws deploy', () => {
       assert.match(key.Value as string, /^-----BEGIN PRIVATE KEY-----\n/);
       const cert = new X509Certificate(put.get(`/dynwork/demo/manager-${index}-cert`)!.Value as string);
       assert.ok(cert.checkIssued(new X509Certificate(caPem)) && cert.verify(new X509Certificate(caPem).publicKey), 'issued by the cluster CA');
-      assert.ok(cert.checkPrivateKey(createPrivateKey(key.Value as string)), 'the key in the parameter is the certificate\'s');
+      assert.ok(cert.checkPrivateKey(createPrivateKey(key.Value as string)), "the key in the parameter is the certificate's");
       assert.equal(cert.subject, `CN=dynwork-demo-manager-${index}\nO=dynwork`);
       const m = r.managers.find((x) => x.index === index)!;
       // Its name, its private address (peers, workers) and its Elastic IP (clients, curl).
@@ -390,7 +422,10 @@ describe('aws deploy', () => {
       const index = Number(tag(run.TagSpecifications![0]!.Tags!, 'dynwork:index'));
       assert.match(
         script,
-        new RegExp(`^TOKEN_PARAMETERS='client-token=/dynwork/demo/client-token worker-token=/dynwork/demo/worker-token cluster-ca=/dynwork/demo/ca manager-cert=/dynwork/demo/manager-${index}-cert manager-key=/dynwork/demo/manager-${index}-key'$`, 'm'),
+        new RegExp(
+          `^TOKEN_PARAMETERS='client-token=/dynwork/demo/client-token worker-token=/dynwork/demo/worker-token cluster-ca=/dynwork/demo/ca manager-cert=/dynwork/demo/manager-${index}-cert manager-key=/dynwork/demo/manager-${index}-key'$`,
+          'm',
+        ),
       );
       assert.deepEqual({ caFile: config.tls.caFile, certFile: config.tls.certFile, keyFile: config.tls.keyFile }, { caFile: 'cluster-ca', certFile: 'manager-cert', keyFile: 'manager-key' });
       assert.equal(config.tls.ca, undefined);
@@ -429,7 +464,10 @@ describe('aws deploy', () => {
     const r = await deploy();
     assert.deepEqual(fake.mutations(), []);
     assert.equal(r.changed, false);
-    assert.deepEqual(r.managers.map((m) => m.action), ['unchanged', 'unchanged']);
+    assert.deepEqual(
+      r.managers.map((m) => m.action),
+      ['unchanged', 'unchanged'],
+    );
   });
 
   test('a changed setting replaces the managers on the same volumes and addresses, and nothing else', async () => {
@@ -438,10 +476,19 @@ describe('aws deploy', () => {
     fake.clearLog();
     const r = await deploy({ scaleUpAfterS: 5 });
     assert.deepEqual(fake.mutations(), ['ec2:TerminateInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:RunInstances']);
-    assert.deepEqual(r.managers.map((m) => m.action), ['replaced', 'replaced']);
-    assert.deepEqual(fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds), before.map((id) => [id]));
+    assert.deepEqual(
+      r.managers.map((m) => m.action),
+      ['replaced', 'replaced'],
+    );
+    assert.deepEqual(
+      fake.calls('ec2:TerminateInstances').map((t) => t.InstanceIds),
+      before.map((id) => [id]),
+    );
     const runs = fake.calls('ec2:RunInstances');
-    assert.deepEqual(runs.map((x) => x.NetworkInterfaces![0]!.PrivateIpAddress), ['172.31.15.253', '172.31.15.252']);
+    assert.deepEqual(
+      runs.map((x) => x.NetworkInterfaces![0]!.PrivateIpAddress),
+      ['172.31.15.253', '172.31.15.252'],
+    );
     assert.equal(userDataOf(runs[0]!).config.autoscale.scaleUpAfterMs, 5000);
   });
 
@@ -466,11 +513,21 @@ describe('aws deploy', () => {
       return answers(index(url));
     });
     assert.deepEqual(fake.mutations(), ['ec2:TerminateInstances', 'ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:RunInstances']);
-    assert.deepEqual(answeringAtTerminate, [[1, 2], [1, 2]], 'both answered whenever one was about to go');
-    assert.deepEqual(r.managers.map((m) => [m.action, m.healthy]), [
-      ['replaced', true],
-      ['replaced', true],
-    ]);
+    assert.deepEqual(
+      answeringAtTerminate,
+      [
+        [1, 2],
+        [1, 2],
+      ],
+      'both answered whenever one was about to go',
+    );
+    assert.deepEqual(
+      r.managers.map((m) => [m.action, m.healthy]),
+      [
+        ['replaced', true],
+        ['replaced', true],
+      ],
+    );
   });
 
   test('a manager whose boot failed is reported at once with the line from its console, not after the timeout', async () => {
@@ -501,7 +558,7 @@ describe('aws deploy', () => {
     await assert.rejects(
       deploy({}, () => true, {
         pack: async () => {
-          throw new DynworkError('usage', 'cannot list dynwork\'s files with npm pack: npm not found', { hint: 'deploy to aws needs npm on PATH' });
+          throw new DynworkError('usage', "cannot list dynwork's files with npm pack: npm not found", { hint: 'deploy to aws needs npm on PATH' });
         },
       }),
       /cannot list dynwork's files with npm pack/,
@@ -517,12 +574,19 @@ describe('aws deploy', () => {
     const urls = readClusterState('demo')!.managers.map((m) => m.url);
     const r = await deploy();
     assert.deepEqual(fake.mutations(), ['ec2:RunInstances']);
-    assert.deepEqual(r.managers.map((m) => m.action), ['unchanged', 'created']);
+    assert.deepEqual(
+      r.managers.map((m) => m.action),
+      ['unchanged', 'created'],
+    );
     const [run] = fake.calls('ec2:RunInstances');
     assert.equal(run!.NetworkInterfaces![0]!.PrivateIpAddress, lost.PrivateIpAddress);
     assert.match(userDataOf(run!).script, new RegExp(`^DATA_VOLUME='${[...fake.volumes.values()][1]!.VolumeId}'$`, 'm'));
     assert.match(userDataOf(run!).script, new RegExp(`^ADDRESS_ALLOCATION='${[...fake.addresses.values()][1]!.AllocationId}'$`, 'm'));
-    assert.deepEqual(r.managers.map((m) => m.url), urls, 'the replacement is reached at the same URL');
+    assert.deepEqual(
+      r.managers.map((m) => m.url),
+      urls,
+      'the replacement is reached at the same URL',
+    );
   });
 
   test('Graviton workers (--worker-instance-type c7g.large) under x86 managers: the arm64 AMI, and the managers may launch exactly those', async () => {
@@ -537,12 +601,24 @@ describe('aws deploy', () => {
   });
 
   test('options: instance types, spot, subnet, allowed CIDRs, ssh, package', async () => {
-    await deploy({ instanceType: 't4g.small', workerInstanceType: 'c6i.xlarge', spot: true, subnet: 'subnet-0b', allowCidr: ['192.0.2.0/24'], ssh: true, packageSpec: 'https://example.test/dynwork-0.1.0.tgz', managers: 1 });
+    await deploy({
+      instanceType: 't4g.small',
+      workerInstanceType: 'c6i.xlarge',
+      spot: true,
+      subnet: 'subnet-0b',
+      allowCidr: ['192.0.2.0/24'],
+      ssh: true,
+      packageSpec: 'https://example.test/dynwork-0.1.0.tgz',
+      managers: 1,
+    });
     const [run] = fake.calls('ec2:RunInstances');
     assert.equal(run!.InstanceType, 't4g.small');
     assert.equal(run!.ImageId, 'ami-0arm64', 'the AMI follows the architecture');
     assert.deepEqual(
-      fake.calls('ssm:GetParameter').map((p) => p.Name).filter((n) => n!.startsWith('/aws/')),
+      fake
+        .calls('ssm:GetParameter')
+        .map((p) => p.Name)
+        .filter((n) => n!.startsWith('/aws/')),
       ['/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64', '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64'],
     );
     assert.equal(run!.NetworkInterfaces![0]!.SubnetId, 'subnet-0b');
@@ -577,11 +653,20 @@ describe('aws deploy', () => {
     const r = await deploy();
     assert.equal(fake.calls('ec2:RunInstances').length, 4);
     assert.equal([...fake.instances.values()].length, 2, 'two managers, not more');
-    assert.deepEqual(r.managers.map((m) => m.action), ['created', 'created']);
+    assert.deepEqual(
+      r.managers.map((m) => m.action),
+      ['created', 'created'],
+    );
   });
 
   test('a deploy that fails half way is completed by a re-run and cleaned by teardown', async () => {
-    fake.fail('ec2:CreateVolume', awsError('UnauthorizedOperation', 'You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: ec2:CreateVolume on resource: arn:aws:ec2:us-east-1:123456789012:volume/*'));
+    fake.fail(
+      'ec2:CreateVolume',
+      awsError(
+        'UnauthorizedOperation',
+        'You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: ec2:CreateVolume on resource: arn:aws:ec2:us-east-1:123456789012:volume/*',
+      ),
+    );
     await assert.rejects(deploy(), (err: DynworkError) => {
       assert.equal(err.code, 'provider_error');
       assert.equal(err.message, 'your AWS identity is not allowed to call ec2:CreateVolume');
@@ -606,42 +691,73 @@ describe('aws deploy', () => {
   });
 
   test('a manager that never answers: a clear timeout naming the instance, with the state written', async () => {
-    await assert.rejects(
-      deployAws({ cluster: 'demo', waitS: 0.05 }, { clients, publicIp: async () => ALLOW, healthy: async () => false, pollMs: 1 }, silentProgress),
-      (err: DynworkError) => {
-        assert.equal(err.code, 'timeout');
-        assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at https:\/\/203\.0\.113\.\d+:5000 within 0\.05 s$/);
-        assert.match(err.hint ?? '', /aws ec2 get-console-output --region us-east-1 --instance-id i-/);
-        return true;
-      },
-    );
+    await assert.rejects(deployAws({ cluster: 'demo', waitS: 0.05 }, { clients, publicIp: async () => ALLOW, healthy: async () => false, pollMs: 1 }, silentProgress), (err: DynworkError) => {
+      assert.equal(err.code, 'timeout');
+      assert.match(err.message, /^manager 1 \(i-[0-9a-f]+\) did not answer at https:\/\/203\.0\.113\.\d+:5000 within 0\.05 s$/);
+      assert.match(err.hint ?? '', /aws ec2 get-console-output --region us-east-1 --instance-id i-/);
+      return true;
+    });
     assert.equal(readClusterState('demo')?.managers.length, 2, 'status and teardown still know the cluster');
   });
 
   test('--no-wait returns once the instances run, without asking for health', async () => {
     const r = await deploy({ wait: false }, () => assert.fail('no health probe with --no-wait'));
     assert.deepEqual(probed, []);
-    assert.deepEqual(r.managers.map((m) => m.healthy), [null, null]);
+    assert.deepEqual(
+      r.managers.map((m) => m.healthy),
+      [null, null],
+    );
   });
 });
 
 describe('aws errors users will hit', () => {
   const cases: [string, () => void, Partial<AwsDeployOptions>, RegExp, RegExp][] = [
-    ['no credentials', () => fake.fail('sts:GetCallerIdentity', awsError('CredentialsProviderError', 'Could not load credentials from any providers')), {}, /^no AWS credentials found$/, /aws configure|--profile/],
-    ['expired token', () => fake.fail('sts:GetCallerIdentity', awsError('ExpiredToken', 'The security token included in the request is expired')), {}, /session token has expired/, /refresh your credentials/],
+    [
+      'no credentials',
+      () => fake.fail('sts:GetCallerIdentity', awsError('CredentialsProviderError', 'Could not load credentials from any providers')),
+      {},
+      /^no AWS credentials found$/,
+      /aws configure|--profile/,
+    ],
+    [
+      'expired token',
+      () => fake.fail('sts:GetCallerIdentity', awsError('ExpiredToken', 'The security token included in the request is expired')),
+      {},
+      /session token has expired/,
+      /refresh your credentials/,
+    ],
     [
       'missing permission',
-      () => fake.fail('ec2:RunInstances', awsError('UnauthorizedOperation', 'You are not authorized to perform this operation. User: x is not authorized to perform: ec2:RunInstances on resource: y. Encoded authorization failure message: abc')),
+      () =>
+        fake.fail(
+          'ec2:RunInstances',
+          awsError(
+            'UnauthorizedOperation',
+            'You are not authorized to perform this operation. User: x is not authorized to perform: ec2:RunInstances on resource: y. Encoded authorization failure message: abc',
+          ),
+        ),
       {},
       /^your AWS identity is not allowed to call ec2:RunInstances$/,
       /grant ec2:RunInstances/,
     ],
-    ['vCPU quota', () => fake.fail('ec2:RunInstances', awsError('VcpuLimitExceeded', 'You have requested more vCPU capacity than your current vCPU limit of 0 allows.')), {}, /^AWS quota reached/, /Service Quotas/],
+    [
+      'vCPU quota',
+      () => fake.fail('ec2:RunInstances', awsError('VcpuLimitExceeded', 'You have requested more vCPU capacity than your current vCPU limit of 0 allows.')),
+      {},
+      /^AWS quota reached/,
+      /Service Quotas/,
+    ],
     ['no default VPC', () => void (fake.defaultVpc = null), {}, /^us-east-1 has no default VPC$/, /--subnet/],
     ['region without the AMI parameter', () => fake.fail('ssm:no-ami', new Error('marker')), {}, /has no Amazon Linux 2023 AMI parameter/, /--region/],
     ['unknown instance type', () => undefined, { instanceType: 'q9.huge' }, /invalid instance type|q9\.huge/, /describe-instance-type-offerings/],
     ['a --subnet that does not exist', () => undefined, { subnet: 'subnet-0bad' }, /^subnet subnet-0bad not found in us-east-1$/, /--subnet/],
-    ['an AMI parameter that resolves to nothing', () => fake.fail('ssm:empty-ami', new Error('marker')), {}, /^the Amazon Linux 2023 AMI for x86_64 did not resolve in us-east-1/, /aws ssm get-parameter/],
+    [
+      'an AMI parameter that resolves to nothing',
+      () => fake.fail('ssm:empty-ami', new Error('marker')),
+      {},
+      /^the Amazon Linux 2023 AMI for x86_64 did not resolve in us-east-1/,
+      /aws ssm get-parameter/,
+    ],
   ];
   for (const [name, arrange, opts, message, hint] of cases) {
     test(name, async () => {
@@ -710,7 +826,11 @@ describe('aws teardown', () => {
     assert.equal(workers!.length, 2);
     const waitedIndex = fake.log.findIndex((l) => l.action === 'ec2:DescribeInstances' && (l.input.InstanceIds as string[] | undefined)?.length === 4);
     assert.ok(waitedIndex > 0 && waitedIndex < fake.log.findIndex((l) => l.action === 'ec2:DeleteSecurityGroup'), 'waited for termination before deleting the group');
-    assert.equal(r.removed.length, 4 + 1 + 1 + 2 + 2 + 7 + 4 + 2, 'instances, group, key, addresses, volumes, parameters (tokens, CA, certificates and keys), profiles and roles, the build and its bucket');
+    assert.equal(
+      r.removed.length,
+      4 + 1 + 1 + 2 + 2 + 7 + 4 + 2,
+      'instances, group, key, addresses, volumes, parameters (tokens, CA, certificates and keys), profiles and roles, the build and its bucket',
+    );
     assert.deepEqual(r.removed.slice(-2), [
       { kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` },
       { kind: 'S3 bucket', id: BUCKET },
@@ -725,10 +845,18 @@ describe('aws teardown', () => {
 
   test("the account's bucket stays while another cluster keeps a build in it; --dry-run lists the build", async () => {
     await deploy();
-    const other = await deployAws({ cluster: 'other', managers: 1, subnet: 'subnet-0b' }, { clients, publicIp: async () => ALLOW, healthy: async () => true, pollMs: 1, pack: fakePack, bootLog: async () => '' }, silentProgress);
+    const other = await deployAws(
+      { cluster: 'other', managers: 1, subnet: 'subnet-0b' },
+      { clients, publicIp: async () => ALLOW, healthy: async () => true, pollMs: 1, pack: fakePack, bootLog: async () => '' },
+      silentProgress,
+    );
     assert.equal(other.managers.length, 1);
     const dry = await teardown({ dryRun: true });
-    assert.deepEqual(dry.removed.filter((x) => x.kind.startsWith('S3')), [{ kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` }], 'the bucket is not listed: "other" uses it');
+    assert.deepEqual(
+      dry.removed.filter((x) => x.kind.startsWith('S3')),
+      [{ kind: 'S3 object', id: `s3://${BUCKET}/${BUILD_KEY}` }],
+      'the bucket is not listed: "other" uses it',
+    );
     fake.clearLog();
     await teardown();
     assert.deepEqual(fake.calls('s3:DeleteObjects')[0]!.Delete!.Objects, [{ Key: BUILD_KEY }]);
@@ -751,11 +879,17 @@ describe('aws teardown', () => {
     const dry = await teardown({ dryRun: true });
     assert.deepEqual(fake.mutations(), []);
     assert.deepEqual(fake.leftovers(), before);
-    assert.deepEqual([...new Set(dry.removed.map((x) => x.kind))], ['manager instance', 'security group', 'key pair', 'Elastic IP', 'data volume', 'parameter', 'instance profile', 'role', 'S3 object', 'S3 bucket']);
+    assert.deepEqual(
+      [...new Set(dry.removed.map((x) => x.kind))],
+      ['manager instance', 'security group', 'key pair', 'Elastic IP', 'data volume', 'parameter', 'instance profile', 'role', 'S3 object', 'S3 bucket'],
+    );
     assert.ok(readClusterState('demo'));
 
     const kept = await teardown({ keepData: true });
-    assert.deepEqual(fake.leftovers().filter((x) => !x.startsWith('volume')), []);
+    assert.deepEqual(
+      fake.leftovers().filter((x) => !x.startsWith('volume')),
+      [],
+    );
     assert.equal(kept.kept.length, 2);
     assert.equal(fake.volumes.size, 2);
   });
@@ -807,7 +941,16 @@ describe('docs/aws.md', () => {
       's3:GetPublicAccessBlock': 's3:GetBucketPublicAccessBlock',
       's3:PutBucketEncryption': 's3:PutEncryptionConfiguration',
     };
-    const used = new Set([...fake.log.map((l) => s3Iam[l.action] ?? l.action).filter((a) => a !== 'sts:GetCallerIdentity'), 'ec2:CreateTags', 'iam:TagRole', 'iam:TagInstanceProfile', 'ssm:AddTagsToResource']);
-    assert.deepEqual([...used].filter((a) => !granted.has(a)), []);
+    const used = new Set([
+      ...fake.log.map((l) => s3Iam[l.action] ?? l.action).filter((a) => a !== 'sts:GetCallerIdentity'),
+      'ec2:CreateTags',
+      'iam:TagRole',
+      'iam:TagInstanceProfile',
+      'ssm:AddTagsToResource',
+    ]);
+    assert.deepEqual(
+      [...used].filter((a) => !granted.has(a)),
+      [],
+    );
   });
 });

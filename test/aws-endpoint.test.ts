@@ -38,7 +38,10 @@ describe('AWS_ENDPOINT_URL', () => {
     seen().length = 0;
     const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'ghost'], { env: env() });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^dynwork: teardown of AWS cluster "ghost" deletes its machines and its queues' data volumes: add --yes to confirm when not at a terminal\nhint: see what it would remove with: dynwork teardown --cluster ghost --provider aws --dry-run\n$/);
+    assert.match(
+      r.stderr,
+      /^dynwork: teardown of AWS cluster "ghost" deletes its machines and its queues' data volumes: add --yes to confirm when not at a terminal\nhint: see what it would remove with: dynwork teardown --cluster ghost --provider aws --dry-run\n$/,
+    );
     assert.deepEqual(seen(), [], 'no request was made');
   });
 
@@ -86,7 +89,10 @@ describe('AWS_ENDPOINT_URL', () => {
     for (const c of ['ec2:DescribeInstances', 'ec2:DescribeSecurityGroups', 'ec2:DescribeKeyPairs', 'ec2:DescribeVolumes', 'ssm:GetParameters', 'iam:GetInstanceProfile', 'iam:GetRole']) {
       assert.ok(calls.includes(c), `${c} reached the endpoint (saw ${calls.join(', ')})`);
     }
-    assert.ok(seen().every((s) => s.signedBy === 'AKIDLOCALTEST'), 'every request carries a valid SigV4 signature');
+    assert.ok(
+      seen().every((s) => s.signedBy === 'AKIDLOCALTEST'),
+      'every request carries a valid SigV4 signature',
+    );
     const sg = new URLSearchParams(seen().find((s) => s.action === 'DescribeSecurityGroups')!.body);
     assert.equal(sg.get('Filter.1.Name'), 'tag:dynwork:cluster');
     assert.equal(sg.get('Filter.1.Value.1'), 'ghost');
@@ -101,7 +107,10 @@ describe('AWS_ENDPOINT_URL', () => {
     try {
       const id = await clients.sts.getCallerIdentity({});
       assert.equal(id.Account, '123456789012');
-      assert.deepEqual(seen().map((s) => `${s.service}:${s.action}`), ['sts:GetCallerIdentity']);
+      assert.deepEqual(
+        seen().map((s) => `${s.service}:${s.action}`),
+        ['sts:GetCallerIdentity'],
+      );
       assert.equal(await clients.region(), 'us-east-1');
     } finally {
       clients.destroy();
@@ -116,8 +125,15 @@ describe('AWS_ENDPOINT_URL', () => {
     seen().length = 0;
     const wrong = await dynwork(home.dir, ['deploy', '--provider', 'aws', '--cluster', 'creds', '--allow-cidr', '203.0.113.7/32'], { env: { ...env(), AWS_SECRET_ACCESS_KEY: 'not-the-secret' } });
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /^dynwork: AWS rejected your credentials \(SignatureDoesNotMatch\)\nhint: check the access key \/ profile \(aws sts get-caller-identity\), and that the region is enabled for your account\n$/m);
-    assert.deepEqual(seen().map((q) => [`${q.service}:${q.action}`, q.signedBy]), [['sts:GetCallerIdentity', null]], 'the account check comes first; nothing is created');
+    assert.match(
+      wrong.stderr,
+      /^dynwork: AWS rejected your credentials \(SignatureDoesNotMatch\)\nhint: check the access key \/ profile \(aws sts get-caller-identity\), and that the region is enabled for your account\n$/m,
+    );
+    assert.deepEqual(
+      seen().map((q) => [`${q.service}:${q.action}`, q.signedBy]),
+      [['sts:GetCallerIdentity', null]],
+      'the account check comes first; nothing is created',
+    );
     assert.doesNotMatch(wrong.stdout + wrong.stderr, /not-the-secret/);
 
     const none = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'creds', '--yes'], { env: { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
@@ -144,7 +160,10 @@ describe('AWS_ENDPOINT_URL', () => {
     // No keys or region in the environment: only the profile can supply them.
     const { AWS_REGION: _r, ...rest } = env();
     const profileEnv = { ...rest, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
-    for (const [extra, region] of [[[], 'eu-west-3'], [['--region', 'ap-south-1'], 'ap-south-1']] as const) {
+    for (const [extra, region] of [
+      [[], 'eu-west-3'],
+      [['--region', 'ap-south-1'], 'ap-south-1'],
+    ] as const) {
       seen().length = 0;
       const r = await dynwork(home.dir, ['teardown', '--provider', 'aws', '--cluster', 'prof', '--profile', 'ops', '--yes', ...extra, '--json'], { env: profileEnv });
       assert.equal(r.code, 0, r.stderr);
@@ -152,7 +171,16 @@ describe('AWS_ENDPOINT_URL', () => {
       assert.ok(seen().length > 0);
       assert.deepEqual([...new Set(seen().map((q) => q.signedBy))], ['AKIDOPSPROFILE'], "every request signed with the profile's key");
       // IAM is global and always signs for us-east-1; every regional call goes to the chosen region.
-      assert.deepEqual([...new Set(seen().filter((q) => q.service !== 'iam').map((q) => q.region))], [region]);
+      assert.deepEqual(
+        [
+          ...new Set(
+            seen()
+              .filter((q) => q.service !== 'iam')
+              .map((q) => q.region),
+          ),
+        ],
+        [region],
+      );
     }
   });
 
@@ -166,11 +194,7 @@ describe('AWS_ENDPOINT_URL', () => {
     });
     assert.equal(r.code, 1);
     // Not a terminal: one plain line for the step, then the error and its hint, and nothing else.
-    assert.match(
-      r.stderr,
-      /^✖ Checking AWS account \(us-east-1\)\ndynwork: AWS rejected your credentials \(SignatureDoesNotMatch\)\nhint: [^\n]+\n$/,
-      `on ${process.version}`,
-    );
+    assert.match(r.stderr, /^✖ Checking AWS account \(us-east-1\)\ndynwork: AWS rejected your credentials \(SignatureDoesNotMatch\)\nhint: [^\n]+\n$/, `on ${process.version}`);
   });
 
   test('commands that do not need AWS never load the SDK', async () => {
@@ -186,7 +210,10 @@ describe('AWS_ENDPOINT_URL', () => {
     const cases: [string[], RegExp][] = [
       [['deploy', '--spot', '--region', 'eu-west-1'], /^dynwork: --region, --spot only apply to --provider aws\nhint: drop them, or add --provider aws\n$/],
       [['deploy', '--provider', 'aws', '--allow-cidr', '10.0.0.1'], /^dynwork: --allow-cidr "10\.0\.0\.1" is not an IPv4 CIDR \(e\.g\. 203\.0\.113\.7\/32\)\n/],
-      [['deploy', '--provider', 'aws', '--subnet', 'vpc-1', '--instance-type', 'huge'], /^dynwork: instance type "huge" does not look like one \(e\.g\. t3\.micro\); --subnet "vpc-1" is not a subnet id \(subnet-…\)\n/],
+      [
+        ['deploy', '--provider', 'aws', '--subnet', 'vpc-1', '--instance-type', 'huge'],
+        /^dynwork: instance type "huge" does not look like one \(e\.g\. t3\.micro\); --subnet "vpc-1" is not a subnet id \(subnet-…\)\n/,
+      ],
       [['teardown', '--dry-run'], /^dynwork: --region, --profile and --dry-run only apply to --provider aws\n/],
     ];
     for (const [args, stderr] of cases) {

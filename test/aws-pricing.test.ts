@@ -68,7 +68,10 @@ describe('what the cluster costs per hour (status)', () => {
     const instances = await provider.list({ cluster: 'demo' });
     fake.fail(
       'pricing:GetProducts',
-      awsError('AccessDeniedException', 'User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: pricing:GetProducts because no identity-based policy allows the pricing:GetProducts action'),
+      awsError(
+        'AccessDeniedException',
+        'User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: pricing:GetProducts because no identity-based policy allows the pricing:GetProducts action',
+      ),
     );
     assert.deepEqual(await provider.hourlyCost(instances), { usdPerHour: null, basis: 'price unknown: your AWS identity is not allowed to call pricing:GetProducts' });
     assert.equal((await provider.hourlyCost(instances)).usdPerHour?.toFixed(4), '0.1406');

@@ -34,7 +34,7 @@ function decode(run: RunInstancesCommandInput): { script: string; config: Record
 }
 
 describe('the aws provider behind a manager', () => {
-  test("the leader launches workers through EC2: tagged, Spot, self-terminating, no token in user-data, never over max workers", async () => {
+  test('the leader launches workers through EC2: tagged, Spot, self-terminating, no token in user-data, never over max workers', async () => {
     const dir = tempDir();
     const autoscale: AutoscaleSettings = {
       provider: 'aws',
@@ -69,8 +69,16 @@ describe('the aws provider behind a manager', () => {
         assert.deepEqual(run.IamInstanceProfile, { Name: 'dynwork-demo-us-east-1-worker' });
         assert.deepEqual(run.MetadataOptions, { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
         assert.equal(run.MaintenanceOptions, undefined);
-        assert.deepEqual(run.BlockDeviceMappings, [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }], 'an encrypted root volume, as the manager policy requires');
-        assert.deepEqual(run.TagSpecifications!.map((t) => t.ResourceType), ['instance', 'volume', 'network-interface'], 'everything the launch creates is tagged, as the manager policy requires');
+        assert.deepEqual(
+          run.BlockDeviceMappings,
+          [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, DeleteOnTermination: true, VolumeType: 'gp3' } }],
+          'an encrypted root volume, as the manager policy requires',
+        );
+        assert.deepEqual(
+          run.TagSpecifications!.map((t) => t.ResourceType),
+          ['instance', 'volume', 'network-interface'],
+          'everything the launch creates is tagged, as the manager policy requires',
+        );
         for (const spec of run.TagSpecifications!) {
           assert.equal(tag(spec.Tags!, 'dynwork:cluster'), 'demo');
           assert.equal(tag(spec.Tags!, 'dynwork:role'), 'worker');
@@ -80,7 +88,11 @@ describe('the aws provider behind a manager', () => {
         assert.match(script, /^ROLE='worker'$/m);
         assert.match(script, /^TOKEN_PARAMETERS='worker-token=\/dynwork\/demo\/worker-token'$/m, 'a worker reads only the worker token');
         assert.match(script, /^DATA_VOLUME=''$/m);
-        assert.match(script, /^ARTIFACT_URL='s3:\/\/dynwork-123456789012-us-east-1\/clusters\/demo\/dynwork-0\.1\.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\.tgz'$/m, "the leader's workers run the cluster's build");
+        assert.match(
+          script,
+          /^ARTIFACT_URL='s3:\/\/dynwork-123456789012-us-east-1\/clusters\/demo\/dynwork-0\.1\.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\.tgz'$/m,
+          "the leader's workers run the cluster's build",
+        );
         assert.match(script, /^ARTIFACT_SHA256='0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'$/m);
         assert.equal(config.workerTokenFile, 'worker-token');
         assert.equal(config.workerToken, undefined);
@@ -88,7 +100,10 @@ describe('the aws provider behind a manager', () => {
         assert.deepEqual(config.managers, [{ index: 1, url: 'http://127.0.0.1:5000' }]);
       }
       const status = await client.status();
-      assert.ok(status.events.some((e) => /^launched \d worker\(s\)/.test(e.message)), 'the launch is shown in status');
+      assert.ok(
+        status.events.some((e) => /^launched \d worker\(s\)/.test(e.message)),
+        'the launch is shown in status',
+      );
     } finally {
       await client.close();
       await m.close();
@@ -114,7 +129,12 @@ describe('the aws provider behind a manager', () => {
       cluster: 'demo',
       clientToken: CLIENT_TOKEN,
       workerToken: WORKER_TOKEN,
-      autoscale: { provider: 'aws', aws: settings, maxWorkers: 3, members: [1, 2].map((i) => ({ index: i, host: `172.31.15.25${4 - i}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' })) },
+      autoscale: {
+        provider: 'aws',
+        aws: settings,
+        maxWorkers: 3,
+        members: [1, 2].map((i) => ({ index: i, host: `172.31.15.25${4 - i}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' })),
+      },
     };
     const [inst] = await provider.launch('manager', { cluster: 'demo', index: 2, config: managerConfigFor(base, 2) });
     assert.ok(inst?.id.startsWith('i-'));

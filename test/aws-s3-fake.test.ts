@@ -43,7 +43,16 @@ function wireClient(wire: AwsWire, options: { region?: string; secret?: string; 
 async function signedRequest(wire: AwsWire, method: string, path: string, headers: Record<string, string>, body: string | Buffer): Promise<{ status: number; body: string }> {
   const url = new URL(path, wire.url);
   const signer = new SignatureV4({ service: 's3', region: 'eu-west-1', credentials: { accessKeyId: KEY, secretAccessKey: SECRET }, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
-  const signed = await signer.sign({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { host: url.host, ...headers }, body });
+  const signed = await signer.sign({
+    method,
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: { host: url.host, ...headers },
+    body,
+  });
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: signed.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -246,7 +255,10 @@ describe('S3 over the wire: REST-XML, path-style, signed', () => {
     const good = chunked(`x-amz-checksum-crc32:${checksum('CRC32', Buffer.from('hello'))}\r\n`);
     assert.equal((await signedRequest(wire, 'PUT', `/${BUCKET}/chunked?x-id=PutObject`, streaming(good), good)).status, 200);
     assert.equal(fake.buckets.get(BUCKET)!.Objects.get('chunked')?.Body.toString(), 'hello');
-    assert.deepEqual(['lie', 'unsaid'].filter((k) => fake.buckets.get(BUCKET)!.Objects.has(k)), []);
+    assert.deepEqual(
+      ['lie', 'unsaid'].filter((k) => fake.buckets.get(BUCKET)!.Objects.has(k)),
+      [],
+    );
     await client.send(new s3.DeleteObjectCommand({ Bucket: BUCKET, Key: 'chunked' }));
   });
 
@@ -275,7 +287,10 @@ describe('S3 over the wire: REST-XML, path-style, signed', () => {
       assert.equal(page.ContinuationToken, token, 'the token asked with is echoed');
       token = page.NextContinuationToken;
     } while (token);
-    assert.deepEqual(pages, builds.map((k, i) => ({ keys: [k], count: 1, truncated: i < builds.length - 1 })));
+    assert.deepEqual(
+      pages,
+      builds.map((k, i) => ({ keys: [k], count: 1, truncated: i < builds.length - 1 })),
+    );
     const listed = wire.requests.filter((r) => r.action === 'ListObjectsV2').at(-1)!;
     assert.match(listed.url, /^\/dynwork-builds-wire\/\?continuation-token=[^&]+&list-type=2&max-keys=1&prefix=builds%2F$/);
 
@@ -312,7 +327,10 @@ describe('S3 over the wire: REST-XML, path-style, signed', () => {
     const listed = await client.send(new s3.ListObjectsV2Command({ Bucket: BUCKET }));
     const keys = listed.Contents!.map((c) => c.Key!);
     const deleted = await client.send(new s3.DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys.slice(1).map((Key) => ({ Key })) } }));
-    assert.deepEqual(deleted.Deleted?.map((d) => d.Key), keys.slice(1));
+    assert.deepEqual(
+      deleted.Deleted?.map((d) => d.Key),
+      keys.slice(1),
+    );
     assert.equal((await client.send(new s3.DeleteObjectCommand({ Bucket: BUCKET, Key: keys[0]! }))).$metadata.httpStatusCode, 204);
     assert.equal((await client.send(new s3.ListObjectsV2Command({ Bucket: BUCKET }))).KeyCount, 0);
     const missing = await failure(client.send(new s3.GetObjectCommand({ Bucket: BUCKET, Key: keys[0]! })));
@@ -341,7 +359,13 @@ describe('S3 over the wire: REST-XML, path-style, signed', () => {
     } finally {
       wrong.destroy();
     }
-    assert.deepEqual(wire.requests.slice(seen).map((r) => [r.action, r.signedBy]), [['CreateBucket', null], ['HeadBucket', null]]);
+    assert.deepEqual(
+      wire.requests.slice(seen).map((r) => [r.action, r.signedBy]),
+      [
+        ['CreateBucket', null],
+        ['HeadBucket', null],
+      ],
+    );
     assert.equal(fake.log.length, logged, 'the account never saw them');
     assert.equal(fake.buckets.has('dynwork-forged'), false);
   });
@@ -365,9 +389,17 @@ async function scenario(client: s3.S3Client): Promise<unknown[]> {
   };
   await note(client.send(new s3.CreateBucketCommand({ Bucket })));
   await note(client.send(new s3.HeadBucketCommand({ Bucket })));
-  await note(client.send(new s3.PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } })));
+  await note(
+    client.send(
+      new s3.PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } }),
+    ),
+  );
   await note(client.send(new s3.GetPublicAccessBlockCommand({ Bucket })));
-  await note(client.send(new s3.PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] } })));
+  await note(
+    client.send(
+      new s3.PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] } }),
+    ),
+  );
   await note(client.send(new s3.GetBucketEncryptionCommand({ Bucket })));
   await note(client.send(new s3.GetBucketPolicyCommand({ Bucket })));
   await note(client.send(new s3.PutBucketPolicyCommand({ Bucket, Policy: '{"Version":"2012-10-17","Statement":[]}' })));
@@ -437,15 +469,10 @@ describe('S3 behind aws-sdk-client-mock: the same handlers', () => {
     await client.send(new s3.DeleteBucketCommand({ Bucket: 'dynwork-builds-mock' }));
     const gone = await failure(client.send(new s3.HeadBucketCommand({ Bucket: 'dynwork-builds-mock' })));
     assert.ok(gone instanceof s3.NotFound && gone.$metadata.httpStatusCode === 404);
-    assert.deepEqual(fake.mutations().filter((a) => a.startsWith('s3:')), [
-      's3:CreateBucket',
-      's3:PutObject',
-      's3:PutObject',
-      's3:PutObject',
-      's3:DeleteBucket',
-      's3:DeleteObjects',
-      's3:DeleteBucket',
-    ]);
+    assert.deepEqual(
+      fake.mutations().filter((a) => a.startsWith('s3:')),
+      ['s3:CreateBucket', 's3:PutObject', 's3:PutObject', 's3:PutObject', 's3:DeleteBucket', 's3:DeleteObjects', 's3:DeleteBucket'],
+    );
     assert.deepEqual(fake.leftovers(), []);
   });
 

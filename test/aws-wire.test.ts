@@ -53,7 +53,10 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     assert.equal(lines[0], 'cluster "wire" on AWS us-east-1 (account 123456789012) is up');
     const eip = (index: number) => [...fake.addresses.values()].find((a) => a.Tags.some((t) => t.Key === 'dynwork:index' && t.Value === String(index)))!.PublicIp.replaceAll('.', '\\.');
     for (const [k, m] of managers.entries()) {
-      assert.match(lines[1 + k]!, new RegExp(`^  manager ${k + 1}  https://${eip(k + 1)}:5000  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`));
+      assert.match(
+        lines[1 + k]!,
+        new RegExp(`^  manager ${k + 1}  https://${eip(k + 1)}:5000  ${m.InstanceId}  ${m.PrivateIpAddress.replaceAll('.', '\\.')}  \\(created, health not checked: dynwork status\\)$`),
+      );
     }
     // The token reaches curl through a pipe, never its command line.
     assert.match(r.stdout, new RegExp(`curl -K <\\(npx dynwork token --curl-config --cluster wire\\) -X PUT "https://${eip(1)}:5000/enqueue\\?iterations=10" -d "data=Hello"`));
@@ -61,7 +64,10 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     // What reached the endpoint: every service, every request signed with the environment's key.
     const services = new Set(wire.requests.map((q) => q.service));
     assert.deepEqual([...services].sort(), ['ec2', 'iam', 's3', 'ssm', 'sts']);
-    assert.ok(wire.requests.every((q) => q.signedBy === 'AKIDWIRETEST'), 'every request carries a valid SigV4 signature made with the environment key');
+    assert.ok(
+      wire.requests.every((q) => q.signedBy === 'AKIDWIRETEST'),
+      'every request carries a valid SigV4 signature made with the environment key',
+    );
     const run1 = wire.requests.find((q) => q.action === 'RunInstances')!;
     const form = new URLSearchParams(run1.body);
     assert.equal(form.get('MetadataOptions.HttpTokens'), 'required');
@@ -90,7 +96,10 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
 
     // What the account holds now, decoded from the wire.
     const group = [...fake.groups.values()][0]!;
-    assert.deepEqual(group.IpPermissions.flatMap((p) => p.IpRanges?.map((x) => x.CidrIp) ?? []), ['203.0.113.7/32']);
+    assert.deepEqual(
+      group.IpPermissions.flatMap((p) => p.IpRanges?.map((x) => x.CidrIp) ?? []),
+      ['203.0.113.7/32'],
+    );
     assert.equal(fake.volumes.size, 2);
     assert.ok([...fake.volumes.values()].every((v) => v.Encrypted === true));
     // Tokens and manager keys secret; the CA and the certificates public.
@@ -111,7 +120,16 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     const tokens = [...fake.parameters.values()].map((p) => p.Value);
     for (const secret of [SECRET, ...tokens]) {
       assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no secret on the screen');
-      assert.ok(!wire.requests.some((q) => q.action === 'RunInstances' && Buffer.from(new URLSearchParams(q.body).get('UserData') ?? '', 'base64').toString().includes(secret)), 'no secret in user-data');
+      assert.ok(
+        !wire.requests.some(
+          (q) =>
+            q.action === 'RunInstances' &&
+            Buffer.from(new URLSearchParams(q.body).get('UserData') ?? '', 'base64')
+              .toString()
+              .includes(secret),
+        ),
+        'no secret in user-data',
+      );
     }
     const state = readFileSync(join(clusterDir('wire', home.dir), 'cluster.json'), 'utf8');
     assert.ok(!state.includes(SECRET), 'the AWS secret is not in the state file');
@@ -150,7 +168,10 @@ describe('deploy and teardown over the wire, through AWS_ENDPOINT_URL', () => {
     assert.deepEqual([s.cost.usdPerHour.toFixed(4), s.cost.basis], ['0.0208', '2 × t3.micro on-demand at $0.0104/h; machines only']);
     const text = await run(['status', '--cluster', 'wire']);
     assert.match(text.stdout, /^cluster wire \(aws\)  0\.0 jobs\/s  \$0\.0208\/h\ncost: 2 × t3\.micro on-demand at \$0\.0104\/h; machines only\n/);
-    assert.ok(wire.requests.some((q) => q.service === 'pricing' && q.action === 'GetProducts'), 'the price came from the Price List API, through the same endpoint');
+    assert.ok(
+      wire.requests.some((q) => q.service === 'pricing' && q.action === 'GetProducts'),
+      'the price came from the Price List API, through the same endpoint',
+    );
   });
 
   test('teardown leaves nothing, and a second one has nothing to do', async () => {

@@ -94,8 +94,12 @@ async function answer(fake: FakeAws, keys: Record<string, string>, req: Incoming
   if (!signedBy) {
     const message = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
     if (spec.dialect === 'json') res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'InvalidSignatureException', message }));
-    else if (spec.dialect === 'ec2') res.writeHead(401, { 'content-type': 'text/xml' }).end(`<Response><Errors><Error><Code>AuthFailure</Code><Message>${message}</Message></Error></Errors><RequestID>req-1</RequestID></Response>`);
-    else res.writeHead(403, { 'content-type': 'text/xml' }).end(`<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`);
+    else if (spec.dialect === 'ec2')
+      res.writeHead(401, { 'content-type': 'text/xml' }).end(`<Response><Errors><Error><Code>AuthFailure</Code><Message>${message}</Message></Error></Errors><RequestID>req-1</RequestID></Response>`);
+    else
+      res
+        .writeHead(403, { 'content-type': 'text/xml' })
+        .end(`<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`);
     return;
   }
   const op = spec.module[`${action}$`] as unknown[] | undefined;
@@ -105,7 +109,8 @@ async function answer(fake: FakeAws, keys: Record<string, string>, req: Incoming
   }
   const [inSchema, outSchema] = [(op[4] as () => unknown)(), (op[5] as () => unknown)()];
   try {
-    const input = spec.dialect === 'json' ? (JSON.parse(body || '{}') as Record<string, unknown>) : (decode(NormalizedSchema.of(inSchema as never), params, '', spec.dialect) as Record<string, unknown>);
+    const input =
+      spec.dialect === 'json' ? (JSON.parse(body || '{}') as Record<string, unknown>) : (decode(NormalizedSchema.of(inSchema as never), params, '', spec.dialect) as Record<string, unknown>);
     const output = (await fake.handle(`${service}:${action}`, input ?? {})) as Record<string, unknown>;
     if (spec.dialect === 'json') {
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(output, epochSeconds));
@@ -217,7 +222,7 @@ function encodeMembers(ns: NormalizedSchema, value: Record<string, unknown>, dia
   let out = '';
   for (const [name, member] of ns.structIterator()) {
     if (value[name] == null || httpBound(member)) continue;
-    out += encode(member, value[name], (member.getMemberTraits().xmlName) ?? name, dialect);
+    out += encode(member, value[name], member.getMemberTraits().xmlName ?? name, dialect);
   }
   return out;
 }
@@ -228,7 +233,7 @@ function encode(ns: NormalizedSchema, value: unknown, tag: string, dialect: Dial
     const item = ns.getValueSchema();
     const items = value as unknown[];
     if (ns.getMergedTraits().xmlFlattened) return items.map((v) => encode(item, v, tag, dialect)).join('');
-    const itemTag = (item.getMergedTraits().xmlName) ?? 'member';
+    const itemTag = item.getMergedTraits().xmlName ?? 'member';
     return `<${tag}>${items.map((v) => encode(item, v, itemTag, dialect)).join('')}</${tag}>`;
   }
   if (ns.isMapSchema()) {
@@ -356,7 +361,11 @@ async function serveS3(
     if (!chunked || String(chunked.body.length) !== headers['x-amz-decoded-content-length']) {
       return fail(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header');
     }
-    const announced = (headers['x-amz-trailer'] ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean).sort();
+    const announced = (headers['x-amz-trailer'] ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean)
+      .sort();
     if (JSON.stringify(announced) !== JSON.stringify(Object.keys(chunked.trailers).sort())) {
       return fail(400, 'MalformedTrailerError', 'The request contained trailing data that was not well-formed or did not conform to our published schema.');
     }
@@ -365,7 +374,10 @@ async function serveS3(
     // Content-Length, when sent, counted the framing; the object is the decoded bytes.
     if (headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
     // aws-chunked is how the body travelled, not how it is stored.
-    const encoding = (headers['content-encoding'] ?? '').split(',').map((e) => e.trim()).filter((e) => e && e !== 'aws-chunked');
+    const encoding = (headers['content-encoding'] ?? '')
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e && e !== 'aws-chunked');
     if (encoding.length > 0) headers['content-encoding'] = encoding.join(',');
     else delete headers['content-encoding'];
   } else if (/^[0-9a-f]{64}$/.test(declared)) {
@@ -408,7 +420,7 @@ async function serveS3(
       if (typeof t.httpHeader === 'string') out[t.httpHeader.toLowerCase()] = headerText(member, v);
       else if (typeof t.httpPrefixHeaders === 'string') for (const [k, x] of Object.entries(v as Record<string, string>)) out[`${t.httpPrefixHeaders}${k}`.toLowerCase()] = x;
       else if (t.httpPayload) {
-        if (member.isStructSchema()) payload = xmlDocument((t.xmlName) ?? member.getName() ?? name, encodeMembers(member, v as Record<string, unknown>, 'rest-xml'));
+        if (member.isStructSchema()) payload = xmlDocument(t.xmlName ?? member.getName() ?? name, encodeMembers(member, v as Record<string, unknown>, 'rest-xml'));
         else {
           // Otherwise a string (GetBucketPolicy's Policy); JSON for anything else rather than "[object Object]".
           payload = member.isBlobSchema() ? await blobBytes(v) : Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -417,7 +429,7 @@ async function serveS3(
       }
     }
     const members = payload === undefined ? encodeMembers(outSchema, output, 'rest-xml') : '';
-    if (members) payload = xmlDocument((outSchema.getMergedTraits().xmlName) ?? `${r.op}Result`, members);
+    if (members) payload = xmlDocument(outSchema.getMergedTraits().xmlName ?? `${r.op}Result`, members);
   }
   if (payload !== undefined) {
     out['content-length'] ??= payload.length;
@@ -512,7 +524,7 @@ function decodeRest(ns: NormalizedSchema, req: RestRequest): Record<string, unkn
       else if (req.body.length === 0) continue;
       else if (member.isStructSchema()) {
         const root = parseXml(req.body.toString('utf8'));
-        if (root.name !== ((t.xmlName) ?? member.getName() ?? name)) throw new Error(`unexpected root element ${root.name}`);
+        if (root.name !== (t.xmlName ?? member.getName() ?? name)) throw new Error(`unexpected root element ${root.name}`);
         out[name] = fromXml(member, root);
       } else out[name] = req.body.toString('utf8');
     }
@@ -573,7 +585,7 @@ function fromXml(ns: NormalizedSchema, node: XmlNode): unknown {
     const out: Record<string, unknown> = {};
     for (const [name, member] of ns.structIterator()) {
       const t = member.getMergedTraits();
-      const tag = (t.xmlName) ?? name;
+      const tag = t.xmlName ?? name;
       if (t.xmlAttribute) {
         const v = node.attributes[tag];
         if (v !== undefined) out[name] = fromText(member, v);
@@ -588,7 +600,7 @@ function fromXml(ns: NormalizedSchema, node: XmlNode): unknown {
   }
   if (ns.isListSchema()) {
     const item = ns.getValueSchema();
-    const tag = (item.getMergedTraits().xmlName) ?? 'member';
+    const tag = item.getMergedTraits().xmlName ?? 'member';
     return node.children.filter((c) => c.name === tag).map((c) => fromXml(item, c));
   }
   if (ns.isMapSchema()) throw new Error('fake: XML maps in a request body are not implemented');

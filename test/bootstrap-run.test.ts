@@ -187,7 +187,14 @@ function boot(input: UserDataInput, env: Record<string, string> = {}, extraStubs
 }
 
 const manager = withArtifact(managerUserData);
-const worker = withArtifact({ ...managerUserData, role: 'worker', tokenParameters: { 'worker-token': '/dynwork/demo/worker-token' }, dataVolumeId: '', addressAllocationId: '', config: { cluster: 'demo', workerTokenFile: 'worker-token' } });
+const worker = withArtifact({
+  ...managerUserData,
+  role: 'worker',
+  tokenParameters: { 'worker-token': '/dynwork/demo/worker-token' },
+  dataVolumeId: '',
+  addressAllocationId: '',
+  config: { cluster: 'demo', workerTokenFile: 'worker-token' },
+});
 const SSM = (name: string) => `aws ssm get-parameter --region eu-west-1 --name /dynwork/demo/${name} --with-decryption --query Parameter.Value --output text`;
 const started = (r: Run) => r.calls.some((c) => c.startsWith('systemctl'));
 
@@ -229,7 +236,10 @@ describe('the EC2 boot script, run with stand-in commands', () => {
 
     // Tokens: in root-only files, nowhere else.
     assert.equal(r.mode('etc/dynwork/credentials'), 0o700);
-    for (const [name, parameter] of [['client-token', '/dynwork/demo/client-token'], ['worker-token', '/dynwork/demo/worker-token']] as const) {
+    for (const [name, parameter] of [
+      ['client-token', '/dynwork/demo/client-token'],
+      ['worker-token', '/dynwork/demo/worker-token'],
+    ] as const) {
       assert.equal(r.file(`etc/dynwork/credentials/${name}`), `${TOKENS[parameter]}\n`);
       assert.equal(r.mode(`etc/dynwork/credentials/${name}`), 0o600);
     }
@@ -258,13 +268,17 @@ describe('the EC2 boot script, run with stand-in commands', () => {
       r.calls.filter((c) => c.startsWith('aws ')),
       [`aws s3 cp --region eu-west-1 --only-show-errors ${BUCKET}/dynwork-0.1.0-good.tgz ${r.root}/var/tmp/dynwork-boot/dynwork.tgz`, SSM('worker-token')],
     );
-    assert.deepEqual(r.calls.filter((c) => c.startsWith('dnf ')), ['dnf install -y nodejs22']);
+    assert.deepEqual(
+      r.calls.filter((c) => c.startsWith('dnf ')),
+      ['dnf install -y nodejs22'],
+    );
     assert.ok(!r.calls.some((c) => c.startsWith('npm')), 'no npm: the dependencies came in the tarball');
 
     // The package/ prefix is stripped; nothing outside it lands.
     assert.equal(r.file('opt/dynwork/dist/bin/dynwork.js'), '#!/usr/bin/env node\nconsole.log("dynwork");\n');
     assert.equal(r.file('opt/dynwork/dist/extra.txt'), 'the build the deployer packed');
-    for (const p of ['package.json', 'npm-shrinkwrap.json', 'templates/userdata/bootstrap.sh', 'prebuilds/linux-x64/dynwork.node', 'node_modules/commander/package.json']) assert.ok(r.exists(`opt/dynwork/${p}`), p);
+    for (const p of ['package.json', 'npm-shrinkwrap.json', 'templates/userdata/bootstrap.sh', 'prebuilds/linux-x64/dynwork.node', 'node_modules/commander/package.json'])
+      assert.ok(r.exists(`opt/dynwork/${p}`), p);
     assert.ok(!r.exists('opt/dynwork/package') && !r.exists('opt/dynwork/outside.txt') && !r.exists('outside.txt'));
     assert.equal(r.mode('opt/dynwork/dist/bin/dynwork.js') & 0o022, 0, 'nobody but root can change the code');
 
@@ -282,8 +296,14 @@ describe('the EC2 boot script, run with stand-in commands', () => {
   test('a worker from a --package build without dependencies installs them with npm ci, and builds nothing', () => {
     const r = boot({ ...worker, artifactUrl: `${BUCKET}/dynwork-0.2.0-published.tgz`, artifactSha256: artifacts.publishedSha256 });
     assert.equal(r.code, 0, r.log);
-    assert.deepEqual(r.calls.filter((c) => c.startsWith('dnf ')), ['dnf install -y nodejs22', 'dnf install -y nodejs22-npm']);
-    assert.deepEqual(r.calls.filter((c) => c.startsWith('npm-22 ')), ['npm-22 ci --omit=dev --ignore-scripts --no-audit --no-fund']);
+    assert.deepEqual(
+      r.calls.filter((c) => c.startsWith('dnf ')),
+      ['dnf install -y nodejs22', 'dnf install -y nodejs22-npm'],
+    );
+    assert.deepEqual(
+      r.calls.filter((c) => c.startsWith('npm-22 ')),
+      ['npm-22 ci --omit=dev --ignore-scripts --no-audit --no-fund'],
+    );
     assert.equal(r.file('npm-cwd').trim(), `${r.root}/opt/dynwork`);
     assert.ok(r.calls.includes('systemctl enable --now dynwork-worker.service'));
   });
@@ -299,7 +319,9 @@ describe('the EC2 boot script, run with stand-in commands', () => {
   test('a package whose SHA-256 does not match is refused before anything is installed or started', () => {
     for (const input of [withArtifact(worker, `${BUCKET}/dynwork-0.1.0-tampered.tgz`), withArtifact(manager, `${BUCKET}/dynwork-0.1.0-tampered.tgz`)]) {
       const r = boot(input);
-      const got = createHash('sha256').update(readFileSync(join(artifacts.dir, 'dynwork-0.1.0-tampered.tgz'))).digest('hex');
+      const got = createHash('sha256')
+        .update(readFileSync(join(artifacts.dir, 'dynwork-0.1.0-tampered.tgz')))
+        .digest('hex');
       assertRefused(r, `dynwork: boot failed: package checksum mismatch (expected ${artifacts.sha256}, got ${got})`);
       assert.ok(!r.exists('opt/dynwork'), 'nothing unpacked');
       assert.ok(!r.calls.some((c) => /^(dnf|npm-22|useradd) /.test(c) || c.startsWith('aws ec2') || c.startsWith('aws ssm')), r.calls.join('\n'));

@@ -105,8 +105,14 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     assert.equal(second.code, 0, second.stderr);
     const r2 = JSON.parse(second.stdout) as { changed: boolean; managers: { action: string }[] };
     assert.equal(r2.changed, false);
-    assert.deepEqual(r2.managers.map((m) => m.action), ['unchanged', 'unchanged']);
-    assert.deepEqual((await status('converge')).managers.map((m) => m.pid), before.managers.map((m) => m.pid));
+    assert.deepEqual(
+      r2.managers.map((m) => m.action),
+      ['unchanged', 'unchanged'],
+    );
+    assert.deepEqual(
+      (await status('converge')).managers.map((m) => m.pid),
+      before.managers.map((m) => m.pid),
+    );
 
     // With no workers allowed, jobs stay queued wherever they land.
     const e = await cli(['enqueue', '--cluster', 'converge', '--iterations', '5', 'a', 'b', 'c']);
@@ -141,10 +147,15 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     assert.equal(p.code, 0, p.stderr);
     assert.equal((JSON.parse(p.stdout) as unknown[]).length, 50);
     // And it brings the dead manager back on its data.
-    const back = await waitFor('the killed manager relaunched by its peer', async () => {
-      const m = (await status('leader')).managers.find((x) => x.index === leader.index)!;
-      return m.up && m.pid !== null && m.pid !== leader.pid && isAlive(m.pid) ? m : null;
-    }, 60_000, 500);
+    const back = await waitFor(
+      'the killed manager relaunched by its peer',
+      async () => {
+        const m = (await status('leader')).managers.find((x) => x.index === leader.index)!;
+        return m.up && m.pid !== null && m.pid !== leader.pid && isAlive(m.pid) ? m : null;
+      },
+      60_000,
+      500,
+    );
     assert.ok(isAlive(back.pid!));
     const text = await cli(['status', '--cluster', 'leader']);
     assert.equal(text.code, 0, text.stderr);
@@ -160,10 +171,15 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     const e = await cli(['enqueue', '--cluster', 'keep', '--iterations', '2000000', ...Array.from({ length: 20 }, (_, i) => `k${i}`)]);
     assert.equal(e.code, 0, e.stderr);
     const ids = e.stdout.trim().split('\n').map(Number);
-    await waitFor('workers running jobs', async () => {
-      const s = await status('keep');
-      return s.workers.length > 0 && s.managers.some((m) => (m as { running?: number }).running);
-    }, 30_000, 250);
+    await waitFor(
+      'workers running jobs',
+      async () => {
+        const s = await status('keep');
+        return s.workers.length > 0 && s.managers.some((m) => (m as { running?: number }).running);
+      },
+      30_000,
+      250,
+    );
     const pids = [...seen];
     const t = await cli(['teardown', '--cluster', 'keep', '--keep-data', '--json']);
     assert.equal(t.code, 0, t.stderr);
@@ -214,13 +230,22 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
     assert.equal(b.code, 0, b.stderr);
     const urls = (r: { stdout: string }) => (JSON.parse(r.stdout) as { managers: { url: string }[] }).managers.map((m) => m.url);
     const firstUrls = urls(a);
-    assert.ok(urls(b).every((u) => !firstUrls.includes(u)), `${urls(b).join(' ')} must differ from ${firstUrls.join(' ')}`);
+    assert.ok(
+      urls(b).every((u) => !firstUrls.includes(u)),
+      `${urls(b).join(' ')} must differ from ${firstUrls.join(' ')}`,
+    );
     const e = await cli(['enqueue', '--cluster', 'second', '--iterations', '10', 'Hello', 'Hello']);
     assert.equal(e.code, 0, e.stderr);
     const p = await cli(['pull', '--cluster', 'second', '--top', '2', '--wait', '--timeout', '60']);
     assert.equal(p.code, 0, p.stderr);
     const want = vectors().find((v) => v.data === 'Hello' && v.iterations === 10)!.result;
-    assert.deepEqual(p.stdout.trim().split('\n').map((l) => l.split(' ')[1]), [want, want]);
+    assert.deepEqual(
+      p.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[1]),
+      [want, want],
+    );
     await status('first');
     await status('second');
   });

@@ -33,9 +33,15 @@ function differences(doc: unknown, real: unknown, path = '$'): string[] {
   const d = doc as Record<string, unknown>;
   const r = real as Record<string, unknown>;
   return [
-    ...Object.keys(d).filter((k) => !(k in r)).map((k) => `${path}.${k}: documented, not printed`),
-    ...Object.keys(r).filter((k) => !(k in d)).map((k) => `${path}.${k}: printed, not documented`),
-    ...Object.keys(d).filter((k) => k in r).flatMap((k) => differences(d[k], r[k], `${path}.${k}`)),
+    ...Object.keys(d)
+      .filter((k) => !(k in r))
+      .map((k) => `${path}.${k}: documented, not printed`),
+    ...Object.keys(r)
+      .filter((k) => !(k in d))
+      .map((k) => `${path}.${k}: printed, not documented`),
+    ...Object.keys(d)
+      .filter((k) => k in r)
+      .flatMap((k) => differences(d[k], r[k], `${path}.${k}`)),
   ];
 }
 
@@ -130,7 +136,10 @@ describe('shell completion', () => {
 
   test('fish completes the same', () => {
     const out = execFileSync('fish', ['-c', 'dynwork completion fish | source; complete -C "dynwork jobs --state "; complete -C "dynwork pu"'], { env, encoding: 'utf8', timeout: 30_000 });
-    const words = out.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+    const words = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t')[0]!);
     assert.deepEqual(words.sort(), [...STATES, 'pull'].sort());
   });
 

@@ -124,10 +124,12 @@ describe('ManagerClient', () => {
 
   test('an error body becomes an ApiError with status, apiCode and the message', async () => {
     server.handler = (_req, res) => json(res, 400, { error: { code: 'invalid_iterations', message: 'iterations must be an integer from 1 to 10000000, got "x"' } });
-    const err = await client().enqueue('a', 1).then(
-      () => assert.fail('expected an error'),
-      (e: unknown) => e,
-    );
+    const err = await client()
+      .enqueue('a', 1)
+      .then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e,
+      );
     assert.ok(err instanceof ApiError);
     assert.ok(err instanceof DynworkError);
     assert.equal(err.code, 'http_error');

@@ -89,7 +89,10 @@ describe('the dashboard, in a real browser', () => {
       const jobId = (JSON.parse(id) as { id: number }[])[0]!.id;
       await page.fill('#job-id', String(jobId));
       await page.click('#job-form button');
-      await page.locator('#job').filter({ hasText: `job ${jobId}: completed` }).waitFor();
+      await page
+        .locator('#job')
+        .filter({ hasText: `job ${jobId}: completed` })
+        .waitFor();
       assert.match((await page.locator('#job').textContent()) ?? '', /1 {2}worker \S+ {2}\S+ → \S+ {2}completed/);
 
       mkdirSync(OUTPUT, { recursive: true });

@@ -11,11 +11,19 @@ import { fileURLToPath } from 'node:url';
 
 // dist/test → the repository root
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const pages = ['README.md', ...readdirSync(join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(repo, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The targets of a page's inline links and images, outside code. */
 function linkTargets(markdown: string): string[] {
-  const prose = markdown.replace(/^( {4}|\t).*$/gm, '').replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+  const prose = markdown
+    .replace(/^( {4}|\t).*$/gm, '')
+    .replace(/```[\s\S]*?```/g, '')
+    .replace(/`[^`\n]*`/g, '');
   return [...prose.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!);
 }
 

@@ -53,7 +53,10 @@ describe('staged batch upload', () => {
     const c = await call('POST', `/enqueue/batches/${id}/commit`, { parts: 2 });
     assert.equal(c.status, 200, JSON.stringify(c.body));
     assert.equal(c.body.ids!.length, 5);
-    assert.deepEqual([...c.body.ids!].sort((x, y) => x - y), c.body.ids);
+    assert.deepEqual(
+      [...c.body.ids!].sort((x, y) => x - y),
+      c.body.ids,
+    );
     assert.equal(m.ctx.store.counts().queued, 5);
     assert.equal(m.ctx.metrics.totals.enqueued, 5);
 
@@ -63,13 +66,19 @@ describe('staged batch upload', () => {
     assert.equal((await call('POST', `/enqueue/batches/${id}/commit`, { parts: 3 })).body.error?.code, 'parts_mismatch');
     assert.equal((await call('PUT', `/enqueue/batches/${id}/3`, jobs('x'))).body.error?.code, 'batch_committed');
     assert.deepEqual(drain(), ['a', 'b', 'c', 'd', 'e']);
-    assert.deepEqual(c.body.ids!.map((i) => m.ctx.store.get(i)?.iterations), [3, 3, 3, 3, 3]);
+    assert.deepEqual(
+      c.body.ids!.map((i) => m.ctx.store.get(i)?.iterations),
+      [3, 3, 3, 3, 3],
+    );
   });
 
   test('a bad job in a part is refused like a batch enqueue (its index in the part); a missing part refuses the commit', async () => {
     const id = await start();
     assert.equal((await call('PUT', `/enqueue/batches/${id}/1`, jobs('a'))).status, 200);
-    const bad = await call('PUT', `/enqueue/batches/${id}/2`, [{ data: 'ok', iterations: 1 }, { data: 'x', iterations: 0 }]);
+    const bad = await call('PUT', `/enqueue/batches/${id}/2`, [
+      { data: 'ok', iterations: 1 },
+      { data: 'x', iterations: 0 },
+    ]);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error?.code, 'invalid_iterations');
     assert.match(bad.body.error.message, /^job 1: /);

@@ -94,7 +94,10 @@ describe('enqueue input edges', () => {
         assert.equal(res.status, 200, body);
         const { id } = (await res.json()) as { id: number };
         const job = m.ctx.store.lease('w', 1, 10, 1000, Date.now());
-        assert.deepEqual(job.map((j) => [j.id, j.data]), [[id, want]]);
+        assert.deepEqual(
+          job.map((j) => [j.id, j.data]),
+          [[id, want]],
+        );
       }
     });
   }
@@ -103,8 +106,7 @@ describe('enqueue input edges', () => {
     const before = m.ctx.store.counts().queued;
     const got = await raw(
       m.port,
-      `PUT /enqueue?iterations=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CLIENT_TOKEN}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello` +
-        'GARBAGE \x00\x01\x02 not http\r\n\r\n',
+      `PUT /enqueue?iterations=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CLIENT_TOKEN}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello` + 'GARBAGE \x00\x01\x02 not http\r\n\r\n',
     );
     assert.match(got, /^HTTP\/1\.1 200 OK\r\n/, got);
     const id = Number(/\{"id":(\d+)\}/.exec(got)?.[1]);
@@ -120,10 +122,7 @@ describe('enqueue input edges', () => {
 
   test('Expect: 100-continue with a missing or wrong token: 401 and no 100 Continue', async () => {
     for (const authz of ['', 'Authorization: Bearer wrong-token-0123456789\r\n']) {
-      const got = await raw(
-        m.port,
-        `PUT /enqueue?iterations=1 HTTP/1.1\r\nHost: x\r\n${authz}Content-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`,
-      );
+      const got = await raw(m.port, `PUT /enqueue?iterations=1 HTTP/1.1\r\nHost: x\r\n${authz}Content-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
       assert.doesNotMatch(got, /100 Continue/, got);
       assert.match(got, /^HTTP\/1\.1 401 Unauthorized\r\n[\s\S]*"code":"unauthorized"/, got);
     }

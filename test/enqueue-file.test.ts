@@ -87,7 +87,11 @@ describe('enqueue --file, end to end', () => {
     const { ids } = JSON.parse(r.stdout) as { ids: number[] };
     assert.equal(ids.length, LINES);
     assert.equal(new Set(ids).size, LINES);
-    assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'ids in line order');
+    assert.deepEqual(
+      [...ids].sort((a, b) => a - b),
+      ids,
+      'ids in line order',
+    );
     assert.equal(await queued(), LINES);
 
     const d = await cli(['deploy', '--cluster', 'files', '--max-workers', '1', '--scale-up-after', '0.2', '--json']);

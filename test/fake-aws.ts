@@ -38,7 +38,10 @@ export function demoSettings(worker: Partial<AwsClusterSettings['worker']> = {})
     subnetId: 'subnet-0a',
     securityGroupId: 'sg-0cluster',
     keyName: 'dynwork-demo',
-    artifact: { url: 's3://dynwork-123456789012-us-east-1/clusters/demo/dynwork-0.1.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.tgz', sha256: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' },
+    artifact: {
+      url: 's3://dynwork-123456789012-us-east-1/clusters/demo/dynwork-0.1.0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.tgz',
+      sha256: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    },
     version: '0.1.0',
     clientTokenParameter: '/dynwork/demo/client-token',
     workerTokenParameter: '/dynwork/demo/worker-token',
@@ -218,7 +221,10 @@ export class FakeAws {
   /** DescribeInstances seen per instance in its current unsettled state ("<id> <state>"). */
   private readonly unsettled = new Map<string, number>();
   /** USD per hour, us-east-1 Linux. */
-  readonly prices = { onDemand: { 't3.micro': 0.0104, 'c7g.large': 0.0725, 'c6i.xlarge': 0.17 } as Record<string, number>, spot: { 'c6i.xlarge': 0.0651, 't3.micro': 0.0037 } as Record<string, number> };
+  readonly prices = {
+    onDemand: { 't3.micro': 0.0104, 'c7g.large': 0.0725, 'c6i.xlarge': 0.17 } as Record<string, number>,
+    spot: { 'c6i.xlarge': 0.0651, 't3.micro': 0.0037 } as Record<string, number>,
+  };
   private seq = 0;
   private readonly mocks: { restore(): void }[] = [];
 
@@ -569,7 +575,9 @@ export class FakeAws {
           serviceCode: 'AmazonEC2',
           terms: {
             OnDemand: {
-              'SKU1.JRTCKXETXF': { priceDimensions: { 'SKU1.JRTCKXETXF.6YS6EN2CT7': { unit: 'Hrs', pricePerUnit: { USD: usd.toFixed(10) }, description: `$${usd} per On Demand Linux ${f.instanceType} Instance Hour` } } },
+              'SKU1.JRTCKXETXF': {
+                priceDimensions: { 'SKU1.JRTCKXETXF.6YS6EN2CT7': { unit: 'Hrs', pricePerUnit: { USD: usd.toFixed(10) }, description: `$${usd} per On Demand Linux ${f.instanceType} Instance Hour` } },
+              },
             },
           },
         };
@@ -629,10 +637,15 @@ export class FakeAws {
         throw s3Error('NoSuchBucket', 404, 'The specified bucket does not exist', { BucketName: name ?? '' });
       }
       if (ctx.region && ctx.region !== b.Region) {
-        const redirect = s3Error('PermanentRedirect', 301, 'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.', {
-          Bucket: b.Name,
-          Endpoint: `s3.${b.Region}.amazonaws.com`,
-        });
+        const redirect = s3Error(
+          'PermanentRedirect',
+          301,
+          'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+          {
+            Bucket: b.Name,
+            Endpoint: `s3.${b.Region}.amazonaws.com`,
+          },
+        );
         // S3 names the bucket's region in a header too (x-amz-bucket-region), which the SDK can follow (followRegionRedirects).
         throw Object.assign(redirect, { $response: { statusCode: 301, headers: { 'x-amz-bucket-region': b.Region } } });
       }
@@ -672,7 +685,12 @@ export class FakeAws {
           throw s3Error('IllegalLocationConstraintException', 400, `The ${asked ?? 'unspecified'} location constraint is incompatible for the region specific endpoint this request was sent to.`);
         }
         if (this.foreignBuckets.has(name)) {
-          throw s3Error('BucketAlreadyExists', 409, 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.', { BucketName: name });
+          throw s3Error(
+            'BucketAlreadyExists',
+            409,
+            'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+            { BucketName: name },
+          );
         }
         const existing = this.buckets.get(name);
         if (existing) {
@@ -712,7 +730,12 @@ export class FakeAws {
         const b = bucket(input.Bucket, ctx);
         if (!input.PublicAccessBlockConfiguration) throw malformed();
         const c = input.PublicAccessBlockConfiguration;
-        b.PublicAccessBlock = { BlockPublicAcls: !!c.BlockPublicAcls, IgnorePublicAcls: !!c.IgnorePublicAcls, BlockPublicPolicy: !!c.BlockPublicPolicy, RestrictPublicBuckets: !!c.RestrictPublicBuckets };
+        b.PublicAccessBlock = {
+          BlockPublicAcls: !!c.BlockPublicAcls,
+          IgnorePublicAcls: !!c.IgnorePublicAcls,
+          BlockPublicPolicy: !!c.BlockPublicPolicy,
+          RestrictPublicBuckets: !!c.RestrictPublicBuckets,
+        };
         return {};
       },
       GetPublicAccessBlock: (input: s3.GetPublicAccessBlockCommandInput, ctx: CallContext) => {
@@ -792,7 +815,8 @@ export class FakeAws {
         if (input.IfNoneMatch === '*' && existing) throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
         if (input.IfMatch !== undefined) {
           if (!existing) throw s3Error('NoSuchKey', 404, 'The specified key does not exist.', { Key: key });
-          if (input.IfMatch !== existing.ETag && input.IfMatch !== '*') throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
+          if (input.IfMatch !== existing.ETag && input.IfMatch !== '*')
+            throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
         }
         const now = new Date();
         now.setUTCMilliseconds(0);
@@ -836,9 +860,7 @@ export class FakeAws {
             throw s3Error('InvalidArgument', 400, 'The continuation token provided is incorrect');
           }
         }
-        const keys = [...b.Objects.keys()]
-          .filter((k) => k.startsWith(prefix) && bytewise(k, from.after) > 0 && !(from.isPrefix && k.startsWith(from.after)))
-          .sort(bytewise);
+        const keys = [...b.Objects.keys()].filter((k) => k.startsWith(prefix) && bytewise(k, from.after) > 0 && !(from.isPrefix && k.startsWith(from.after))).sort(bytewise);
         const contents: FakeObject[] = [];
         const prefixes: string[] = [];
         let last = from;
@@ -863,7 +885,15 @@ export class FakeAws {
           KeyCount: contents.length + prefixes.length,
           IsTruncated: truncated,
           Contents: contents.length
-            ? contents.map((o) => ({ Key: o.Key, LastModified: o.LastModified, ETag: o.ETag, ChecksumAlgorithm: [o.Checksum.algorithm], ChecksumType: 'FULL_OBJECT', Size: o.ContentLength, StorageClass: 'STANDARD' }))
+            ? contents.map((o) => ({
+                Key: o.Key,
+                LastModified: o.LastModified,
+                ETag: o.ETag,
+                ChecksumAlgorithm: [o.Checksum.algorithm],
+                ChecksumType: 'FULL_OBJECT',
+                Size: o.ContentLength,
+                StorageClass: 'STANDARD',
+              }))
             : undefined,
           CommonPrefixes: prefixes.length ? prefixes.map((Prefix) => ({ Prefix })) : undefined,
           ContinuationToken: input.ContinuationToken,

@@ -52,9 +52,7 @@ describe('faults under load', () => {
     await c.enqueue(2, jobs.slice(1_500), results);
     // The first kill hits a worker known to hold leases, so some must expire.
     const victim = workers[0]!;
-    await waitFor('the first victim to hold leases', async () =>
-      [...(await c!.status(1)).workers, ...(await c!.status(2)).workers].some((w) => w.instanceId === victim.id && w.busy > 0),
-    );
+    await waitFor('the first victim to hold leases', async () => [...(await c!.status(1)).workers, ...(await c!.status(2)).workers].some((w) => w.instanceId === victim.id && w.busy > 0));
     process.kill(victim.pid!, 'SIGKILL');
     workers[0] = await c.launch('worker');
     let kills = 1;
@@ -125,11 +123,16 @@ describe('faults under load', () => {
       const survivor = victim === 1 ? 2 : 1;
       await c.enqueue(survivor, jobs.slice(0, 100), results);
       await c.pullOnce(survivor);
-      const back = await waitFor(`manager ${victim} relaunched by its peer`, async () => {
-        const list = await c!.provider.list({ cluster: c!.cluster, role: 'manager' });
-        const m = list.find((i) => i.index === victim);
-        return m && (await c!.clients[victim - 1]!.healthz()).ok ? m : null;
-      }, 60_000, 200);
+      const back = await waitFor(
+        `manager ${victim} relaunched by its peer`,
+        async () => {
+          const list = await c!.provider.list({ cluster: c!.cluster, role: 'manager' });
+          const m = list.find((i) => i.index === victim);
+          return m && (await c!.clients[victim - 1]!.healthz()).ok ? m : null;
+        },
+        60_000,
+        200,
+      );
       c.pids.add(back.pid!);
       managers[victim - 1] = back;
     }

@@ -62,7 +62,13 @@ test('a thread chunk returns every result in the order of its jobs', () => {
 });
 
 test('a bad job in a chunk costs only itself', () => {
-  const out = runChunk({ jobs: [{ data: 'Hello', iterations: 1 }, { data: 'x', iterations: 0 }, { data: 'Hello', iterations: 10 }] });
+  const out = runChunk({
+    jobs: [
+      { data: 'Hello', iterations: 1 },
+      { data: 'x', iterations: 0 },
+      { data: 'Hello', iterations: 10 },
+    ],
+  });
   assert.equal(out.results[0], vectors[0]!.result);
   assert.equal(out.results[1], null);
   assert.equal(out.results[2], vectors[1]!.result);

@@ -44,11 +44,7 @@ export function managerConfig(dataDir: string, over: Partial<ManagerConfig> & { 
   });
 }
 
-export async function startTestManager(
-  dataDir: string,
-  over: Partial<ManagerConfig> = {},
-  opts: { logger?: Logger; now?: () => number } = {},
-): Promise<RunningManager> {
+export async function startTestManager(dataDir: string, over: Partial<ManagerConfig> = {}, opts: { logger?: Logger; now?: () => number } = {}): Promise<RunningManager> {
   // Imported here so tests of lower layers do not load the whole manager.
   const { startManager } = await import('../src/runtime/manager/server.js');
   return startManager(managerConfig(dataDir, over), { logger: opts.logger ?? memoryLogger().logger, ...(opts.now ? { now: opts.now } : {}) });

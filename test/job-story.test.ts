@@ -38,26 +38,38 @@ describe('a job tells its story, and can be cancelled and retried', () => {
 
   test('through its peer: the lease holder and expiry, each attempt with its worker and ending', async () => {
     const id = await enqueueOn2('story');
-    assert.deepEqual((await w2.lease({ workerId: 'worker-a', max: 1 })).jobs.map((j) => j.id), [id]);
+    assert.deepEqual(
+      (await w2.lease({ workerId: 'worker-a', max: 1 })).jobs.map((j) => j.id),
+      [id],
+    );
     const running = await c1.getJob(id);
     assert.equal(running.status, 'running');
     assert.equal(running.manager, 2);
     assert.equal(running.lease?.workerId, 'worker-a');
     assert.ok(Date.parse(running.lease.expiresAt) > Date.parse(running.enqueuedAt));
-    assert.deepEqual(running.history?.map((a) => [a.attempt, a.workerId, a.outcome]), [[1, 'worker-a', 'running']]);
+    assert.deepEqual(
+      running.history?.map((a) => [a.attempt, a.workerId, a.outcome]),
+      [[1, 'worker-a', 'running']],
+    );
 
     // worker-a goes silent: its lease runs out and worker-b finishes the job.
     await waitFor('the lease to expire', async () => (await c1.getJob(id)).status === 'queued');
-    assert.deepEqual((await w2.lease({ workerId: 'worker-b', max: 1 })).jobs.map((j) => j.id), [id]);
+    assert.deepEqual(
+      (await w2.lease({ workerId: 'worker-b', max: 1 })).jobs.map((j) => j.id),
+      [id],
+    );
     await w2.complete({ workerId: 'worker-b', results: [{ id, result: iteratedSha512('story', 2) }] });
     const done = await c1.getJob(id);
     assert.equal(done.status, 'completed');
     assert.equal(done.lease, null);
     assert.equal(done.attempts, 2);
-    assert.deepEqual(done.history?.map((a) => [a.attempt, a.workerId, a.outcome]), [
-      [1, 'worker-a', 'lease expired'],
-      [2, 'worker-b', 'completed'],
-    ]);
+    assert.deepEqual(
+      done.history?.map((a) => [a.attempt, a.workerId, a.outcome]),
+      [
+        [1, 'worker-a', 'lease expired'],
+        [2, 'worker-b', 'completed'],
+      ],
+    );
     assert.ok(done.history.every((a) => a.endedAt !== null));
   });
 
@@ -71,15 +83,24 @@ describe('a job tells its story, and can be cancelled and retried', () => {
     assert.equal(failed.status, 'failed');
     assert.match(failed.error ?? '', /lease expired/);
     assert.equal(failed.history?.at(-1)?.outcome, 'lease expired; job failed after 2 attempts');
-    assert.deepEqual((await c1.listJobs('failed')).map((j) => j.id), [id]);
+    assert.deepEqual(
+      (await c1.listJobs('failed')).map((j) => j.id),
+      [id],
+    );
     assert.deepEqual(await c1.retryFailed(), [id]);
     assert.equal((await c1.getJob(id)).status, 'queued');
     assert.deepEqual(await c1.listJobs('failed'), []);
     // Its attempt count starts over (two more leases before it fails), its history does not.
     const lease = await w2.lease({ workerId: 'worker-e', max: 1 });
-    assert.deepEqual(lease.jobs.map((j) => j.id), [id]);
+    assert.deepEqual(
+      lease.jobs.map((j) => j.id),
+      [id],
+    );
     await w2.complete({ workerId: 'worker-e', results: [{ id, result: iteratedSha512('poison', 2) }] });
-    assert.deepEqual((await c1.getJob(id)).history?.map((a) => a.workerId), ['worker-c', 'worker-d', 'worker-e']);
+    assert.deepEqual(
+      (await c1.getJob(id)).history?.map((a) => a.workerId),
+      ['worker-c', 'worker-d', 'worker-e'],
+    );
   });
 
   test('cancel: a queued job is never handed out; a running one is taken from its worker; finished ones refuse', async () => {
@@ -87,7 +108,10 @@ describe('a job tells its story, and can be cancelled and retried', () => {
     assert.equal((await c1.cancelJob(queued)).status, 'cancelled');
     assert.equal((await c1.cancelJob(queued)).status, 'cancelled', 'cancelling twice is one cancel');
     assert.deepEqual((await w2.lease({ workerId: 'worker-f', max: 10 })).jobs, []);
-    assert.deepEqual((await c1.listJobs('cancelled')).map((j) => j.id), [queued]);
+    assert.deepEqual(
+      (await c1.listJobs('cancelled')).map((j) => j.id),
+      [queued],
+    );
 
     const running = await enqueueOn2('stop me');
     await w2.lease({ workerId: 'worker-g', max: 1 });
@@ -101,7 +125,10 @@ describe('a job tells its story, and can be cancelled and retried', () => {
     // Retry brings a cancelled job back; a queued job cannot be retried, a completed one cannot be cancelled.
     assert.equal((await c1.retryJob(queued)).status, 'queued');
     await assert.rejects(c1.retryJob(queued), (e: unknown) => e instanceof ApiError && e.status === 409 && /it is queued/.test(e.message));
-    assert.deepEqual((await w2.lease({ workerId: 'worker-h', max: 1 })).jobs.map((j) => j.id), [queued]);
+    assert.deepEqual(
+      (await w2.lease({ workerId: 'worker-h', max: 1 })).jobs.map((j) => j.id),
+      [queued],
+    );
     await w2.complete({ workerId: 'worker-h', results: [{ id: queued, result: iteratedSha512('cancel me', 2) }] });
     await assert.rejects(c1.cancelJob(queued), (e: unknown) => e instanceof ApiError && e.status === 409 && /it is completed/.test(e.message));
   });

@@ -30,14 +30,22 @@ describe('dynwork job, jobs, cancel and retry', () => {
 
   test('a finished job names the worker that ran it, as dynwork status does', async () => {
     const id = Number((await cli('enqueue', '--iterations', '3', 'hello')).stdout.trim());
-    const job = await waitFor('the job to complete', async () => {
-      const r = await cli('job', String(id), '--json');
-      assert.equal(r.code, 0, r.stderr);
-      const j = JSON.parse(r.stdout) as JobView;
-      return j.status === 'completed' ? j : null;
-    }, 60_000, 200);
+    const job = await waitFor(
+      'the job to complete',
+      async () => {
+        const r = await cli('job', String(id), '--json');
+        assert.equal(r.code, 0, r.stderr);
+        const j = JSON.parse(r.stdout) as JobView;
+        return j.status === 'completed' ? j : null;
+      },
+      60_000,
+      200,
+    );
     const worker = job.history?.at(-1)?.workerId;
-    assert.ok((await status()).workers.some((w) => w.id === worker), `worker ${worker} is in dynwork status`);
+    assert.ok(
+      (await status()).workers.some((w) => w.id === worker),
+      `worker ${worker} is in dynwork status`,
+    );
     const text = await cli('job', String(id));
     assert.match(text.stdout, new RegExp(`^job ${id}: completed \\(manager \\d\\)`));
     assert.match(text.stdout, new RegExp(`1  worker ${worker}  \\S+ → \\S+  completed`));
@@ -52,7 +60,14 @@ describe('dynwork job, jobs, cancel and retry', () => {
     assert.equal(cancel.stdout, ids.map((id) => `${id} cancelled\n`).join(''));
     const listed = await cli('jobs', '--state', 'cancelled');
     assert.match(listed.stdout, /^ID\s+STATUS\s+ITERATIONS\s+ATTEMPTS\s+ENQUEUED\s+DETAIL$/m);
-    assert.deepEqual(listed.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]), ids);
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+      ids,
+    );
     const retry = await cli('retry', ids[2]!, '--json');
     assert.equal((JSON.parse(retry.stdout) as JobView[])[0]?.status, 'queued');
     assert.equal((await cli('cancel', ids[2]!)).code, 0);

@@ -43,7 +43,10 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
   // Managers serve HTTPS under their cluster's CA: trust the CAs of this test's clusters, nothing else.
   let agent: { cas: string; agent: Agent } | undefined;
   const dispatcher = (): Agent => {
-    const cas = [...clusters].map((c) => join(tmp.dir, 'clusters', c, 'ca.pem')).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'));
+    const cas = [...clusters]
+      .map((c) => join(tmp.dir, 'clusters', c, 'ca.pem'))
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f, 'utf8'));
     const key = cas.join('');
     if (agent?.cas !== key) {
       void agent?.agent.close();
@@ -86,7 +89,10 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
       const running = managerProcesses(tmp.dir, cluster);
       assert.equal(running.length, 2, `round ${round}: manager processes ${running.join(', ')}`);
       const s = state(cluster);
-      assert.deepEqual(s.managers.map((m) => m.pid).sort((x, y) => x - y), running);
+      assert.deepEqual(
+        s.managers.map((m) => m.pid).sort((x, y) => x - y),
+        running,
+      );
       for (const m of s.managers) {
         const st = await call(m.url, '/status', s.clientToken);
         assert.equal(st.status, 200, `round ${round}: manager ${m.index} must accept the recorded token`);
@@ -125,7 +131,10 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
     assert.equal(d.code, 0, d.stderr);
     const s = state('twice');
     const run = join(tmp.dir, 'clusters', 'twice', 'run');
-    const config = join(run, readdirSync(run).find((f) => f.startsWith('manager-1-'))!);
+    const config = join(
+      run,
+      readdirSync(run).find((f) => f.startsWith('manager-1-'))!,
+    );
     const second = await cli(['manager', '--config', config], { timeoutMs: 30_000 });
     assert.equal(second.code, 1, `the second manager must exit 1, got ${second.code}: ${second.stderr}`);
     assert.match(second.stderr, /^dynwork: queue database .*queue\.db is in use by another process \(a second manager on the same data directory\?\); refusing to serve it twice$/m);
@@ -142,7 +151,13 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
     assert.equal(d.code, 0, d.stderr);
     const s = state('lost');
     const m = s.managers[0]!;
-    const enq = await call(m.url, '/enqueue', s.clientToken, { method: 'PUT', body: JSON.stringify([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 1 }]) });
+    const enq = await call(m.url, '/enqueue', s.clientToken, {
+      method: 'PUT',
+      body: JSON.stringify([
+        { data: 'a', iterations: 1 },
+        { data: 'b', iterations: 1 },
+      ]),
+    });
     assert.equal(enq.status, 200);
     const { ids } = (await enq.json()) as { ids: number[] };
     const lease = await call(m.url, '/internal/lease', s.workerToken, { method: 'POST', body: JSON.stringify({ workerId: 'w1', max: 2 }) });
@@ -188,7 +203,7 @@ describe('one deploy at a time, one manager per queue, a queue that knows it is 
     assert.ok(Number(e.stdout.trim()) > Math.max(...ids), `new id ${e.stdout.trim()} must pass ${ids.join(', ')}`);
   });
 
-  test('queue.db corrupted: /healthz answers 503 while running, and a restart is refused with the manager\'s own error shown by deploy', async () => {
+  test("queue.db corrupted: /healthz answers 503 while running, and a restart is refused with the manager's own error shown by deploy", async () => {
     const d = await deploy('rot', ['--port', String((await freePorts(1))[0]), '--managers', '1', '--max-workers', '0', '--wait', '20']);
     assert.equal(d.code, 0, d.stderr);
     const s = state('rot');

@@ -63,9 +63,15 @@ describe('logs', () => {
       assert.deepEqual(times, [...times].sort(), 'time-ordered');
 
       const workers = await cli('logs', '--role', 'worker', '--json');
-      const recs = workers.stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; workerId: string });
+      const recs = workers.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { role: string; workerId: string });
       assert.ok(recs.length > 0 && recs.every((r) => r.role === 'worker'), workers.stdout.slice(0, 500));
-      assert.ok(recs.some((r) => s.workers.some((w) => w.id === r.workerId)), 'the worker ids are the ones dynwork status shows');
+      assert.ok(
+        recs.some((r) => s.workers.some((w) => w.id === r.workerId)),
+        'the worker ids are the ones dynwork status shows',
+      );
 
       // --follow prints what is new as it is written, and stops when interrupted.
       const follow = spawn(process.execPath, [CLI, 'logs', '--cluster', 'logs', '--follow', '--since', '1s'], { env: { ...process.env, DYNWORK_HOME: tmp.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -100,18 +106,29 @@ describe('logs', () => {
     before(() => cluster.start());
     after(() => cluster.stop());
 
-    test('GET /logs on one manager has its own lines, its peer\'s and the workers\' that sent theirs', async () => {
+    test("GET /logs on one manager has its own lines, its peer's and the workers' that sent theirs", async () => {
       const { jobs, results } = jobSet('shipped', 3, 10);
       const ids = await cluster.enqueue(2, jobs, results);
       await cluster.launch('worker');
       await cluster.pullAll(60_000);
       const c = cluster.clients[0]!;
-      const lines = await waitFor('worker lines at the managers', async () => {
-        const all = (await c.logs()).map((l) => JSON.parse(l) as { role?: string; manager?: number; workerId?: string; jobId?: number; jobIds?: number[] });
-        return all.some((r) => r.role === 'worker') ? all : null;
-      }, 30_000, 500);
-      assert.ok(lines.some((r) => r.role === 'manager' && r.manager === 1), 'its own');
-      assert.ok(lines.some((r) => r.role === 'manager' && r.manager === 2), "its peer's");
+      const lines = await waitFor(
+        'worker lines at the managers',
+        async () => {
+          const all = (await c.logs()).map((l) => JSON.parse(l) as { role?: string; manager?: number; workerId?: string; jobId?: number; jobIds?: number[] });
+          return all.some((r) => r.role === 'worker') ? all : null;
+        },
+        30_000,
+        500,
+      );
+      assert.ok(
+        lines.some((r) => r.role === 'manager' && r.manager === 1),
+        'its own',
+      );
+      assert.ok(
+        lines.some((r) => r.role === 'manager' && r.manager === 2),
+        "its peer's",
+      );
       const worker = lines.filter((r) => r.role === 'worker');
       assert.ok(worker.every((r) => typeof r.workerId === 'string' && r.workerId.startsWith('worker-')));
       // A worker token does not read logs.

@@ -36,9 +36,7 @@ describe('manager HTTP API', () => {
 
     const json = (await (await send({ path: '/enqueue?iterations=2', headers: JSON_CT, body: '{"data":"a b&c=d+e%20"}' })).json()) as { id: number };
     const text = (await (await send({ path: '/enqueue?iterations=3', headers: TEXT, body: 'héllo wörld ✓' })).json()) as { id: number };
-    const batch = (await (
-      await send({ path: '/enqueue?iterations=7', headers: JSON_CT, body: JSON.stringify([{ data: 'x' }, { data: '', iterations: 1 }]) })
-    ).json()) as { ids: number[] };
+    const batch = (await (await send({ path: '/enqueue?iterations=7', headers: JSON_CT, body: JSON.stringify([{ data: 'x' }, { data: '', iterations: 1 }]) })).json()) as { ids: number[] };
     const all = [id, json.id, text.id, ...batch.ids];
     assert.equal(new Set(all).size, 5);
 

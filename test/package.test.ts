@@ -41,12 +41,25 @@ function filesUnder(root: string, dir: string): string[] {
 
 /** What the package must hold, from the sources in `root`: each .ts of bin/ and src/ built to one .js, and the rest as it is. */
 function expectedFiles(root: string): string[] {
-  const built = ['bin', 'src'].flatMap((d) => filesUnder(root, d).filter((f) => f.endsWith('.ts')).map((f) => `dist/${f.replace(/\.ts$/, '.js')}`));
+  const built = ['bin', 'src'].flatMap((d) =>
+    filesUnder(root, d)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `dist/${f.replace(/\.ts$/, '.js')}`),
+  );
   return [...SHIPPED_FILES, ...SHIPPED_DIRS.flatMap((d) => filesUnder(root, d)), ...built].sort();
 }
 
 function assertShipsWhatUsersRun(files: string[], root: string): void {
-  for (const f of ['dist/bin/dynwork.js', 'dist/src/runtime/manager/server.js', 'dist/src/runtime/worker/hash-thread.js', 'LICENSE', 'README.md', 'package.json', 'dashboard/index.html', 'docs/architecture.md']) {
+  for (const f of [
+    'dist/bin/dynwork.js',
+    'dist/src/runtime/manager/server.js',
+    'dist/src/runtime/worker/hash-thread.js',
+    'LICENSE',
+    'README.md',
+    'package.json',
+    'dashboard/index.html',
+    'docs/architecture.md',
+  ]) {
     assert.ok(files.includes(f), `${f} is shipped`);
   }
   for (const arch of ['linux-x64', 'linux-arm64']) assert.ok(files.includes(`prebuilds/${arch}/node.napi.glibc.node`), `the ${arch} addon is shipped`);

@@ -160,7 +160,14 @@ export class TestCluster {
       );
     } catch (err) {
       // What a failure in CI needs to be understood afterwards: how far it got, and where each manager stands.
-      const queues = await Promise.all(this.clients.map((c) => c.status().then((s) => JSON.stringify({ queue: s.queue, healthy: s.healthy, workers: s.workers.length }), (e: Error) => e.message)));
+      const queues = await Promise.all(
+        this.clients.map((c) =>
+          c.status().then(
+            (s) => JSON.stringify({ queue: s.queue, healthy: s.healthy, workers: s.workers.length }),
+            (e: Error) => e.message,
+          ),
+        ),
+      );
       throw new Error(`${(err as Error).message}: have ${this.got.size}; last pull error: ${this.lastPullError ?? 'none'}; managers: ${queues.join(' | ')}`, { cause: err });
     }
   }

@@ -39,7 +39,17 @@ const bad: Bad[] = [
   internal('/internal/lease', { workerId: 'w', max: 1, maxIterations: 0 }, /^maxIterations /),
   internal('/internal/lease', { workerId: 'w', max: 1, waitMs: 'soon' }, /^waitMs /),
   internal('/internal/complete', { workerId: 'w' }, /^results must be an array/),
-  internal('/internal/complete', { workerId: 'w', results: [{ id: 1001, result: HEX }, { id: 2001, result: 'short' }] }, /^results\[1\]\.result must be 128 lowercase hex/),
+  internal(
+    '/internal/complete',
+    {
+      workerId: 'w',
+      results: [
+        { id: 1001, result: HEX },
+        { id: 2001, result: 'short' },
+      ],
+    },
+    /^results\[1\]\.result must be 128 lowercase hex/,
+  ),
   internal('/internal/complete', { workerId: 'w', results: [{ id: 2 ** 53, result: HEX }] }, /^results\[0\]\.id /),
   internal('/internal/heartbeat', { workerId: 'w', ids: [1001, 'x'], threads: 1, busy: 0 }, /^ids\[1\] /),
   internal('/internal/heartbeat', { workerId: 'w', ids: [], busy: 0 }, /^threads /),

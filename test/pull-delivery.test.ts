@@ -44,7 +44,11 @@ describe('results are never lost between the queue and their reader', () => {
       const lines = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
       const r = await dynwork(tmp.dir, ['enqueue', '--cluster', 'deliver', '--iterations', '1', '--file', '-'], { input: lines.join('\n') + '\n', timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
-      r.stdout.trim().split('\n').map(Number).forEach((id, i) => want.set(id, iteratedSha512(lines[i]!, 1)));
+      r.stdout
+        .trim()
+        .split('\n')
+        .map(Number)
+        .forEach((id, i) => want.set(id, iteratedSha512(lines[i]!, 1)));
       await waitFor(`${n} jobs completed`, async () => (await queue()).completed === n, 120_000, 200);
     }
 
@@ -140,7 +144,7 @@ describe('results are never lost between the queue and their reader', () => {
       await cluster.stop();
     });
 
-    test('a peer stalled (SIGSTOP) past the asker\'s timeout keeps no result it took', async () => {
+    test("a peer stalled (SIGSTOP) past the asker's timeout keeps no result it took", async () => {
       const { jobs, results } = jobSet('stall', 200, 2);
       const ids = await cluster.enqueue(2, jobs, results);
       const lease = await worker2.lease({ workerId: 'w', max: 200, waitMs: 0 });

@@ -34,7 +34,10 @@ describe('POST /pullCompleted long-poll (waitMs) and local', () => {
   async function completeOne(client: ManagerClient, worker: ManagerClient, data: string): Promise<{ id: number; result: string }> {
     const id = await client.enqueue(data, 3);
     const lease = await worker.lease({ workerId: 'test-worker', max: 1, waitMs: 0 });
-    assert.deepEqual(lease.jobs.map((j) => j.id), [id]);
+    assert.deepEqual(
+      lease.jobs.map((j) => j.id),
+      [id],
+    );
     const result = iteratedSha512(data, 3);
     assert.deepEqual((await worker.complete({ workerId: 'test-worker', results: [{ id, result }] })).accepted, [id]);
     return { id, result };

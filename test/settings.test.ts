@@ -34,8 +34,7 @@ after(() => {
   else process.env.DYNWORK_HOME = savedHome;
 });
 
-const members = (n: number): MemberSpec[] =>
-  Array.from({ length: n }, (_, i) => ({ index: i + 1, host: `10.0.0.${i + 1}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' }));
+const members = (n: number): MemberSpec[] => Array.from({ length: n }, (_, i) => ({ index: i + 1, host: `10.0.0.${i + 1}`, bindHost: '0.0.0.0', port: 5000, dataDir: '/var/lib/dynwork/queue' }));
 
 describe('schema defaults', () => {
   test('a manager config needs only its index, data dir and tokens', () => {
@@ -58,7 +57,17 @@ describe('schema defaults', () => {
   test('autoscale settings take their timings from the provider: a local process starts in a blink, an EC2 machine in minutes', () => {
     const local = autoscaleSettingsSchema.parse({ provider: 'local', members: members(1), maxWorkers: 2 });
     const aws = autoscaleSettingsSchema.parse({ provider: 'aws', aws: demoSettings(), members: members(1), maxWorkers: 2 });
-    const timings = (s: typeof local) => [s.scaleUpAfterMs, s.intervalMs, s.workerIdleTimeoutMs, s.workerThreads, s.launchDeadlineMs, s.heartbeatTimeoutMs, s.managerDeadAfterMs, s.workerNoManagerTimeoutMs, s.workerMaxLifetimeMs];
+    const timings = (s: typeof local) => [
+      s.scaleUpAfterMs,
+      s.intervalMs,
+      s.workerIdleTimeoutMs,
+      s.workerThreads,
+      s.launchDeadlineMs,
+      s.heartbeatTimeoutMs,
+      s.managerDeadAfterMs,
+      s.workerNoManagerTimeoutMs,
+      s.workerMaxLifetimeMs,
+    ];
     assert.deepEqual(timings(local), [20_000, 5_000, 300_000, 1, 30_000, 30_000, 10_000, 600_000, 86_400_000]);
     assert.deepEqual(timings(aws), [20_000, 5_000, 300_000, 1, 900_000, 60_000, 300_000, 900_000, 86_400_000]);
     assert.equal(autoscaleSettingsSchema.safeParse({ provider: 'aws', members: members(1), maxWorkers: 2 }).success, false, 'aws settings need the aws part');
@@ -97,12 +106,15 @@ describe('the cluster state file', () => {
 
   test('a hand-edited field is refused with a message naming it', () => {
     write('bad-count', { ...good, name: 'bad-count', settings: { ...good.settings, managers: 99 } });
-    assert.throws(() => readClusterState('bad-count'), (err: DynworkError) => {
-      assert.ok(err instanceof DynworkError);
-      assert.match(err.message, /cluster\.json is corrupt: settings\.managers: /);
-      assert.match(err.hint ?? '', /dynwork deploy --cluster bad-count/);
-      return true;
-    });
+    assert.throws(
+      () => readClusterState('bad-count'),
+      (err: DynworkError) => {
+        assert.ok(err instanceof DynworkError);
+        assert.match(err.message, /cluster\.json is corrupt: settings\.managers: /);
+        assert.match(err.hint ?? '', /dynwork deploy --cluster bad-count/);
+        return true;
+      },
+    );
     write('bad-index', { ...good, name: 'bad-index', managers: [{ index: 'one', url: 'x' }] });
     assert.throws(() => readClusterState('bad-index'), /managers\.0\.index: /);
     write('bad-provider', { ...good, name: 'bad-provider', provider: 'gcp' });

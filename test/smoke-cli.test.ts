@@ -35,7 +35,9 @@ describe(`dynwork on Node ${process.version}`, () => {
     const d = await cli(['deploy', '--port', String((await freePorts(1))[0]), '--scale-up-after', '1', '--max-workers', '1', '--json']);
     assert.equal(d.code, 0, d.stderr);
 
-    const jobs = vectors().filter((v) => v.iterations <= 1000).slice(0, 3);
+    const jobs = vectors()
+      .filter((v) => v.iterations <= 1000)
+      .slice(0, 3);
     const want = new Map<number, string>();
     for (const v of jobs) {
       const r = await cli(['enqueue', '--iterations', String(v.iterations), '--', v.data]);

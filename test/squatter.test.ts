@@ -61,7 +61,7 @@ interface ManagerRecord {
   dataDir?: string;
 }
 
-describe('a squatter on a dead manager\'s port gets no token', () => {
+describe("a squatter on a dead manager's port gets no token", () => {
   let tmp: ReturnType<typeof tempDir>;
   let shared: string;
   const pids = new Set<number>();
@@ -74,14 +74,32 @@ describe('a squatter on a dead manager\'s port gets no token', () => {
     // The squatters' own place: what another user may read and write.
     shared = mkdtempSync(join(tmpdir(), 'dynwork-squatter-'));
     chmodSync(shared, 0o777);
-    const d = await cli(['deploy', '--cluster', CLUSTER, '--managers', '3', '--port', String((await freePorts(1))[0]), '--scale-up-after', '1', '--max-workers', '1', '--idle-timeout', '600', '--json']);
+    const d = await cli([
+      'deploy',
+      '--cluster',
+      CLUSTER,
+      '--managers',
+      '3',
+      '--port',
+      String((await freePorts(1))[0]),
+      '--scale-up-after',
+      '1',
+      '--max-workers',
+      '1',
+      '--idle-timeout',
+      '600',
+      '--json',
+    ]);
     assert.equal(d.code, 0, d.stderr);
     for (const m of state().managers) if (m.pid) pids.add(m.pid);
   });
 
   after(async () => {
     for (const s of squatters) if (s.pid) killAll([s.pid]);
-    const s = await cli(['status', '--cluster', CLUSTER, '--json']).then((r) => JSON.parse(r.stdout) as { managers: { pid: number | null }[]; workers: { pid: number | null }[] }, () => null);
+    const s = await cli(['status', '--cluster', CLUSTER, '--json']).then(
+      (r) => JSON.parse(r.stdout) as { managers: { pid: number | null }[]; workers: { pid: number | null }[] },
+      () => null,
+    );
     for (const p of [...(s?.managers ?? []), ...(s?.workers ?? [])]) if (p.pid) pids.add(p.pid);
     await cli(['teardown', '--cluster', CLUSTER]);
     killAll([...pids].filter(isAlive));
@@ -123,7 +141,10 @@ describe('a squatter on a dead manager\'s port gets no token', () => {
     // Another user, when we may switch: with a Node that user can run (the test's own may sit in a private folder).
     const other = process.getuid?.() === 0 ? nodeOthersCanRun() : null;
     const asNobody = other ? { uid: 65534, gid: 65534 } : {};
-    for (const [mode, p, out] of [['plain', port(m2), plainOut], ['tls', port(m3), tlsOut]] as const) {
+    for (const [mode, p, out] of [
+      ['plain', port(m2), plainOut],
+      ['tls', port(m3), tlsOut],
+    ] as const) {
       const child = spawn(other ?? process.execPath, [script, mode, String(p), out, join(shared, 'key.pem'), join(shared, 'cert.pem')], { ...asNobody, stdio: 'ignore', cwd: shared });
       squatters.push(child);
       if (child.pid) pids.add(child.pid);
@@ -211,7 +232,10 @@ describe('a squatter on a dead manager\'s port gets no token', () => {
     const url = `https://127.0.0.1:${(impostor.address() as { port: number }).port}`;
     try {
       const as2 = new ManagerClient({ endpoint: url, token: st.clientToken, timeoutMs: 3000, retry: { retries: 0 }, pin: { ca: caPem, identity: managerIdentity(CLUSTER, 2) } });
-      const err = await as2.status().then(() => null, (e: unknown) => e);
+      const err = await as2.status().then(
+        () => null,
+        (e: unknown) => e,
+      );
       await as2.close();
       assert.ok(err instanceof TransportError, String(err));
       assert.equal(err.requestMayHaveArrived, false);

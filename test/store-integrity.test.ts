@@ -28,7 +28,14 @@ describe('JobStore: a queue file that is lost, replaced or written by someone el
 
   test('with the file deleted, every write path fails and none reports success', () => {
     store = JobStore.open(file, 2);
-    const [a, b, c] = store.enqueue([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 1 }, { data: 'c', iterations: 1 }], 0);
+    const [a, b, c] = store.enqueue(
+      [
+        { data: 'a', iterations: 1 },
+        { data: 'b', iterations: 1 },
+        { data: 'c', iterations: 1 },
+      ],
+      0,
+    );
     store.lease('w', 2, Infinity, 60_000, 0);
     store.complete('w', [{ id: a!, result: R }], 1);
     removeQueue(file);
@@ -52,7 +59,13 @@ describe('JobStore: a queue file that is lost, replaced or written by someone el
 
   test('the id mark is kept beside the queue; a lost queue is refused, and a fresh one continues past the old ids', () => {
     store = JobStore.open(file, 2);
-    const ids = store.enqueue([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 1 }], 0);
+    const ids = store.enqueue(
+      [
+        { data: 'a', iterations: 1 },
+        { data: 'b', iterations: 1 },
+      ],
+      0,
+    );
     const mark = JSON.parse(readFileSync(idMarkFile(file), 'utf8')) as { issuedSeqUpTo: number };
     assert.ok(mark.issuedSeqUpTo >= seqOf(ids[1]!) && mark.issuedSeqUpTo <= ID_BLOCK, `mark ${mark.issuedSeqUpTo}`);
     store.close();

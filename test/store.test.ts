@@ -23,7 +23,13 @@ describe('JobStore', () => {
   });
 
   test('ids are unique, increasing and name their manager', () => {
-    const ids = store.enqueue([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 2 }], 1000);
+    const ids = store.enqueue(
+      [
+        { data: 'a', iterations: 1 },
+        { data: 'b', iterations: 2 },
+      ],
+      1000,
+    );
     const more = store.enqueue([{ data: 'c', iterations: 1 }], 1001);
     assert.equal(new Set([...ids, ...more]).size, 3);
     assert.ok(ids[0]! < ids[1]! && ids[1]! < more[0]!);
@@ -40,9 +46,15 @@ describe('JobStore', () => {
       ],
       0,
     );
-    assert.deepEqual(store.lease('w1', 10, 15, 1000, 1).map((j) => j.id), [ids[0]]);
+    assert.deepEqual(
+      store.lease('w1', 10, 15, 1000, 1).map((j) => j.id),
+      [ids[0]],
+    );
     // The first job is always given, even over the budget.
-    assert.deepEqual(store.lease('w1', 10, 5, 1000, 1).map((j) => j.id), [ids[1]]);
+    assert.deepEqual(
+      store.lease('w1', 10, 5, 1000, 1).map((j) => j.id),
+      [ids[1]],
+    );
     const last = store.lease('w2', 10, Infinity, 1000, 1);
     assert.deepEqual(last, [{ id: ids[2], data: 'c', iterations: 10 }]);
     assert.deepEqual(store.lease('w2', 10, Infinity, 1000, 1), []);
@@ -51,10 +63,22 @@ describe('JobStore', () => {
 
   test('one lease answer carries at most maxBytes of data, but always one job', () => {
     const big = 'x'.repeat(3 * 1024 * 1024);
-    const ids = store.enqueue([big, big, big, 'small'].map((data) => ({ data, iterations: 1 })), 0);
-    assert.deepEqual(store.lease('w', 10, Infinity, 1000, 1, 7 * 1024 * 1024).map((j) => j.id), ids.slice(0, 2));
-    assert.deepEqual(store.lease('w', 10, Infinity, 1000, 1, 1024).map((j) => j.id), [ids[2]]);
-    assert.deepEqual(store.lease('w', 10, Infinity, 1000, 1, 1024).map((j) => j.id), [ids[3]]);
+    const ids = store.enqueue(
+      [big, big, big, 'small'].map((data) => ({ data, iterations: 1 })),
+      0,
+    );
+    assert.deepEqual(
+      store.lease('w', 10, Infinity, 1000, 1, 7 * 1024 * 1024).map((j) => j.id),
+      ids.slice(0, 2),
+    );
+    assert.deepEqual(
+      store.lease('w', 10, Infinity, 1000, 1, 1024).map((j) => j.id),
+      [ids[2]],
+    );
+    assert.deepEqual(
+      store.lease('w', 10, Infinity, 1000, 1, 1024).map((j) => j.id),
+      [ids[3]],
+    );
   });
 
   test('an expired lease puts the job back; a live one does not (controlled clock)', () => {
@@ -69,7 +93,13 @@ describe('JobStore', () => {
   });
 
   test('heartbeat extends only leases the worker still holds', () => {
-    const [a, b] = store.enqueue([{ data: 'a', iterations: 1 }, { data: 'b', iterations: 1 }], 0);
+    const [a, b] = store.enqueue(
+      [
+        { data: 'a', iterations: 1 },
+        { data: 'b', iterations: 1 },
+      ],
+      0,
+    );
     store.lease('w1', 1, Infinity, 1000, 0);
     store.lease('w2', 1, Infinity, 1000, 0);
     assert.deepEqual(store.extend('w1', [a!, b!], 1000, 900), { extended: [a], lost: [b] });
@@ -83,10 +113,20 @@ describe('JobStore', () => {
     assert.deepEqual(store.complete('w2', [{ id: id!, result: R('b') }], 1), { accepted: [], rejected: [id] });
     assert.deepEqual(store.complete('w1', [{ id: id!, result: R('a') }], 2), { accepted: [id], rejected: [] });
     assert.deepEqual(store.complete('w1', [{ id: id!, result: R('c') }], 3), { accepted: [], rejected: [id] });
-    assert.deepEqual(store.complete('w1', [{ id: 999_001, result: R('c') }, { id: 5_004, result: R('c') }], 3), {
-      accepted: [],
-      rejected: [999_001, 5_004],
-    });
+    assert.deepEqual(
+      store.complete(
+        'w1',
+        [
+          { id: 999_001, result: R('c') },
+          { id: 5_004, result: R('c') },
+        ],
+        3,
+      ),
+      {
+        accepted: [],
+        rejected: [999_001, 5_004],
+      },
+    );
     assert.equal(store.get(id!)?.result, R('a'));
     assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 0, queuedIterations: 0 });
   });
@@ -101,7 +141,10 @@ describe('JobStore', () => {
   });
 
   test('results are handed out under a receipt, oldest completion first, and pulled only when acknowledged', () => {
-    const ids = store.enqueue([1, 2, 3].map((i) => ({ data: String(i), iterations: 1 })), 0);
+    const ids = store.enqueue(
+      [1, 2, 3].map((i) => ({ data: String(i), iterations: 1 })),
+      0,
+    );
     store.lease('w', 3, Infinity, 1000, 0);
     store.complete('w', [{ id: ids[2]!, result: R('c') }], 10);
     store.complete('w', [{ id: ids[0]!, result: R('a') }], 20);
@@ -178,7 +221,13 @@ describe('JobStore', () => {
   });
 
   test('state and counts survive reopening the file', () => {
-    const ids = store.enqueue([{ data: 'a', iterations: 5 }, { data: 'b', iterations: 7 }], 0);
+    const ids = store.enqueue(
+      [
+        { data: 'a', iterations: 5 },
+        { data: 'b', iterations: 7 },
+      ],
+      0,
+    );
     store.lease('w', 1, Infinity, 1000, 0);
     store.close();
     store = JobStore.open(file, 3);
@@ -196,7 +245,15 @@ describe('JobStore', () => {
   });
 
   test('a batch enqueue is all or nothing', () => {
-    assert.throws(() => store.enqueue([{ data: 'ok', iterations: 1 }, { data: 'bad', iterations: null as unknown as number }], 0));
+    assert.throws(() =>
+      store.enqueue(
+        [
+          { data: 'ok', iterations: 1 },
+          { data: 'bad', iterations: null as unknown as number },
+        ],
+        0,
+      ),
+    );
     assert.deepEqual(store.counts().queued, 0);
     assert.equal(store.lease('w', 10, Infinity, 1000, 0).length, 0);
   });

@@ -41,7 +41,11 @@ describe('user-data', () => {
       assert.match(script, /^umask 077$/m);
       if (input.role === 'manager') {
         assert.match(script, /^ADDRESS_ALLOCATION='eipalloc-0123456789abcdef0'$/m);
-        assert.match(script, /aws ec2 associate-address --region "\$REGION" --allocation-id "\$ADDRESS_ALLOCATION" \\\n\s+--instance-id "\$INSTANCE_ID" --allow-reassociation/, 'the manager takes its Elastic IP');
+        assert.match(
+          script,
+          /aws ec2 associate-address --region "\$REGION" --allocation-id "\$ADDRESS_ALLOCATION" \\\n\s+--instance-id "\$INSTANCE_ID" --allow-reassociation/,
+          'the manager takes its Elastic IP',
+        );
       } else {
         assert.match(script, /^ADDRESS_ALLOCATION=''$/m, 'a worker takes no address');
       }
@@ -66,7 +70,18 @@ describe('user-data', () => {
 
   test('the artifact must be an s3:// or https:// URL and a lowercase hex SHA-256', () => {
     const internal = (message: RegExp) => (err: DynworkError) => err instanceof DynworkError && err.code === 'internal' && message.test(err.message);
-    for (const artifactUrl of ['', 'dynwork@0.1.0', 'http://example.test/d.tgz', 's3://bucket', 's3://bucket/', 's3://B/key.tgz', 'https://', 'https://example.test/a b.tgz', 'https://example.test/a\nb.tgz', 'file:///tmp/d.tgz']) {
+    for (const artifactUrl of [
+      '',
+      'dynwork@0.1.0',
+      'http://example.test/d.tgz',
+      's3://bucket',
+      's3://bucket/',
+      's3://B/key.tgz',
+      'https://',
+      'https://example.test/a b.tgz',
+      'https://example.test/a\nb.tgz',
+      'file:///tmp/d.tgz',
+    ]) {
       assert.throws(() => renderUserData({ ...worker, artifactUrl }), internal(/^bad artifact URL/), artifactUrl);
     }
     for (const artifactSha256 of ['', 'ABCDEF'.padEnd(64, '0'), '0'.repeat(63), '0'.repeat(65), `${'0'.repeat(63)}g`]) {

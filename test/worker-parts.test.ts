@@ -79,7 +79,12 @@ function setup() {
     stop,
     /** Jobs leased from the fake manager now. */
     lease(ids: number[]): void {
-      held.add(link, ids.map((id) => ({ id, data: `job-${id}`, iterations: 10 })), LEASE_MS, () => link);
+      held.add(
+        link,
+        ids.map((id) => ({ id, data: `job-${id}`, iterations: 10 })),
+        LEASE_MS,
+        () => link,
+      );
     },
     /** Hands the next queued job to a (pretend) thread. */
     run(): HeldJob {
@@ -198,7 +203,15 @@ describe('worker parts: deliveries', () => {
     s.held.finish(b, 'rb');
     out.add(b);
     await s.clock.advance(1);
-    assert.deepEqual(s.manager.completes, [{ workerId: 'w1', results: [{ id: 1001, result: 'ra' }, { id: 2001, result: 'rb' }] }]);
+    assert.deepEqual(s.manager.completes, [
+      {
+        workerId: 'w1',
+        results: [
+          { id: 1001, result: 'ra' },
+          { id: 2001, result: 'rb' },
+        ],
+      },
+    ]);
     assert.equal(out.delivered, 2);
     assert.deepEqual(s.held.ids(), [3001], 'delivered jobs are no longer held');
 

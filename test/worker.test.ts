@@ -150,7 +150,8 @@ describe('worker', () => {
     // the only thing that decides how results are grouped is the batching rule.
     const jobs = Array.from({ length: 8 }, (_, i) => ({ data: `batched-${i}`, iterations: 20_000 }));
     const ids = await m1.client.enqueueBatch(jobs);
-    const completeCalls = () => m1.mgr.ctx.metrics.httpDuration.get().then((m) => m.values.filter((v) => v.metricName?.endsWith('_count') && v.labels.route === '/internal/complete').reduce((n, v) => n + v.value, 0));
+    const completeCalls = () =>
+      m1.mgr.ctx.metrics.httpDuration.get().then((m) => m.values.filter((v) => v.metricName?.endsWith('_count') && v.labels.route === '/internal/complete').reduce((n, v) => n + v.value, 0));
     // A batching delay far longer than the wait below: had the last results
     // waited for it, the wait would fail. However slow the machine, results
     // go in one call once nothing is queued here (two, when the last job
@@ -192,10 +193,14 @@ describe('worker', () => {
     await waitFor('the result to be computed and held', () => w.stats().undelivered > 0, 30_000);
     assert.equal(exited, false, 'exited while holding an undelivered result');
     m1 = await manager(1, tmp.dir);
-    const job = await waitFor('the result delivered after the outage', async () => {
-      const j = await m1.client.getJob(id!);
-      return j.status === 'completed' ? j : null;
-    }, 60_000);
+    const job = await waitFor(
+      'the result delivered after the outage',
+      async () => {
+        const j = await m1.client.getJob(id!);
+        return j.status === 'completed' ? j : null;
+      },
+      60_000,
+    );
     assert.equal(job.result, iteratedSha512('held through an outage', iterations));
   });
 
@@ -248,12 +253,20 @@ describe('worker', () => {
     await m2.mgr.close();
     m2 = await manager(2, tmp.dir);
     assert.equal(ownerOf(id!), 2);
-    const job = await waitFor('the result at the restarted owner', async () => {
-      const j = await m2.client.getJob(id!);
-      return j.status === 'completed' ? j : null;
-    }, 30_000);
+    const job = await waitFor(
+      'the result at the restarted owner',
+      async () => {
+        const j = await m2.client.getJob(id!);
+        return j.status === 'completed' ? j : null;
+      },
+      30_000,
+    );
     assert.equal(job.result, iteratedSha512('moving owner', iterations));
-    if (m2.mgr.url !== oldUrl) assert.ok(lines.some((l) => l.includes('manager moved')), 'the worker followed the endpoint file');
+    if (m2.mgr.url !== oldUrl)
+      assert.ok(
+        lines.some((l) => l.includes('manager moved')),
+        'the worker followed the endpoint file',
+      );
   });
 });
 
@@ -293,7 +306,10 @@ describe('worker planning', () => {
     const target = chunkTarget(1_000_000, 1_000_008, 2);
     assert.equal(target, 20_000);
     assert.equal(takeChunk(q, target, (j) => !!j.gone).length, 2);
-    assert.deepEqual(takeChunk(q, target, (j) => !!j.gone), [{ iterations: 1_000_000, data: 'big' }]);
+    assert.deepEqual(
+      takeChunk(q, target, (j) => !!j.gone),
+      [{ iterations: 1_000_000, data: 'big' }],
+    );
     assert.equal(takeChunk(q, target, (j) => !!j.gone).length, 2);
     assert.equal(q.length, 0);
     const many = tiny(5_000);

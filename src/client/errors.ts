@@ -25,12 +25,7 @@ export class ApiError extends DynworkError {
 export class TransportError extends DynworkError {
   readonly requestMayHaveArrived: boolean;
 
-  constructor(
-    code: 'unreachable' | 'timeout',
-    message: string,
-    requestMayHaveArrived: boolean,
-    opts: { cause?: unknown; hint?: string } = {},
-  ) {
+  constructor(code: 'unreachable' | 'timeout', message: string, requestMayHaveArrived: boolean, opts: { cause?: unknown; hint?: string } = {}) {
     super(code, message, opts);
     this.name = 'TransportError';
     this.requestMayHaveArrived = requestMayHaveArrived;

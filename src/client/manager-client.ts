@@ -105,15 +105,7 @@ export interface CallOptions {
 const endpointFileShape = z.object({ url: z.string().url() });
 
 /** Connection errors that prove the request never reached a server. */
-const NOT_CONNECTED = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 /** The server's certificate was refused: the handshake failed, so no byte of the request left. */
 const NOT_PROVEN = new Set([
   'ERR_DYNWORK_WRONG_MANAGER',
@@ -292,10 +284,7 @@ export class ManagerClient {
    * confirms them; released or run out, they are "completed" again. Never
    * retried (an unanswered call's results return when the lease runs out).
    */
-  pullLeased(
-    top: number,
-    opts: { leaseMs: number; waitMs?: number; local?: boolean } & CallOptions,
-  ): Promise<{ receipt: string | null; leaseMs: number; results: PulledJob[] }> {
+  pullLeased(top: number, opts: { leaseMs: number; waitMs?: number; local?: boolean } & CallOptions): Promise<{ receipt: string | null; leaseMs: number; results: PulledJob[] }> {
     const q = new URLSearchParams({ top: String(top), leaseMs: String(opts.leaseMs) });
     if (opts.waitMs) q.set('waitMs', String(opts.waitMs));
     if (opts.local) q.set('local', '1');
@@ -508,14 +497,14 @@ export class ManagerClient {
       // Something else holds the manager's address: worth saying once per address, even when the manager is found elsewhere.
       if (notProven && !this.impostors.has(base)) {
         this.impostors.add(base);
-        this.logger.warn('the server at the manager\'s address did not prove it is the manager; nothing was sent to it', { url: base, code });
+        this.logger.warn("the server at the manager's address did not prove it is the manager; nothing was sent to it", { url: base, code });
       }
       const connected = !NOT_CONNECTED.has(code ?? '') && !notProven;
       if (!connected && !afterMove && this.moved()) return this.attempt(c, true);
       if (notProven) {
         throw new TransportError('unreachable', `the server at ${base} is not ${this.pin?.identity ?? 'a manager'} (${(err as Error).message}); nothing was sent to it`, false, {
           cause: err,
-          hint: 'another program may hold the manager\'s port; check with: dynwork status, and bring the manager back with: dynwork deploy',
+          hint: "another program may hold the manager's port; check with: dynwork status, and bring the manager back with: dynwork deploy",
         });
       }
       throw new TransportError('unreachable', `cannot reach the manager at ${base} (${code ?? (err as Error).message})`, connected, {
@@ -562,7 +551,7 @@ export class ManagerClient {
     const base = normalizeBase(url);
     if (this.pin && !base.startsWith('https:')) {
       throw new DynworkError('config_invalid', `manager URL ${base} is not https, but this cluster's managers prove their identity over TLS`, {
-        hint: 'run dynwork deploy again to record the managers\' https URLs',
+        hint: "run dynwork deploy again to record the managers' https URLs",
       });
     }
     return base;

@@ -15,7 +15,14 @@ import type { MemberSpec } from '../settings/autoscale.js';
  * credential files: the key as a SecureString, the CA and the certificate
  * (public) as plain Strings. User-data carries none of them.
  */
-export async function awsManagerTls(clients: AwsClients, cluster: string, members: MemberSpec[], publicIps: ReadonlyMap<number, string>, names: TlsParameterNames, created: string[]): Promise<ClusterCa> {
+export async function awsManagerTls(
+  clients: AwsClients,
+  cluster: string,
+  members: MemberSpec[],
+  publicIps: ReadonlyMap<number, string>,
+  names: TlsParameterNames,
+  created: string[],
+): Promise<ClusterCa> {
   const ca = await ensureClusterCa(cluster);
   await ensureParameter(clients, names.caParameter, ca.certPem, 'String', cluster, created);
   for (const m of members) {

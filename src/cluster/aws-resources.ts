@@ -43,7 +43,12 @@ export async function findSubnet(clients: AwsClients, subnetId: string | null, r
   const vpcs = await clients.ec2.describeVpcs({ Filters: [{ Name: 'is-default', Values: ['true'] }] });
   const vpc = vpcs.Vpcs?.[0]?.VpcId;
   if (!vpc) throw new DynworkError('usage', `${region} has no default VPC`, { hint: 'pass --subnet subnet-… (a public subnet of one of your VPCs)' });
-  const out = await clients.ec2.describeSubnets({ Filters: [{ Name: 'vpc-id', Values: [vpc] }, { Name: 'default-for-az', Values: ['true'] }] });
+  const out = await clients.ec2.describeSubnets({
+    Filters: [
+      { Name: 'vpc-id', Values: [vpc] },
+      { Name: 'default-for-az', Values: ['true'] },
+    ],
+  });
   const sn = [...(out.Subnets ?? [])].sort((a, b) => (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? ''))[0];
   if (!sn) throw new DynworkError('usage', `the default VPC of ${region} has no default subnet`, { hint: 'pass --subnet subnet-…' });
   return sn;
@@ -51,8 +56,16 @@ export async function findSubnet(clients: AwsClients, subnetId: string | null, r
 
 function sameRule(a: IpPermission, b: IpPermission): boolean {
   if (a.IpProtocol !== b.IpProtocol || a.FromPort !== b.FromPort || a.ToPort !== b.ToPort) return false;
-  const cidrs = (p: IpPermission) => (p.IpRanges ?? []).map((r) => r.CidrIp).sort().join();
-  const groups = (p: IpPermission) => (p.UserIdGroupPairs ?? []).map((g) => g.GroupId).sort().join();
+  const cidrs = (p: IpPermission) =>
+    (p.IpRanges ?? [])
+      .map((r) => r.CidrIp)
+      .sort()
+      .join();
+  const groups = (p: IpPermission) =>
+    (p.UserIdGroupPairs ?? [])
+      .map((g) => g.GroupId)
+      .sort()
+      .join();
   return cidrs(a) === cidrs(b) && groups(a) === groups(b);
 }
 
@@ -68,7 +81,12 @@ function perSource(perms: IpPermission[]): IpPermission[] {
 }
 
 export async function ensureSecurityGroup(clients: AwsClients, cluster: string, name: string, vpcId: string, port: number, allowCidr: string[], ssh: boolean, created: string[]): Promise<string> {
-  const found = await clients.ec2.describeSecurityGroups({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [vpcId] }] });
+  const found = await clients.ec2.describeSecurityGroups({
+    Filters: [
+      { Name: 'group-name', Values: [name] },
+      { Name: 'vpc-id', Values: [vpcId] },
+    ],
+  });
   let group = found.SecurityGroups?.[0];
   let groupId = group?.GroupId;
   if (!groupId) {

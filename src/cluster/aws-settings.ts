@@ -73,4 +73,3 @@ export function resolveAwsSettings(opts: AwsDeployOptions, prev: Partial<Resolve
   if (problems.length > 0) throw new DynworkError('usage', problems.join('; '), { hint: 'see dynwork deploy --help' });
   return s;
 }
-

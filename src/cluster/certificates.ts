@@ -123,7 +123,7 @@ function readPair(certFile: string, keyFile: string): { certPem: string; keyPem:
   } catch (err) {
     throw new DynworkError('internal', `cannot read ${certFile} or ${keyFile}: ${(err as Error).message}`, {
       cause: err,
-      hint: 'check the files\' owner and mode; remove them to have deploy make new ones',
+      hint: "check the files' owner and mode; remove them to have deploy make new ones",
     });
   }
 }

@@ -71,18 +71,30 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const pollMs = deps.pollMs ?? 5000;
   const previous = readClusterState(opts.cluster);
   if (previous && previous.provider !== 'aws') {
-    throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not aws`, { hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster` });
+    throw new DynworkError('usage', `cluster "${opts.cluster}" runs on ${previous.provider}, not aws`, {
+      hint: `tear it down first (dynwork teardown --cluster ${opts.cluster}) or pick another --cluster`,
+    });
   }
   const s = resolveAwsSettings(opts, previous?.provider === 'aws' ? previous.settings : undefined);
   const created: string[] = [];
 
   const region = await clients.region();
-  const identity = await withStep(progress, `Checking AWS account (${region})`, () => sts.getCallerIdentity({}), (id) => `AWS account ${id.Account} as ${id.Arn} in ${region}`);
+  const identity = await withStep(
+    progress,
+    `Checking AWS account (${region})`,
+    () => sts.getCallerIdentity({}),
+    (id) => `AWS account ${id.Account} as ${id.Arn} in ${region}`,
+  );
   const account = identity.Account ?? '';
   const partition = identity.Arn?.split(':')[1] ?? 'aws';
   const names = resourceNames(opts.cluster, region);
 
-  const subnet = await withStep(progress, 'Finding the subnet', () => findSubnet(clients, s.subnet, region), (sn) => `Subnet ${sn.SubnetId} (${sn.AvailabilityZone}, ${sn.VpcId})`);
+  const subnet = await withStep(
+    progress,
+    'Finding the subnet',
+    () => findSubnet(clients, s.subnet, region),
+    (sn) => `Subnet ${sn.SubnetId} (${sn.AvailabilityZone}, ${sn.VpcId})`,
+  );
   const subnetId = subnet.SubnetId!;
   const vpcId = subnet.VpcId!;
 
@@ -146,7 +158,14 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     return names.keyPair;
   });
 
-  const allowCidr = s.allowCidr ?? [await withStep(progress, 'Finding your public IP address', async () => `${await (deps.publicIp ?? discoverPublicIp)()}/32`, (c) => `API open to ${c} (--allow-cidr to change)`)];
+  const allowCidr = s.allowCidr ?? [
+    await withStep(
+      progress,
+      'Finding your public IP address',
+      async () => `${await (deps.publicIp ?? discoverPublicIp)()}/32`,
+      (c) => `API open to ${c} (--allow-cidr to change)`,
+    ),
+  ];
   const groupId = await withStep(progress, `Security group ${names.securityGroup}`, () => ensureSecurityGroup(clients, opts.cluster, names.securityGroup, vpcId, s.port, allowCidr, s.ssh, created));
 
   const tokens = await withStep(progress, 'Cluster tokens (SSM SecureString)', async () => ({
@@ -179,12 +198,16 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   const publicIps = await withStep(
     progress,
     `Elastic IPs for ${s.managers} managers`,
-    () => ensureAddresses(clients, opts.cluster, members.map((m) => m.index), created),
+    () =>
+      ensureAddresses(
+        clients,
+        opts.cluster,
+        members.map((m) => m.index),
+        created,
+      ),
     (ips) => `Elastic IPs ${[...ips.values()].join(', ')} (a replaced manager keeps its own)`,
   );
-  const ca = await withStep(progress, 'Cluster CA and manager certificates (in SSM; keys as SecureString)', () =>
-    awsManagerTls(clients, opts.cluster, members, publicIps, names, created),
-  );
+  const ca = await withStep(progress, 'Cluster CA and manager certificates (in SSM; keys as SecureString)', () => awsManagerTls(clients, opts.cluster, members, publicIps, names, created));
   const pinOf = (index: number): ManagerPin => ({ ca: ca.certPem, identity: managerIdentity(opts.cluster, index) });
 
   const aws: AwsClusterSettings = {
@@ -258,9 +281,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
       workerToken: tokens.workerToken,
       ca: ca.certPem,
       settings: { ...s, region },
-      managers: [...out]
-        .sort((a, b) => a.index - b.index)
-        .map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),
+      managers: [...out].sort((a, b) => a.index - b.index).map((o) => ({ index: o.index, url: o.url, instanceId: o.instanceId, privateAddress: o.privateAddress, configHash: hashes.get(o.index)! })),
     });
 
   for (const m of members) {

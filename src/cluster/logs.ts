@@ -66,7 +66,10 @@ export function formatRecord(r: LogRecord): string {
 
 /** Time order, stable within one source (lines of one process stay in the order written). */
 export function byTime(records: LogRecord[]): LogRecord[] {
-  return records.map((r, i) => ({ r, i })).sort((a, b) => a.r.time - b.r.time || a.i - b.i).map((x) => x.r);
+  return records
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.time - b.r.time || a.i - b.i)
+    .map((x) => x.r);
 }
 
 /**

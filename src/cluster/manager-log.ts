@@ -24,7 +24,10 @@ export function whyItStopped(file: string, offset: number): { message: string; h
   } catch {
     return null;
   }
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const fatal = lines.findLastIndex((l) => l.startsWith('dynwork: '));
   if (fatal >= 0) {
     const hint = lines[fatal + 1]?.startsWith('hint: ') ? lines[fatal + 1]!.slice('hint: '.length) : undefined;

@@ -118,12 +118,7 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
 
   // The tokens, the CA and every manager's certificate and key (a cluster has at most 9 managers); SSM takes 10 names a call.
   const managerIndexes = Array.from({ length: 9 }, (_, i) => i + 1);
-  const wanted = [
-    names.clientTokenParameter,
-    names.workerTokenParameter,
-    names.caParameter,
-    ...managerIndexes.flatMap((i) => [names.managerKeyParameter(i), names.managerCertParameter(i)]),
-  ];
+  const wanted = [names.clientTokenParameter, names.workerTokenParameter, names.caParameter, ...managerIndexes.flatMap((i) => [names.managerKeyParameter(i), names.managerCertParameter(i)])];
   const paramNames: string[] = [];
   for (let i = 0; i < wanted.length; i += 10) {
     const params = await ssm.getParameters({ Names: wanted.slice(i, i + 10) });
@@ -160,7 +155,9 @@ async function run(opts: AwsTeardownOptions, deps: AwsTeardownDeps, progress: Pr
   // The cluster's builds; the account's bucket too once no other cluster keeps one there.
   const identity = await clients.sts.getCallerIdentity({});
   const bucket = artifactBucketName(identity.Account ?? '', region);
-  const s3 = await (dry ? removeClusterArtifacts(clients, bucket, opts.cluster, true) : withStep(progress, `Deleting the cluster's builds in s3://${bucket}`, () => removeClusterArtifacts(clients, bucket, opts.cluster, false)));
+  const s3 = await (dry
+    ? removeClusterArtifacts(clients, bucket, opts.cluster, true)
+    : withStep(progress, `Deleting the cluster's builds in s3://${bucket}`, () => removeClusterArtifacts(clients, bucket, opts.cluster, false)));
   for (const o of s3.objects) removed.push({ kind: 'S3 object', id: o });
   if (s3.bucket) removed.push({ kind: 'S3 bucket', id: s3.bucket });
 

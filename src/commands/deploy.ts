@@ -81,7 +81,8 @@ async function deployAwsCommand(o: DeployFlags): Promise<void> {
     const r = await deployAws(opts, { clients }, cliProgress(o.json));
     if (o.json) return printJson(r);
     print(`cluster "${r.cluster}" on AWS ${r.region} (account ${r.account}) is ${r.changed ? 'up' : 'already up; nothing changed'}`);
-    for (const m of r.managers) print(`  manager ${m.index}  ${m.url}  ${m.instanceId}  ${m.privateAddress}  (${m.action}${m.healthy ? ', answering' : m.healthy === null ? ', health not checked: dynwork status' : ''})`);
+    for (const m of r.managers)
+      print(`  manager ${m.index}  ${m.url}  ${m.instanceId}  ${m.privateAddress}  (${m.action}${m.healthy ? ', answering' : m.healthy === null ? ', health not checked: dynwork status' : ''})`);
     printTryIt(r.managers[0]?.url ?? '', o.cluster);
   } finally {
     clients.destroy();

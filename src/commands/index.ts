@@ -13,7 +13,7 @@ export function registerCommands(program: Command): void {
   program
     .command('deploy')
     .description('start a cluster, or bring it back to what it should be (idempotent: a re-run replaces dead managers and changes nothing else)')
-    .addOption(new Option('--provider <name>', 'where machines come from (default: the cluster\'s, else local)').choices(['local', 'aws']))
+    .addOption(new Option('--provider <name>', "where machines come from (default: the cluster's, else local)").choices(['local', 'aws']))
     .addOption(clusterOption())
     .option('--managers <n>', 'manager servers (default: 2)', intOption('--managers', DEPLOY_RANGES.managers))
     .option('--max-workers <n>', 'most workers at once, cluster-wide (default: one per core locally, 3 per manager on aws)', intOption('--max-workers', DEPLOY_RANGES.maxWorkers))
@@ -23,15 +23,18 @@ export function registerCommands(program: Command): void {
     .option('--wait <seconds>', 'how long to wait for managers to answer (default: 30 local, 900 aws)', secondsOption('--wait', DEPLOY_RANGES.waitS))
     .option('--no-wait', 'aws: return once the instances run; check health later with dynwork status')
     .optionsGroup('AWS (with --provider aws):')
-    .option('--region <region>', 'AWS region (default: the SDK\'s chain: AWS_REGION, the profile\'s region)')
+    .option('--region <region>', "AWS region (default: the SDK's chain: AWS_REGION, the profile's region)")
     .option('--profile <name>', 'AWS profile from ~/.aws/config (default: AWS_PROFILE, else default)')
     .option('--instance-type <type>', 'manager instance type (default: t3.micro)')
     .option('--worker-instance-type <type>', 'worker instance type (default: the manager type)')
     .option('--spot', 'run workers on Spot (interruptions are harmless: leases expire and jobs run again)')
-    .option('--subnet <id>', 'subnet for every machine (default: the default VPC\'s first default subnet)')
+    .option('--subnet <id>', "subnet for every machine (default: the default VPC's first default subnet)")
     .option('--allow-cidr <cidr...>', 'who may reach the API (and SSH) (default: your public IP /32)')
     .option('--ssh', 'open SSH (port 22) to --allow-cidr; the key is saved beside the cluster state')
-    .option('--package <spec>', 'aws: run this build instead of the one deploying (a published version like dynwork@0.2.0, a tarball URL or a local .tgz); uploaded and pinned by its SHA-256 (default: this very build, packed)')
+    .option(
+      '--package <spec>',
+      'aws: run this build instead of the one deploying (a published version like dynwork@0.2.0, a tarball URL or a local .tgz); uploaded and pinned by its SHA-256 (default: this very build, packed)',
+    )
     .optionsGroup('Options:')
     .addOption(jsonOption())
     .action(async (o) => (await import('./deploy.js')).deployCommand(o));
@@ -100,7 +103,7 @@ export function registerCommands(program: Command): void {
 
   program
     .command('dashboard')
-    .description('print the live dashboard\'s URL (the client token rides in the fragment, which never reaches a server log); --open opens it')
+    .description("print the live dashboard's URL (the client token rides in the fragment, which never reaches a server log); --open opens it")
     .addOption(clusterOption())
     .option('--manager <n>', 'which manager serves it (each serves the whole cluster)', intOption('--manager', DEPLOY_RANGES.managers), 1)
     .option('--open', 'open it in the default browser', false)
@@ -112,7 +115,7 @@ export function registerCommands(program: Command): void {
     .description('one time-ordered stream from every process of the cluster (local: its log files, kept after teardown; aws: served by the managers, workers included)')
     .addOption(clusterOption())
     .addOption(new Option('--role <role>', 'only managers or only workers').choices(['manager', 'worker']))
-    .option('--job <id>', "only lines about this job", jobIdArg)
+    .option('--job <id>', 'only lines about this job', jobIdArg)
     .option('--since <when>', 'only lines since: 90s, 10m, 2h, 1d or an ISO time')
     .option('-f, --follow', 'keep printing new lines until interrupted', false)
     .option('--boot <instance>', "aws: this instance's console output (where boot failures show)")
@@ -124,7 +127,7 @@ export function registerCommands(program: Command): void {
     .description('remove everything the cluster made (processes; on aws instances, security group, key pair, volumes, tokens, IAM) and its state; waits until gone')
     .addOption(clusterOption())
     .addOption(new Option('--provider <name>', "where the cluster runs, when its state file is gone (default: the state's, else local)").choices(['local', 'aws']))
-    .option('--region <region>', 'aws: region (default: the state\'s, else the SDK\'s chain)')
+    .option('--region <region>', "aws: region (default: the state's, else the SDK's chain)")
     .option('--profile <name>', 'aws: profile from ~/.aws/config')
     .option('--keep-data', "keep the managers' queues (local: on disk; aws: the EBS data volumes) for the next deploy", false)
     .option('--purge', 'local: remove the log files too (kept by default, for dynwork logs)', false)
@@ -135,7 +138,7 @@ export function registerCommands(program: Command): void {
 
   program
     .command('ssh')
-    .description("aws: a shell (or COMMAND) on a manager, with the key deploy saved (needs deploy --ssh)")
+    .description('aws: a shell (or COMMAND) on a manager, with the key deploy saved (needs deploy --ssh)')
     .argument('[command...]', 'run this instead of a shell, e.g. journalctl -u dynwork-manager')
     .addOption(clusterOption())
     .option('--manager <n>', 'which manager', intOption('--manager', DEPLOY_RANGES.managers), 1)

@@ -80,5 +80,12 @@ export function jobTable(jobs: readonly JobView[]): string {
   const rows = jobs.map((j) => [String(j.id), j.status, String(j.iterations), String(j.attempts), j.enqueuedAt, j.lease ? `worker ${j.lease.workerId}` : (j.error ?? '')]);
   const head = ['ID', 'STATUS', 'ITERATIONS', 'ATTEMPTS', 'ENQUEUED', 'DETAIL'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -72,7 +72,7 @@ export async function logsCommand(o: LogsFlags): Promise<void> {
 
 async function bootLog(o: LogsFlags): Promise<void> {
   const state = requireCluster(o.cluster);
-  if (state.provider !== 'aws') throw new DynworkError('usage', '--boot reads an EC2 instance\'s console: it is for aws clusters', { hint: 'a local process logs into its file: dynwork logs' });
+  if (state.provider !== 'aws') throw new DynworkError('usage', "--boot reads an EC2 instance's console: it is for aws clusters", { hint: 'a local process logs into its file: dynwork logs' });
   const [{ createAwsClients }, { consoleOutput }] = await Promise.all([import('../providers/aws/clients.js'), import('../providers/aws/boot-log.js')]);
   const clients = createAwsClients({ region: state.settings.region });
   try {

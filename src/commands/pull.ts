@@ -10,7 +10,10 @@ const MAX_HOLD_MS = 3_600_000;
 
 /** Why a pull stopped before its results were confirmed. */
 class Stopped extends Error {
-  constructor(readonly exitCode: number, message: string) {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }

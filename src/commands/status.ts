@@ -51,7 +51,18 @@ export function render(s: ClusterStatus, width: number): string {
   out.push(
     renderTable(
       MANAGER_COLUMNS,
-      s.managers.map((m) => [String(m.index), m.url, n(m.pid), m.up ? (m.leader ? 'leader' : 'up') : 'DOWN', n(m.queued), n(m.running), n(m.completed), n(m.failed), age(m.oldestQueuedAgeMs), n(m.leaseExpiries)]),
+      s.managers.map((m) => [
+        String(m.index),
+        m.url,
+        n(m.pid),
+        m.up ? (m.leader ? 'leader' : 'up') : 'DOWN',
+        n(m.queued),
+        n(m.running),
+        n(m.completed),
+        n(m.failed),
+        age(m.oldestQueuedAgeMs),
+        n(m.leaseExpiries),
+      ]),
       width,
     ),
   );

@@ -29,8 +29,7 @@ export async function teardownCommand(o: TeardownFlags): Promise<void> {
     // No state here says nothing about AWS, where teardown finds a cluster by its tags instead.
     print(`cluster "${o.cluster}": nothing found on this machine (no local process, no cluster state)`);
     print(`if it runs on AWS: dynwork teardown --provider aws --region REGION --cluster ${o.cluster} finds everything by its tag dynwork:cluster=${o.cluster}`);
-  }
-  else {
+  } else {
     print(`cluster "${o.cluster}" removed: ${r.removed.length} process${r.removed.length === 1 ? '' : 'es'} stopped${o.keepData ? '; queues kept on disk' : ''}`);
     if (!o.purge && r.removed.length > 0) print(`logs kept in ${join(clusterDir(o.cluster), 'logs')} (dynwork logs --cluster ${o.cluster} reads them; teardown --purge removes them)`);
   }
@@ -39,7 +38,7 @@ export async function teardownCommand(o: TeardownFlags): Promise<void> {
 async function teardownAwsCommand(o: TeardownFlags, stateRegion: string | undefined): Promise<void> {
   const ask = !o.dryRun && !o.yes;
   if (ask && !atTerminal()) {
-    throw new DynworkError('usage', `teardown of AWS cluster "${o.cluster}" deletes its machines${o.keepData ? '' : ' and its queues\' data volumes'}: add --yes to confirm when not at a terminal`, {
+    throw new DynworkError('usage', `teardown of AWS cluster "${o.cluster}" deletes its machines${o.keepData ? '' : " and its queues' data volumes"}: add --yes to confirm when not at a terminal`, {
       hint: `see what it would remove with: dynwork teardown --cluster ${o.cluster} --provider aws --dry-run`,
     });
   }
@@ -70,7 +69,7 @@ async function confirmAws(o: TeardownFlags, plan: () => Promise<AwsTeardownResul
   if (p.removed.length === 0) return;
   const err = process.stderr;
   err.write(`cluster "${o.cluster}" in ${p.region}: this removes ${p.removed.length} resource(s):\n`);
-  for (const x of p.removed) err.write(`  ${x.kind}  ${x.id}${x.kind.includes('volume') ? '   (a queue\'s data: its jobs and results are gone for good)' : ''}\n`);
+  for (const x of p.removed) err.write(`  ${x.kind}  ${x.id}${x.kind.includes('volume') ? "   (a queue's data: its jobs and results are gone for good)" : ''}\n`);
   for (const x of p.kept) err.write(`  kept ${x.kind}  ${x.id}\n`);
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: err });

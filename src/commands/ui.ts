@@ -82,7 +82,10 @@ export function progressBar(done: number, total: number, width = 20): string {
 export class RateMeter {
   private readonly points: { at: number; n: number }[] = [];
 
-  constructor(n: number, private readonly now = Date.now) {
+  constructor(
+    n: number,
+    private readonly now = Date.now,
+  ) {
     this.points.push({ at: this.now(), n });
   }
 

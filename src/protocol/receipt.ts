@@ -42,4 +42,6 @@ export function parseReceipt(raw: unknown): ReceiptPart[] | null {
 export const receiptToken = z.string({ error: 'must be a receipt token' }).regex(TOKEN, 'must be a receipt token');
 
 /** A whole receipt on the wire (a string), read as its parts. */
-export const receipt = z.string({ error: 'must be a receipt from /pullCompleted/lease' }).transform((raw, ctx) => parseReceipt(raw) ?? (ctx.addIssue({ code: 'custom', message: 'must be a receipt from /pullCompleted/lease' }), z.NEVER));
+export const receipt = z
+  .string({ error: 'must be a receipt from /pullCompleted/lease' })
+  .transform((raw, ctx) => parseReceipt(raw) ?? (ctx.addIssue({ code: 'custom', message: 'must be a receipt from /pullCompleted/lease' }), z.NEVER));

@@ -23,9 +23,7 @@ export const memberSchema = z.object({
    * local: files in its data dir; aws: the certificate itself (public) and the
    * key's credential name (read from SSM at boot).
    */
-  tls: z
-    .object({ cert: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().min(1), certSha256: z.string().optional() })
-    .optional(),
+  tls: z.object({ cert: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().min(1), certSha256: z.string().optional() }).optional(),
 });
 export type MemberSpec = z.infer<typeof memberSchema>;
 
@@ -74,7 +72,11 @@ function scaling(d: ProviderTimings) {
     managerDeadAfterMs: ms().default(d.managerDeadAfterMs),
     workerNoManagerTimeoutMs: ms().default(d.workerNoManagerTimeoutMs),
     /** 0 = never. */
-    workerMaxLifetimeMs: z.number().int().nonnegative().default(24 * 3600_000),
+    workerMaxLifetimeMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(24 * 3600_000),
   };
 }
 
@@ -119,9 +121,7 @@ interface ScalingOptions {
   idleTimeoutS: number;
 }
 
-export type AutoscaleDeployOptions =
-  | (ScalingOptions & { provider: 'local'; root: string })
-  | (ScalingOptions & { provider: 'aws'; aws: AwsClusterSettings; workerThreads: number });
+export type AutoscaleDeployOptions = (ScalingOptions & { provider: 'local'; root: string }) | (ScalingOptions & { provider: 'aws'; aws: AwsClusterSettings; workerThreads: number });
 
 /** The one way deploy (local and aws) turns its options into the settings every manager carries. */
 export function autoscaleSettingsFor(opts: AutoscaleDeployOptions): AutoscaleSettings {

@@ -67,7 +67,11 @@ export const managerConfigSchema = z.object({
   /** A job whose lease expired this many times is failed (poison job). @default 5 */
   maxAttempts: z.number().int().positive().default(5),
   /** How long pulled results stay readable at GET /jobs/:id. @default 86400000 (24 h) */
-  retentionMs: z.number().int().nonnegative().default(24 * 3600_000),
+  retentionMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(24 * 3600_000),
   /** Timeout of every call to a peer manager. @default 2000 */
   peerTimeoutMs: z.number().int().positive().default(2_000),
   /** Longest a client may take to send a whole request (slow bodies are cut off). @default 30000 */

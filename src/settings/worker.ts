@@ -19,7 +19,11 @@ export const workerConfigSchema = z.object({
   /** Exit when no manager has answered for this long. @default 600000 (10 min) */
   noManagerTimeoutMs: z.number().int().positive().default(600_000),
   /** Drain and exit after this long; 0 = never. @default 86400000 (24 h) */
-  maxLifetimeMs: z.number().int().nonnegative().default(24 * 3600_000),
+  maxLifetimeMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(24 * 3600_000),
   /** Long-poll length asked of managers. @default 20000 */
   leaseWaitMs: z.number().int().positive().default(20_000),
   /** Timeout of each call to a manager (long-polls get leaseWaitMs on top). @default 5000 */

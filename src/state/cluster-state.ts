@@ -72,4 +72,3 @@ export function removeClusterState(name: string, opts: { keepData: boolean; keep
   }
   for (const e of entries) if (!keep.has(e)) rmSync(join(dir, e), { recursive: true, force: true });
 }
-

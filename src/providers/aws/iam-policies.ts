@@ -67,7 +67,13 @@ export function managerPolicy(s: PolicyScope) {
         Sid: 'LaunchOnlyTheClusterImagesInItsNetwork',
         Effect: 'Allow',
         Action: 'ec2:RunInstances',
-        Resource: [...[...new Set(s.imageIds)].map((id) => ec2(`image/${id}`, '')), ec2(`subnet/${s.subnetId}`), ec2(`security-group/${s.securityGroupId}`), ec2('key-pair/*'), ec2('spot-instances-request/*')],
+        Resource: [
+          ...[...new Set(s.imageIds)].map((id) => ec2(`image/${id}`, '')),
+          ec2(`subnet/${s.subnetId}`),
+          ec2(`security-group/${s.securityGroupId}`),
+          ec2('key-pair/*'),
+          ec2('spot-instances-request/*'),
+        ],
       },
       {
         Sid: 'TagOnlyAtLaunch',

@@ -106,7 +106,9 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
       ...(role === 'worker'
         ? {
             InstanceInitiatedShutdownBehavior: 'terminate' as const,
-            ...(s.worker.spot ? { InstanceMarketOptions: { MarketType: 'spot' as const, SpotOptions: { SpotInstanceType: 'one-time' as const, InstanceInterruptionBehavior: 'terminate' as const } } } : {}),
+            ...(s.worker.spot
+              ? { InstanceMarketOptions: { MarketType: 'spot' as const, SpotOptions: { SpotInstanceType: 'one-time' as const, InstanceInterruptionBehavior: 'terminate' as const } } }
+              : {}),
           }
         : { InstanceInitiatedShutdownBehavior: 'stop' as const, MaintenanceOptions: { AutoRecovery: 'default' as const } }),
     };

@@ -49,7 +49,11 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
     REGION: shellQuote(input.region),
     ARTIFACT_URL: shellQuote(input.artifactUrl),
     ARTIFACT_SHA256: shellQuote(input.artifactSha256),
-    TOKEN_PARAMETERS: shellQuote(Object.entries(input.tokenParameters).map(([n, p]) => `${n}=${p}`).join(' ')),
+    TOKEN_PARAMETERS: shellQuote(
+      Object.entries(input.tokenParameters)
+        .map(([n, p]) => `${n}=${p}`)
+        .join(' '),
+    ),
     DATA_VOLUME: shellQuote(input.dataVolumeId ?? ''),
     ADDRESS_ALLOCATION: shellQuote(input.addressAllocationId ?? ''),
     CONFIG_B64: shellQuote(Buffer.from(JSON.stringify(input.config)).toString('base64')),
@@ -62,7 +66,7 @@ export function renderUserData(input: UserDataInput, template = readFileSync(TEM
   const bytes = Buffer.byteLength(script);
   if (bytes > USER_DATA_LIMIT) {
     throw new DynworkError('usage', `user-data is ${bytes} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit`, {
-      hint: 'use fewer managers (every manager adds its address to each machine\'s config)',
+      hint: "use fewer managers (every manager adds its address to each machine's config)",
     });
   }
   return script;

@@ -41,10 +41,7 @@ export interface ClusterSnapshot {
   lastRelaunchAt: Record<number, number>;
 }
 
-export type Action =
-  | { kind: 'launch'; count: number; reason: string }
-  | { kind: 'terminate'; instanceIds: string[]; reason: string }
-  | { kind: 'relaunch-manager'; index: number; reason: string };
+export type Action = { kind: 'launch'; count: number; reason: string } | { kind: 'terminate'; instanceIds: string[]; reason: string } | { kind: 'relaunch-manager'; index: number; reason: string };
 
 const s = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
 

@@ -69,10 +69,7 @@ export function startAutoscaler(deps: AutoscalerDeps): Autoscaler {
       return [];
     }
 
-    const [managerInstances, workerInstances] = await Promise.all([
-      provider.list({ cluster: deps.cluster, role: 'manager' }),
-      provider.list({ cluster: deps.cluster, role: 'worker' }),
-    ]);
+    const [managerInstances, workerInstances] = await Promise.all([provider.list({ cluster: deps.cluster, role: 'manager' }), provider.list({ cluster: deps.cluster, role: 'worker' })]);
     const statuses = [{ index: deps.selfIndex, status: deps.selfStatus() as ManagerStatus | null }, ...peers];
     const managers: ManagerSnapshot[] = statuses.map(({ index, status }) => {
       const healthy = status?.healthy === true;

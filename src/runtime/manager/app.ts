@@ -97,7 +97,10 @@ function errorHandler(ctx: ManagerContext): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.set(e.headers).status(e.status).json({ error: { code: e.code, message: e.message } });
+    res
+      .set(e.headers)
+      .status(e.status)
+      .json({ error: { code: e.code, message: e.message } });
   };
 }
 

@@ -35,7 +35,8 @@ export function createAuth(tokens: Record<TokenRole, string>) {
   };
 
   /** Express middleware admitting requests bearing a token of one of `roles`; 401 without a valid token, 403 for the wrong role. */
-  const middleware = (...roles: TokenRole[]): RequestHandler =>
+  const middleware =
+    (...roles: TokenRole[]): RequestHandler =>
     (req, _res, next) => {
       const err = check(req.headers.authorization, roles);
       next(err ?? undefined);

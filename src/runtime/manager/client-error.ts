@@ -46,9 +46,7 @@ export function answerClientErrors(server: Server, graceMs: number): (req: Incom
       }
       const [status, reason, code] = STATUS[err.code ?? ''] ?? [400, 'Bad Request', 'bad_request'];
       const body = JSON.stringify({ error: { code, message: `the request could not be read as HTTP/1.1 (${err.code ?? 'parse error'})` } });
-      socket.end(
-        `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       socket.destroySoon();
     };
     // A peer that has hung up gets nothing more: destroying now lets a parked

@@ -18,12 +18,7 @@ export interface ParsedEnqueue {
  * batch `[{data, iterations?}, …]`, or a raw text/plain body.
  * `iterations` is the query's value; batch elements may override it.
  */
-export function parseEnqueueBody(
-  contentType: string | undefined,
-  body: Buffer | undefined,
-  iterations: number | undefined,
-  limits: Limits,
-): ParsedEnqueue {
+export function parseEnqueueBody(contentType: string | undefined, body: Buffer | undefined, iterations: number | undefined, limits: Limits): ParsedEnqueue {
   const { type, charset } = splitContentType(contentType);
   if (!type) throw new HttpError(415, 'unsupported_media_type', `missing Content-Type: ${ACCEPTED}`);
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {

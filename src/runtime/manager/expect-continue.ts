@@ -15,11 +15,7 @@ function rolesFor(path: string): TokenRole[] | null {
  * Here the token is checked first; only an admitted request gets 100 Continue
  * and then goes to `handle` like any other.
  */
-export function checkContinueFirst(
-  server: Server,
-  auth: ReturnType<typeof createAuth>,
-  handle: (req: IncomingMessage, res: ServerResponse) => void,
-): void {
+export function checkContinueFirst(server: Server, auth: ReturnType<typeof createAuth>, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');

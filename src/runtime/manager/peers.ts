@@ -25,8 +25,7 @@ export class Peers {
     tls?: { ca: string; cluster: string },
   ) {
     const pin = (index: number) => (tls ? { pin: { ca: tls.ca, identity: managerIdentity(tls.cluster, index) } } : {});
-    const make = (token: string) =>
-      new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs, retry: { retries: 0 }, ...pin(e.index) })]));
+    const make = (token: string) => new Map(endpoints.map((e) => [e.index, new ManagerClient({ endpoint: e, token, timeoutMs, retry: { retries: 0 }, ...pin(e.index) })]));
     this.clients = make(tokens.workerToken);
     this.publicClients = make(tokens.clientToken);
   }
@@ -126,15 +125,20 @@ export class Peers {
 
   /** Each peer's part of the dashboard; null for a peer that did not answer in time. */
   async dashboards(): Promise<{ index: number; url: string; part: DashboardPart | null }[]> {
-    return Promise.all(
-      [...this.publicClients].map(async ([index, client]) => ({ index, url: client.url, part: await client.dashboardPart().catch(() => null) })),
-    );
+    return Promise.all([...this.publicClients].map(async ([index, client]) => ({ index, url: client.url, part: await client.dashboardPart().catch(() => null) })));
   }
 
   /** Whether a peer numbered below `index` answers /healthz as healthy (such a peer leads). */
   async anyHealthyBelow(index: number): Promise<boolean> {
     const lower = [...this.clients].filter(([i]) => i < index);
-    const answers = await Promise.all(lower.map(([, client]) => client.healthz().then((h) => h.ok, () => false)));
+    const answers = await Promise.all(
+      lower.map(([, client]) =>
+        client.healthz().then(
+          (h) => h.ok,
+          () => false,
+        ),
+      ),
+    );
     return answers.includes(true);
   }
 

@@ -100,7 +100,14 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
   });
 
   r.get('/jobs/:id', auth('client'), async (req: Request, res: Response) => {
-    res.json(await onOwner(ctx, req, (id) => ctx.store.get(id), (owner, id) => ctx.peers.getJob(owner, id)));
+    res.json(
+      await onOwner(
+        ctx,
+        req,
+        (id) => ctx.store.get(id),
+        (owner, id) => ctx.peers.getJob(owner, id),
+      ),
+    );
   });
 
   for (const action of ['cancel', 'retry'] as const) {
@@ -194,12 +201,7 @@ const LISTABLE = ['queued', 'running', 'completed', 'failed', 'cancelled'] as co
  * (through the peers). 404 for an unknown job or a manager that does not
  * exist; 503 when its manager does not answer.
  */
-async function onOwner(
-  ctx: ManagerContext,
-  req: Request,
-  here: (id: number) => JobView | null,
-  there: (owner: number, id: number) => Promise<JobView | null | undefined>,
-): Promise<JobView> {
+async function onOwner(ctx: ManagerContext, req: Request, here: (id: number) => JobView | null, there: (owner: number, id: number) => Promise<JobView | null | undefined>): Promise<JobView> {
   const raw = String(req.params.id);
   const id = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(id) || id < 1) throw new HttpError(400, 'invalid_id', `job id must be a positive integer, got ${JSON.stringify(raw.slice(0, 40))}`);

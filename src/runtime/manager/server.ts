@@ -97,7 +97,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   let server: Server;
   try {
     // https.Server is an http.Server underneath (same timeouts, same close calls).
-    server = config.tls ? (createHttpsServer({ ...serverOptions, ...readIdentity(config.tls) }, handler)) : createServer(serverOptions, handler);
+    server = config.tls ? createHttpsServer({ ...serverOptions, ...readIdentity(config.tls) }, handler) : createServer(serverOptions, handler);
   } catch (err) {
     store.close();
     throw err;

@@ -147,9 +147,7 @@ export class JobStore {
         `UPDATE jobs SET state = 2, result = ?, completed_at = ?, data = NULL, lease_owner = NULL, lease_expires_at = NULL
          WHERE seq = ? AND state = 1 AND lease_owner = ? RETURNING iterations`,
       ),
-      extend: db.prepare<[number, number, string]>(
-        'UPDATE jobs SET lease_expires_at = ? WHERE seq = ? AND state = 1 AND lease_owner = ?',
-      ),
+      extend: db.prepare<[number, number, string]>('UPDATE jobs SET lease_expires_at = ? WHERE seq = ? AND state = 1 AND lease_owner = ?'),
       expire: db.prepare<[number, number, number, number, number], { seq: number; state: number; iterations: number; attempts: number }>(
         `UPDATE jobs SET
            state = CASE WHEN attempts >= ? THEN 4 ELSE 0 END,
@@ -164,26 +162,18 @@ export class JobStore {
          WHERE seq IN (SELECT seq FROM jobs WHERE state = 2 ORDER BY completed_at, seq LIMIT ?)
          RETURNING seq, result, completed_at`,
       ),
-      ack: db.prepare<[number, string]>(
-        'UPDATE jobs SET state = 3, pulled_at = ?, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?',
-      ),
+      ack: db.prepare<[number, string]>('UPDATE jobs SET state = 3, pulled_at = ?, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?'),
       release: db.prepare<[string]>('UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?'),
-      expireReceipts: db.prepare<[number]>(
-        'UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt_expires_at <= ?',
-      ),
+      expireReceipts: db.prepare<[number]>('UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt_expires_at <= ?'),
       get: db.prepare<[number], JobRow>(
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE seq = ?`,
       ),
       holders: db.prepare<[], { owner: string; n: number }>('SELECT lease_owner AS owner, COUNT(*) AS n FROM jobs WHERE state = 1 GROUP BY lease_owner'),
-      oldestQueued: db.prepare<[], { seq: number; enqueued_at: number }>(
-        'SELECT seq, enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1',
-      ),
+      oldestQueued: db.prepare<[], { seq: number; enqueued_at: number }>('SELECT seq, enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1'),
       purgePulled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 3 AND pulled_at < ?'),
       purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state IN (4, 6) AND completed_at < ?'),
-      countByState: db.prepare<[], { state: number; n: number; iters: number }>(
-        'SELECT state, COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM jobs GROUP BY state',
-      ),
+      countByState: db.prepare<[], { state: number; n: number; iters: number }>('SELECT state, COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM jobs GROUP BY state'),
     };
     this.tally = { queued: 0, running: 0, completed: 0, failed: 0, delivering: 0, queuedIterations: 0 };
     for (const row of this.stmt.countByState.all()) {
@@ -234,28 +224,28 @@ export class JobStore {
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > MIGRATIONS.length) {
         db.close();
-        throw new DynworkError(
-          'store_error',
-          `queue database ${file} has schema version ${version}, newer than this dynwork (${MIGRATIONS.length})`,
-          { hint: 'run the dynwork version that created it, or a newer one' },
-        );
+        throw new DynworkError('store_error', `queue database ${file} has schema version ${version}, newer than this dynwork (${MIGRATIONS.length})`, {
+          hint: 'run the dynwork version that created it, or a newer one',
+        });
       }
       const conn = db;
       let lastSeq = 0;
-      conn.transaction(() => {
-        for (let v = version; v < MIGRATIONS.length; v++) {
-          conn.exec(MIGRATIONS[v] as string);
-          conn.pragma(`user_version = ${v + 1}`);
-        }
-        lastSeq = conn.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get()?.seq ?? 0;
-        // Ids up to the mark may have been handed out (the mark reserves
-        // ahead, and a restored older file knows fewer): continue past it.
-        if (mark !== null && mark > lastSeq) {
-          conn.prepare("DELETE FROM sqlite_sequence WHERE name = 'jobs'").run();
-          conn.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)").run(mark);
-          lastSeq = mark;
-        }
-      }).immediate();
+      conn
+        .transaction(() => {
+          for (let v = version; v < MIGRATIONS.length; v++) {
+            conn.exec(MIGRATIONS[v] as string);
+            conn.pragma(`user_version = ${v + 1}`);
+          }
+          lastSeq = conn.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get()?.seq ?? 0;
+          // Ids up to the mark may have been handed out (the mark reserves
+          // ahead, and a restored older file knows fewer): continue past it.
+          if (mark !== null && mark > lastSeq) {
+            conn.prepare("DELETE FROM sqlite_sequence WHERE name = 'jobs'").run();
+            conn.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)").run(mark);
+            lastSeq = mark;
+          }
+        })
+        .immediate();
       if (mark === null || mark < lastSeq) writeIdMark(markFile, lastSeq);
       if (startFresh) rmSync(fresh, { force: true });
       return new JobStore(file, managerIndex, conn, lastSeq, Math.max(lastSeq, mark ?? 0));
@@ -636,19 +626,11 @@ export class JobStore {
       stage: db.prepare<[string, number, number, number, string]>('INSERT INTO enqueue_staged (batch, part, line, iterations, data) VALUES (?, ?, ?, ?, ?)'),
       parts: db.prepare<[string], { part: number }>('SELECT DISTINCT part FROM enqueue_staged WHERE batch = ? ORDER BY part'),
       sum: db.prepare<[string], { n: number; iters: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM enqueue_staged WHERE batch = ?'),
-      move: db.prepare<[number, string]>(
-        'INSERT INTO jobs (iterations, data, enqueued_at) SELECT iterations, data, ? FROM enqueue_staged WHERE batch = ? ORDER BY part, line',
-      ),
+      move: db.prepare<[number, string]>('INSERT INTO jobs (iterations, data, enqueued_at) SELECT iterations, data, ? FROM enqueue_staged WHERE batch = ? ORDER BY part, line'),
       dropStaged: db.prepare<[string]>('DELETE FROM enqueue_staged WHERE batch = ?'),
-      commit: db.prepare<[number, number, number, number, string]>(
-        'UPDATE enqueue_batches SET committed_at = ?, parts = ?, first_seq = ?, count = ? WHERE id = ?',
-      ),
-      purgeStaged: db.prepare<[number]>(
-        'DELETE FROM enqueue_staged WHERE batch IN (SELECT id FROM enqueue_batches WHERE committed_at IS NULL AND created_at < ?)',
-      ),
-      purgeBatches: db.prepare<[number, number]>(
-        'DELETE FROM enqueue_batches WHERE (committed_at IS NULL AND created_at < ?) OR committed_at < ?',
-      ),
+      commit: db.prepare<[number, number, number, number, string]>('UPDATE enqueue_batches SET committed_at = ?, parts = ?, first_seq = ?, count = ? WHERE id = ?'),
+      purgeStaged: db.prepare<[number]>('DELETE FROM enqueue_staged WHERE batch IN (SELECT id FROM enqueue_batches WHERE committed_at IS NULL AND created_at < ?)'),
+      purgeBatches: db.prepare<[number, number]>('DELETE FROM enqueue_batches WHERE (committed_at IS NULL AND created_at < ?) OR committed_at < ?'),
     };
   }
 
@@ -670,10 +652,7 @@ export class JobStore {
       throw new DynworkError('store_error', `queue database ${this.file} is unavailable: ${(err as Error).message}`, { cause: err });
     }
     if (st.size !== this.seen.size || st.mtimeNs !== this.seen.mtimeNs) {
-      this.tampered = new DynworkError(
-        'store_error',
-        `queue database ${this.file} is unavailable: another process wrote into it (corrupted?); this manager writes nothing more to it`,
-      );
+      this.tampered = new DynworkError('store_error', `queue database ${this.file} is unavailable: another process wrote into it (corrupted?); this manager writes nothing more to it`);
       throw this.tampered;
     }
   }

@@ -99,10 +99,7 @@ export class Deliveries {
           async () => {
             const batch = o.buffer.filter((j) => j.state === 'done').slice(0, MAX_COMPLETE_BATCH);
             if (batch.length === 0) return;
-            const res = await link.client.complete(
-              { workerId: this.workerId, results: batch.map((j) => ({ id: j.id, result: j.result })) },
-              { signal: stop },
-            );
+            const res = await link.client.complete({ workerId: this.workerId, results: batch.map((j) => ({ id: j.id, result: j.result })) }, { signal: stop });
             link.answered();
             this.completed(link, o, batch, res);
           },

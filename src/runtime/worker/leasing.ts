@@ -41,10 +41,7 @@ export async function leaseLoop(link: ManagerLink, d: LeaseDeps, stop: AbortSign
           const ask = d.ask();
           if (!ask) return;
           const sentAt = d.clock.now();
-          const res = await link.client.lease(
-            { workerId: d.workerId, max: ask.max, maxIterations: ask.maxIterations, waitMs: d.leaseWaitMs },
-            { signal: stop },
-          );
+          const res = await link.client.lease({ workerId: d.workerId, max: ask.max, maxIterations: ask.maxIterations, waitMs: d.leaseWaitMs }, { signal: stop });
           link.answered();
           link.leaseMs = res.leaseMs;
           if (res.jobs.length > 0) d.took(link, res.jobs, res.leaseMs);

@@ -21,10 +21,7 @@ export function backoffMs(failures: number, random: number = Math.random()): num
  * inside `attempt`), and with the error of an attempt that threw a plain
  * TypeError: that is a bug, not a failed call, and retrying would spin.
  */
-export async function retryForever<T>(
-  attempt: () => Promise<T>,
-  opts: { clock: Clock; signal: AbortSignal; onFailedAttempt: (error: Error, attemptNumber: number) => void },
-): Promise<T> {
+export async function retryForever<T>(attempt: () => Promise<T>, opts: { clock: Clock; signal: AbortSignal; onFailedAttempt: (error: Error, attemptNumber: number) => void }): Promise<T> {
   const { clock, signal } = opts;
   signal.throwIfAborted();
   for (let n = 1; ; n++) {

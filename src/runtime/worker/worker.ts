@@ -143,13 +143,7 @@ class Worker {
     this.held = new HeldJobs(clock, this.changes, this.logger);
     this.deliveries = new Deliveries(this.held, this.workerId, config.resultBatchMs, clock, stop, this.logger);
     this.dispatch = new Dispatch(config.threads, this.held, (job) => this.deliveries.add(job), this.changes, stop, this.logger);
-    this.heartbeats = new Heartbeats(
-      this.held,
-      { workerId: this.workerId, instanceId: config.instanceId, threads: config.threads, hashRate: () => this.dispatch.rate },
-      clock,
-      stop,
-      this.logger,
-    );
+    this.heartbeats = new Heartbeats(this.held, { workerId: this.workerId, instanceId: config.instanceId, threads: config.threads, hashRate: () => this.dispatch.rate }, clock, stop, this.logger);
     this.exits = new ExitWatch(config, {
       held: this.held,
       runningChunks: () => this.dispatch.runningChunks,
@@ -185,11 +179,7 @@ class Worker {
     };
     for (const link of this.links) {
       this.heartbeats.start(link);
-      this.leasing.push(
-        leaseLoop(link, lease, this.leaseStop.signal).catch((err: unknown) =>
-          this.logger.error('lease loop crashed', { manager: link.index, err: err as Error }),
-        ),
-      );
+      this.leasing.push(leaseLoop(link, lease, this.leaseStop.signal).catch((err: unknown) => this.logger.error('lease loop crashed', { manager: link.index, err: err as Error })));
     }
   }
 
