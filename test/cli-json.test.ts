@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, dynwork, isAlive, killAll } from './cli.js';
-import { tempDir, waitFor } from './helpers.js';
+import { freePorts, tempDir, waitFor } from './helpers.js';
 
 /** The examples in docs/json-output.md, by heading ("deploy", "job", "Errors", ...). */
 function documented(): Map<string, unknown> {
@@ -77,10 +77,13 @@ describe('--json output is what docs/json-output.md says', () => {
   });
 
   test('every command a script reads, on a real local cluster, and the errors', async () => {
-    const deployed = await checked<{ managers: { pid: number }[] }>('deploy', ['deploy', '--port', '17850', '--scale-up-after', '0.2']);
+    const [port] = await freePorts(1);
+    const deployed = await checked<{ managers: { pid: number }[] }>('deploy', ['deploy', '--port', String(port), '--scale-up-after', '0.2', '--max-workers', '1']);
     for (const m of deployed.managers) pids.add(m.pid);
     const [fast] = (await checked<{ ids: number[] }>('enqueue', ['enqueue', '--iterations', '3', 'a'])).ids;
-    const [slow] = (await checked<{ ids: number[] }>('enqueue', ['enqueue', '--iterations', '10000000', 'slow'])).ids;
+    // A backlog of several minutes for the one worker: its last job is still queued when it is cancelled.
+    const backlog = Array.from({ length: 100 }, (_, i) => `slow-${i}`);
+    const slow = (await checked<{ ids: number[] }>('enqueue', ['enqueue', '--iterations', '10000000', ...backlog])).ids.at(-1);
     const job = async (id: number | undefined) => JSON.parse((await cli(['job', String(id), '--json'])).stdout) as { status: string; result: string | null };
     await waitFor('the fast job to complete', async () => (await job(fast)).status === 'completed', 30_000, 200);
     await checked('job', ['job', String(fast)]);

@@ -36,7 +36,7 @@ describe('enqueue --file, end to end', () => {
     writeFileSync(path, lines.join('\n') + '\n');
     return path;
   };
-  const enqueueFile = (path: string) => cli(['enqueue', '--cluster', 'files', '--iterations', '1', '--json', '--file', path], { timeoutMs: 120_000 });
+  const enqueueFile = (path: string, json = true) => cli(['enqueue', '--cluster', 'files', '--iterations', '1', ...(json ? ['--json'] : []), '--file', path], { timeoutMs: 120_000 });
 
   before(async () => {
     tmp = tempDir();
@@ -59,22 +59,25 @@ describe('enqueue --file, end to end', () => {
     lines[23_455] = 'x'.repeat(MiB + 1);
     const r = await enqueueFile(file('bad-long.txt', lines));
     assert.notEqual(r.code, 0);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^dynwork: line 23456 of \S+bad-long\.txt is longer than 1048576 bytes/);
+    // --json: the error is the one JSON document on stdout, and no id was printed before it.
+    assert.equal(r.stderr, '');
+    const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.match(error.message, /^line 23456 of \S+bad-long\.txt is longer than 1048576 bytes/);
     assert.equal(await queued(), 0);
   });
 
   test('a line that is not UTF-8 is named, not rewritten, and nothing is enqueued', async () => {
     const path = join(tmp.dir, 'latin1.txt');
     writeFileSync(path, Buffer.concat([Buffer.from('one\ntwo\r\ncaf'), Buffer.from([0xe9]), Buffer.from('\nfour\n')]));
-    const r = await enqueueFile(path);
+    const r = await enqueueFile(path, false);
     assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
     assert.match(r.stderr, /^dynwork: line 3 of \S+latin1\.txt is not valid UTF-8 text; nothing was enqueued\n/);
     assert.equal(await queued(), 0);
   });
 
   test('enqueue --file /dev/zero (one endless line) fails with a clear message', async () => {
-    const r = await enqueueFile('/dev/zero');
+    const r = await enqueueFile('/dev/zero', false);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^dynwork: line 1 of \/dev\/zero is longer than 1048576 bytes, the most one job's data may hold; nothing was enqueued\nhint: /);
     assert.equal(await queued(), 0);
