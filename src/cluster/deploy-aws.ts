@@ -232,7 +232,7 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
     workerThreads: workerType.vcpus,
   });
   const base = { cluster: opts.cluster, ...tokens, tls: { ca: ca.certPem }, autoscale };
-  const provider = createAwsProvider({ clients, settings: aws, profileRetryMs: pollMs });
+  const provider = createAwsProvider({ clients, settings: aws, profileRetryMs: pollMs, terminatePollS: Math.max(1, pollMs / 1000) });
 
   const running = await provider.list({ cluster: opts.cluster, role: 'manager' });
   const out: AwsDeployResult['managers'] = [];
@@ -307,9 +307,8 @@ async function converge(opts: AwsDeployOptions, deps: AwsDeployDeps, progress: P
   // take them, so a lone manager cannot be replaced without a gap.)
   for (const [k, { m, config, current }] of replacements.entries()) {
     await withStep(progress, `Replacing manager ${m.index} (${s.instanceType}, ${m.host})`, async (step) => {
-      await provider.terminate([current.id]);
       step.update(`Waiting for the old manager ${m.index} (${current.id}) to terminate`);
-      await ec2.waitUntilInstanceTerminated({ InstanceIds: [current.id] }, { maxWaitTime: 600, minDelay: Math.max(1, pollMs / 1000) });
+      await provider.terminate([current.id]);
       const o = await launch(m, config, 'replaced');
       saveState();
       step.update(`Waiting for the new manager ${m.index} (${o.instanceId}) to run`);
