@@ -2,8 +2,30 @@
   "targets": [
     {
       "target_name": "dynwork_sha512",
-      "sources": ["native/sha512.c"],
-      "cflags": ["-O2"]
+      "sources": ["native/addon.c", "native/chains.c"],
+      "cflags": ["-O3"],
+      "conditions": [
+        ["target_arch == 'x64'", { "dependencies": ["mb_avx2", "mb_avx512"] }]
+      ]
     }
+  ],
+  "conditions": [
+    ["target_arch == 'x64'", {
+      "targets": [
+        {
+          "comment": "Each kernel is compiled for its own instruction set only, never -march=native: see native/mb_kernel.h.",
+          "target_name": "mb_avx2",
+          "type": "static_library",
+          "sources": ["native/mb_avx2.c"],
+          "cflags": ["-O3", "-mavx2", "-fPIC"]
+        },
+        {
+          "target_name": "mb_avx512",
+          "type": "static_library",
+          "sources": ["native/mb_avx512.c"],
+          "cflags": ["-O3", "-mavx512f", "-mavx512vl", "-fPIC"]
+        }
+      ]
+    }]
   ]
 }
