@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
-import { HASH_IMPLEMENTATIONS, iteratedSha512, type IteratedSha512 } from '../src/job/hash.js';
+import { HASH_IMPLEMENTATIONS, choosePath, iteratedSha512, type IteratedSha512 } from '../src/job/hash.js';
 import type { ChunkResult, ChunkTask } from '../src/runtime/worker/hash-thread.js';
 
 const { values: args } = parseArgs({
@@ -103,14 +103,15 @@ async function chunkTable(): Promise<{ name: string; jobsPerSec: number }[]> {
     minThreads: 1,
     maxThreads: 1,
   });
-  const jobs = Array.from({ length: 20_000 }, (_, i) => ({ data: `job ${i}`, iterations: 1 }));
+  const jobs = Array.from({ length: 20_000 }, (_, i) => ({ data: `job ${i}`, digest: null, remaining: 0 }));
+  const path = choosePath();
   const out: { name: string; jobsPerSec: number }[] = [];
   try {
-    await pool.run({ jobs: jobs.slice(0, 1000) });
+    await pool.run({ path, budgetMs: 1_000, jobs: jobs.slice(0, 1000) });
     for (const size of [1, 16, 256]) {
       const t0 = performance.now();
       const pending: Promise<ChunkResult>[] = [];
-      for (let i = 0; i < jobs.length; i += size) pending.push(pool.run({ jobs: jobs.slice(i, i + size) }));
+      for (let i = 0; i < jobs.length; i += size) pending.push(pool.run({ path, budgetMs: 1_000, jobs: jobs.slice(i, i + size) }));
       const results = await Promise.all(pending);
       const s = (performance.now() - t0) / 1000;
       if (results.flatMap((r) => r.results)[5] !== iteratedSha512('job 5', 1)) throw new Error('chunked results out of order');

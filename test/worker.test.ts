@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { ManagerClient } from '../src/client/manager-client.js';
-import { iteratedSha512 } from '../src/job/hash.js';
+import { LANES, choosePath, iteratedSha512 } from '../src/job/hash.js';
 import { workerConfigSchema, type WorkerConfig } from '../src/settings/worker.js';
 import { endpointFile, startManager, type RunningManager } from '../src/runtime/manager/server.js';
 import { ownerOf } from '../src/protocol/index.js';
@@ -128,9 +128,10 @@ describe('worker', () => {
     for (const r of expected.values()) assert.ok(!text.includes(r), 'a result was logged');
   });
 
-  test('heavy jobs are not hoarded: a second worker gets some', async () => {
+  test('heavy jobs are not hoarded beyond what fills the lanes: a second worker gets some', async () => {
     const m1 = await manager(1);
-    const jobs = Array.from({ length: 6 }, (_, i) => ({ data: `big ${i}`, iterations: 600_000 }));
+    // One thread's lanes plus four more, each more than a quarter of a second's work however fast the path.
+    const jobs = Array.from({ length: LANES[choosePath()] + 4 }, (_, i) => ({ data: `big ${i}`, iterations: 2_000_000 }));
     const ids = await m1.client.enqueueBatch(jobs);
     const a = worker([m1], { threads: 1, idleTimeoutMs: 800 });
     await waitFor('the first worker to lease', async () => (await m1.client.status()).queue.running > 0);
@@ -271,7 +272,7 @@ describe('worker', () => {
 });
 
 describe('worker planning', () => {
-  const base = { rate: 1_000_000, threads: 2, heldJobs: 0, heldWork: 0, queuedJobs: 0, runningChunks: 0, undelivered: 0, managers: 1 };
+  const base = { rate: 1_000_000, threads: 2, heldJobs: 0, heldWork: 0, queuedJobs: 0, runningChunks: 0, undelivered: 0, managers: 1, lanes: 1 };
 
   test('an empty worker asks for about a second of work per thread, small jobs in a batch', () => {
     assert.deepEqual(leaseAsk(base), { max: LEASE_BATCH, maxIterations: 2_000_000 });
@@ -290,6 +291,12 @@ describe('worker planning', () => {
     assert.deepEqual(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 0, runningChunks: 1 }), { max: 1, maxIterations: 1 });
     assert.equal(leaseAsk({ ...base, heldJobs: MAX_HELD_JOBS, heldWork: 10 }), null);
     assert.equal(leaseAsk({ ...base, undelivered: 1_000_000 }), null);
+  });
+
+  test('every SIMD lane gets a chain, however long, and no more than that', () => {
+    const full = { ...base, lanes: 8, heldWork: 5_000_000, runningChunks: 2 };
+    assert.deepEqual(leaseAsk({ ...full, heldJobs: 3, queuedJobs: 1 }), { max: 13, maxIterations: Number.MAX_SAFE_INTEGER }, '16 lanes, 3 chains');
+    assert.equal(leaseAsk({ ...full, heldJobs: 16, queuedJobs: 1 }), null, 'every lane busy');
   });
 
   test('results wait for company only while more jobs wait here; many go at once', () => {
@@ -316,5 +323,13 @@ describe('worker planning', () => {
     assert.equal(takeChunk(many, 1e9, () => false).length, MAX_CHUNK_JOBS);
     // A small queue is split evenly between the threads.
     assert.equal(chunkTarget(1_000_000, 10, 2), 5);
+    // Lanes are filled however big the jobs; a started job counts what is left of it.
+    const lanes: J[] = [...Array.from({ length: 10 }, () => ({ iterations: 1_000_000, data: 'big' })), ...tiny(3)];
+    assert.equal(takeChunk(lanes, target, () => false, 8).length, 8);
+    const resumed = [
+      { iterations: 1_000_000, data: '', progress: { remaining: 10 } },
+      { iterations: 1_000_000, data: 'x', progress: null },
+    ];
+    assert.equal(takeChunk(resumed, 100, () => false).length, 1, 'the resumed job is 10 steps, the next one 1,000,001');
   });
 });

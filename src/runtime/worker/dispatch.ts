@@ -1,22 +1,28 @@
 /**
- * Feeding the hashing threads (piscina): queued jobs go out in chunks (many
- * tiny jobs per message, a big one alone, so it can be stopped when its lease
- * is lost), and finished chunks refine the measured hash rate.
+ * Feeding the hashing threads (piscina): queued jobs go out in chunks of
+ * chains that fill the hash path's lanes; a thread works on a chunk for about
+ * CHUNK_SECONDS and hands back the unfinished chains, which go out again at
+ * the head of the next chunk beside new jobs. So each thread sees a stream of
+ * jobs with its lanes kept full, a job whose lease is lost stops within a
+ * chunk, and finished chunks refine the measured hash rate.
  */
 import { Piscina } from 'piscina';
-import { iteratedSha512 } from '../../job/hash.js';
+import { LANES, checkPath, choosePath, runChains, supportedPaths, type HashPath } from '../../job/hash.js';
 import type { Logger } from '../../log.js';
 import type { Changes } from './changes.js';
 import type { HeldJob, HeldJobs } from './held-jobs.js';
 import type { ChunkResult, ChunkTask } from './hash-thread.js';
+import { CHUNK_SECONDS } from './plan.js';
 
 /** A rate sample counts only from chunks this big (smaller ones are mostly overhead). */
-const MIN_SAMPLE_ITERATIONS = 50_000;
+const MIN_SAMPLE_STEPS = 50_000;
 
 export class Dispatch {
-  /** Iterations per second per thread (measured). */
+  /** Chain steps per second per thread with its lanes full (measured). */
   rate = 1;
   runningChunks = 0;
+  readonly path: HashPath;
+  readonly lanes: number;
   private readonly pool: Piscina<ChunkTask, ChunkResult>;
 
   constructor(
@@ -28,7 +34,10 @@ export class Dispatch {
     /** Ends the dispatching: no chunk is started, failures of running ones are not reported. */
     private readonly stop: AbortSignal,
     private readonly logger: Logger,
+    requestedPath?: string,
   ) {
+    this.path = pickPath(requestedPath, logger);
+    this.lanes = LANES[this.path];
     this.pool = new Piscina<ChunkTask, ChunkResult>({
       filename: new URL('./hash-thread.js', import.meta.url).href,
       minThreads: threads,
@@ -38,13 +47,13 @@ export class Dispatch {
   }
 
   calibrate(): void {
-    this.rate = calibrate();
+    this.rate = calibrate(this.path);
   }
 
   /** Starts chunks while a thread is free and jobs are queued. */
   pump(): void {
     while (this.runningChunks < this.threads && this.held.queuedJobs > 0 && !this.stop.aborted) {
-      const chunk = this.held.nextChunk(this.rate, this.threads);
+      const chunk = this.held.nextChunk(this.rate, this.threads, this.lanes);
       if (chunk.length === 0) break;
       this.run(chunk);
     }
@@ -56,31 +65,30 @@ export class Dispatch {
 
   private run(chunk: HeldJob[]): void {
     this.runningChunks++;
-    const only = chunk.length === 1 ? chunk[0] : undefined;
-    if (only) only.abort = new AbortController();
-    const task: ChunkTask = { jobs: chunk.map((j) => ({ data: j.data, iterations: j.iterations })) };
+    const task: ChunkTask = {
+      path: this.path,
+      budgetMs: CHUNK_SECONDS * 1000,
+      jobs: chunk.map((j) => (j.progress ? { data: null, digest: j.progress.digest, remaining: j.progress.remaining } : { data: j.data, digest: null, remaining: j.iterations - 1 })),
+    };
     for (const j of chunk) j.data = ''; // the thread has its copy
     this.pool
-      .run(task, only?.abort ? { signal: only.abort.signal } : {})
+      .run(task)
       .then(
         (out) => {
-          let iterations = 0;
           for (let i = 0; i < chunk.length; i++) {
             const job = chunk[i]!;
             const result = out.results[i];
-            iterations += job.iterations;
             if (typeof result === 'string') {
               if (this.held.finish(job, result)) {
                 this.logger.debug('job done', { jobId: job.id, iterations: job.iterations });
                 this.onResult(job);
               }
-            } else if (job.state === 'running') {
-              const message = out.errors.find((e) => e.index === i)?.message ?? 'no result';
-              this.logger.error('job could not be hashed; giving it up', { jobId: job.id, error: message });
-              this.held.drop(job);
+            } else {
+              this.held.suspend(job, { digest: out.digests.slice(64 * i, 64 * i + 64), remaining: out.remaining[i]! });
             }
           }
-          if (iterations >= MIN_SAMPLE_ITERATIONS && out.ms > 1) this.rate = 0.8 * this.rate + 0.2 * (iterations / (out.ms / 1000));
+          // Only a chunk that filled the lanes measures what a thread can do.
+          if (chunk.length >= this.lanes && out.steps >= MIN_SAMPLE_STEPS && out.ms > 1) this.rate = 0.8 * this.rate + 0.2 * (out.steps / (out.ms / 1000));
         },
         (err: unknown) => {
           const mine = chunk.filter((j) => j.state === 'running');
@@ -99,11 +107,38 @@ export class Dispatch {
   }
 }
 
-/** Iterations per second on this thread, from a ~10 ms run; refined by real chunks later. */
-function calibrate(): number {
-  iteratedSha512('calibrate', 2_000);
-  const n = 10_000;
+/**
+ * The path this worker hashes with: DYNWORK_HASH when set, else the best this
+ * CPU runs; checked against the JavaScript loop before any job runs on it, and
+ * on a mismatch (or a forced path this machine lacks) the next one down, with
+ * a log line saying why.
+ */
+export function pickPath(requested: string | undefined, logger: Logger, check: (path: HashPath) => string | null = checkPath): HashPath {
+  let first: HashPath;
+  try {
+    first = choosePath(requested);
+  } catch (err) {
+    first = choosePath('');
+    logger.error('hash path refused; using the best this machine runs', { requested, path: first, error: (err as Error).message });
+  }
+  const supported = supportedPaths();
+  for (const path of supported.slice(supported.indexOf(first))) {
+    const wrong = check(path);
+    if (wrong === null) {
+      logger.info('hash path', { path, lanes: LANES[path], supported, requested: requested || undefined });
+      return path;
+    }
+    logger.error('hash path gave wrong results at start-up; trying the next one', { path, error: wrong });
+  }
+  return 'javascript';
+}
+
+/** Chain steps per second on this thread with the lanes full, from a ~20 ms run; refined by real chunks later. */
+function calibrate(path: HashPath): number {
+  const n = Math.max(2, 2 * LANES[path]);
+  const digests = new Uint8Array(64 * n);
+  runChains(path, digests, new Float64Array(n).fill(1_000), 5);
   const t0 = performance.now();
-  iteratedSha512('calibrate', n);
-  return n / Math.max(0.001, (performance.now() - t0) / 1000);
+  const steps = runChains(path, digests, new Float64Array(n).fill(Number.MAX_SAFE_INTEGER), 20);
+  return steps / Math.max(0.001, (performance.now() - t0) / 1000);
 }

@@ -1,36 +1,43 @@
 /**
- * Runs in a worker thread (piscina). One message carries a chunk of jobs: many
- * tiny ones together, or one big one alone, so the per-message cost is paid
- * once per chunk rather than once per job. Ids never cross: results come back
- * in the order of the jobs.
+ * Runs in a worker thread (piscina). One message carries a chunk of chains:
+ * new jobs (their data) and jobs resumed where an earlier chunk left them
+ * (their digest and the steps left). They run side by side in the path's
+ * lanes (src/job/hash.ts runChains) for about `budgetMs`; what is unfinished
+ * goes back with its digest, so the next chunk carries it on beside new jobs
+ * and the lanes stay full. Ids never cross: everything comes back in order.
  */
-import { iteratedSha512 } from '../../job/hash.js';
+import { firstDigest, runChains, type HashPath } from '../../job/hash.js';
 
 export interface ChunkTask {
-  jobs: { data: string; iterations: number }[];
+  path: HashPath;
+  budgetMs: number;
+  /** A new job has `data`; a resumed one `digest` (64 bytes). `remaining`: chain steps left after the digest. */
+  jobs: { data: string | null; digest: Uint8Array | null; remaining: number }[];
 }
 
 export interface ChunkResult {
-  /** One per job, in order; null for a job that could not be hashed (its error is in `errors`). */
+  /** The result of each finished job, in order; null for one that is not finished. */
   results: (string | null)[];
-  errors: { index: number; message: string }[];
-  /** Time spent hashing in this thread, in ms (excludes queueing and messaging). */
+  /** Where each job stands: 64 bytes of digest and the steps left. */
+  digests: Uint8Array;
+  remaining: Float64Array;
+  /** Chain steps done, and the time spent hashing in this thread in ms (excludes queueing and messaging). */
+  steps: number;
   ms: number;
 }
 
 export default function runChunk(task: ChunkTask): ChunkResult {
   const start = performance.now();
-  const results = new Array<string | null>(task.jobs.length);
-  const errors: ChunkResult['errors'] = [];
-  for (let i = 0; i < task.jobs.length; i++) {
+  const n = task.jobs.length;
+  const digests = new Uint8Array(64 * n);
+  const remaining = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
     const j = task.jobs[i]!;
-    try {
-      results[i] = iteratedSha512(j.data, j.iterations);
-    } catch (err) {
-      // One bad job must not cost the others in its chunk.
-      results[i] = null;
-      errors.push({ index: i, message: (err as Error).message });
-    }
+    digests.set(j.digest ?? firstDigest(j.data ?? ''), 64 * i);
+    remaining[i] = j.remaining;
   }
-  return { results, errors, ms: performance.now() - start };
+  const steps = runChains(task.path, digests, remaining, task.budgetMs);
+  const results = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) results[i] = remaining[i] === 0 ? Buffer.from(digests.buffer, 64 * i, 64).toString('hex') : null;
+  return { results, digests, remaining, steps, ms: performance.now() - start };
 }

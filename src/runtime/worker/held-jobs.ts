@@ -23,8 +23,8 @@ export interface HeldJob {
   deadline: number;
   state: JobState;
   result: string;
-  /** Set for a job running alone on a thread: aborting it stops the thread. */
-  abort?: AbortController | undefined;
+  /** Where its chain stands once a thread has started it: the digest so far and the steps left. */
+  progress: { digest: Uint8Array; remaining: number } | null;
 }
 
 export class HeldJobs {
@@ -89,6 +89,7 @@ export class HeldJobs {
         deadline,
         state: 'queued',
         result: '',
+        progress: null,
       };
       this.jobs.set(job.id, job);
       this.queue.push(job);
@@ -103,8 +104,8 @@ export class HeldJobs {
   }
 
   /** The next chunk for a thread (see plan.ts), now marked running; empty when nothing is queued. */
-  nextChunk(rate: number, threads: number): HeldJob[] {
-    const chunk = takeChunk(this.queue, chunkTarget(rate, this.queuedWork, threads), (j) => j.state !== 'queued');
+  nextChunk(rate: number, threads: number, lanes = 1): HeldJob[] {
+    const chunk = takeChunk(this.queue, chunkTarget(rate, this.queuedWork, threads), (j) => j.state !== 'queued', lanes);
     for (const j of chunk) {
       j.state = 'running';
       this.queuedJobs--;
@@ -118,10 +119,27 @@ export class HeldJobs {
     if (job.state !== 'running') return false; // lost meanwhile
     job.state = 'done';
     job.result = result;
-    job.abort = undefined;
+    job.progress = null;
     this.activeJobs--;
     this.activeWork -= job.work;
     this.undelivered++;
+    return true;
+  }
+
+  /**
+   * A running job's thread stopped before the end of its chain: it is queued
+   * again at the head, to go on from `progress` beside the next jobs. False
+   * when the job was dropped meanwhile.
+   */
+  suspend(job: HeldJob, progress: { digest: Uint8Array; remaining: number }): boolean {
+    if (job.state !== 'running') return false;
+    job.state = 'queued';
+    job.progress = progress;
+    this.activeWork -= job.work - progress.remaining;
+    job.work = progress.remaining;
+    this.queuedJobs++;
+    this.queuedWork += job.work;
+    this.queue.unshift(job);
     return true;
   }
 
@@ -146,8 +164,8 @@ export class HeldJobs {
         break;
       case 'running':
         this.activeJobs--;
+        // Its thread stops within a chunk's time budget; what it brings back is ignored.
         this.activeWork -= job.work;
-        job.abort?.abort(new Error('lease lost'));
         break;
       case 'done':
         this.undelivered--;
@@ -156,6 +174,7 @@ export class HeldJobs {
     job.state = 'gone';
     job.data = '';
     job.result = '';
+    job.progress = null;
     this.jobs.delete(job.id);
     if (this.jobs.size === 0) this.lastBusyAt = this.clock.now();
     this.changes.notify();

@@ -17,7 +17,11 @@ export const LEASE_BATCH = 256;
 export const MAX_HELD_JOBS = 2048;
 /** Most finished results waiting for their manager before leasing stops. */
 export const MAX_UNDELIVERED = 20_000;
-/** A message to a thread carries about this much work... */
+/**
+ * A message to a thread carries about this much work, and the thread hands
+ * back what is unfinished after about this long: a job whose lease is lost
+ * stops within it, and the per-message cost stays under 1 %.
+ */
 export const CHUNK_SECONDS = 0.02;
 /** ...and at most this many jobs, and this much data. */
 export const MAX_CHUNK_JOBS = 512;
@@ -26,6 +30,11 @@ export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 /** What a job costs, in iterations: its chain plus the first hash over its data (128 bytes ≈ one iteration, generously). */
 export function workOf(job: { iterations: number; data: string }): number {
   return job.iterations + Math.ceil(job.data.length / 128);
+}
+
+/** What is left of a job: its chain's remaining steps once a thread has started it. */
+function workLeft(job: { iterations: number; data: string; progress?: { remaining: number } | null }): number {
+  return job.progress ? job.progress.remaining : workOf(job);
 }
 
 export interface LeaseState {
@@ -43,6 +52,8 @@ export interface LeaseState {
   undelivered: number;
   /** Managers being leased from at the same time (the room is shared between them). */
   managers: number;
+  /** Chains a thread runs side by side (its hash path's lanes). */
+  lanes: number;
 }
 
 /**
@@ -51,7 +62,7 @@ export interface LeaseState {
  * batches, and a heavy job is not hoarded (a manager gives at least one job
  * per call, so the room is split between the managers and a full worker asks
  * for nothing), topped up when half of it has run down. A thread with nothing
- * to do still gets one job, however big.
+ * to do still gets one job, however big, and so does every empty SIMD lane.
  */
 export function leaseAsk(s: LeaseState): { max: number; maxIterations: number } | null {
   const roomJobs = MAX_HELD_JOBS - s.heldJobs;
@@ -61,6 +72,9 @@ export function leaseAsk(s: LeaseState): { max: number; maxIterations: number } 
   if (roomWork >= capacity * REFILL_SHARE) {
     return { max: Math.min(LEASE_BATCH, roomJobs), maxIterations: Math.max(1, Math.ceil(roomWork / Math.max(1, s.managers))) };
   }
+  // Every lane of every thread wants a chain, however long: an empty lane is a share of the core lost.
+  const lanesFree = s.lanes * s.threads - s.heldJobs;
+  if (lanesFree > 0 && s.lanes > 1) return { max: Math.min(lanesFree, roomJobs), maxIterations: Number.MAX_SAFE_INTEGER };
   if (s.queuedJobs === 0 && s.runningChunks < s.threads) return { max: 1, maxIterations: 1 };
   return null;
 }
@@ -75,12 +89,14 @@ export function chunkTarget(rate: number, queuedWork: number, threads: number): 
 }
 
 /**
- * Takes the next chunk from the head of `queue` (removing it): tiny jobs
- * together up to `target` work, MAX_CHUNK_JOBS jobs and MAX_CHUNK_BYTES of
- * data; a job bigger than `target` goes alone. `skip` entries (jobs dropped
- * while queued) are removed and not returned.
+ * Takes the next chunk from the head of `queue` (removing it): jobs together
+ * up to `target` work, MAX_CHUNK_JOBS jobs and MAX_CHUNK_BYTES of data, but at
+ * least `lanes` jobs when there are that many, however big (the thread stops
+ * after its time budget and hands back what is unfinished, so a big job never
+ * holds a thread for long, and a lane left empty is a share of the core lost).
+ * `skip` entries (jobs dropped while queued) are removed and not returned.
  */
-export function takeChunk<T extends { iterations: number; data: string }>(queue: T[], target: number, skip: (job: T) => boolean): T[] {
+export function takeChunk<T extends { iterations: number; data: string; progress?: { remaining: number } | null }>(queue: T[], target: number, skip: (job: T) => boolean, lanes = 1): T[] {
   const chunk: T[] = [];
   let work = 0;
   let bytes = 0;
@@ -88,8 +104,9 @@ export function takeChunk<T extends { iterations: number; data: string }>(queue:
   for (; i < queue.length; i++) {
     const job = queue[i]!;
     if (skip(job)) continue;
-    const w = workOf(job);
-    if (chunk.length > 0 && (work + w > target || chunk.length >= MAX_CHUNK_JOBS || bytes + job.data.length > MAX_CHUNK_BYTES)) break;
+    const w = workLeft(job);
+    const full = chunk.length >= lanes && work + w > target;
+    if (chunk.length > 0 && (full || chunk.length >= MAX_CHUNK_JOBS || bytes + job.data.length > MAX_CHUNK_BYTES)) break;
     chunk.push(job);
     work += w;
     bytes += job.data.length;

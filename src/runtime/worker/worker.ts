@@ -142,7 +142,7 @@ class Worker {
     const stop = this.hardStop.signal;
     this.held = new HeldJobs(clock, this.changes, this.logger);
     this.deliveries = new Deliveries(this.held, this.workerId, config.resultBatchMs, clock, stop, this.logger);
-    this.dispatch = new Dispatch(config.threads, this.held, (job) => this.deliveries.add(job), this.changes, stop, this.logger);
+    this.dispatch = new Dispatch(config.threads, this.held, (job) => this.deliveries.add(job), this.changes, stop, this.logger, process.env.DYNWORK_HASH);
     this.heartbeats = new Heartbeats(this.held, { workerId: this.workerId, instanceId: config.instanceId, threads: config.threads, hashRate: () => this.dispatch.rate }, clock, stop, this.logger);
     this.exits = new ExitWatch(config, {
       held: this.held,
@@ -209,6 +209,7 @@ class Worker {
       runningChunks: this.dispatch.runningChunks,
       undelivered: this.held.undelivered,
       managers: this.links.length,
+      lanes: this.dispatch.lanes,
     });
   }
 
