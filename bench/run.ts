@@ -5,7 +5,7 @@
  *
  *   node dist/bench/run.js [--only hash,efficiency,small,depth,scaleup] [--depth-max 1000000]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +17,9 @@ import { silentProgress } from '../src/cluster/progress.js';
 import { teardown } from '../src/cluster/teardown.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import { readClusterState } from '../src/state/cluster-state.js';
-import { iteratedSha512 } from '../src/job/hash.js';
+import { LANES, choosePath, runChains } from '../src/job/hash.js';
 import { drain } from './drain.js';
-import { nativeHashRate } from './native.js';
+import { measurePaths } from './hash-paths.js';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
 const only = new Set((args.only ?? 'hash,efficiency,small,depth,scaleup').split(','));
@@ -80,13 +80,16 @@ function threadCpu(pid: number): Map<string, number> {
   return out;
 }
 
-/** Iterated SHA-512 per second on one core, through the worker threads' own function, for about half a second. */
+/** Chain steps per second on one core on the workers' path with its lanes full, for about a third of a second of wall time. */
 function perCoreRate(): number {
-  iteratedSha512('warm', 10_000);
-  const n = 1_500_000;
+  const path = choosePath();
+  const n = 2 * LANES[path];
+  const digests = new Uint8Array(64 * n);
+  const remaining = new Float64Array(n).fill(Number.MAX_SAFE_INTEGER);
   const t = now();
-  iteratedSha512('per-core', n);
-  return n / ((now() - t) / 1000);
+  let steps = 0;
+  while (now() - t < 300) steps += runChains(path, digests, remaining, 50);
+  return steps / ((now() - t) / 1000);
 }
 
 /** CPU seconds a process has used, from /proc (utime + stime). */
@@ -112,27 +115,39 @@ function percentile(xs: number[], p: number): number {
 
 try {
   if (only.has('hash')) {
-    process.stderr.write('1. hash rate per core\n');
-    const js = JSON.parse(execFileSync(process.execPath, [here('./hash.js'), '--json', '--rounds', '5'], { encoding: 'utf8' })) as { hash: { name: string; perSec: number }[] };
-    const native = nativeHashRate();
-    const used = js.hash[0]!;
-    const plain = js.hash.find((h) => h.name.includes('baseline'))!;
-    row('hash/s per core, worker code path (' + used.name + ')', fmt(used.perSec));
-    row('hash/s per core, plain createHash loop', fmt(plain.perSec));
-    row('hash/s per core, native C loop', native.perSec ? fmt(native.perSec) : native.note);
-    if (native.perSec) {
-      row('  worker path ÷ native', fmt(used.perSec / native.perSec, 2));
-      row('  plain loop ÷ native', fmt(plain.perSec / native.perSec, 2));
+    process.stderr.write('1. hash steps/s per core (per CPU second), median of 5 interleaved rounds\n');
+    const f = measurePaths();
+    const worker = choosePath();
+    const base = 'error' in f.references ? null : f.references.find((r) => r.kind === 'lowlevel')!.perSec;
+    const times = (x: number) => (base ? `${fmt(x / base, 2)} ×` : '');
+    if ('error' in f.references) row('C references', f.references.error);
+    else for (const r of f.references) row(r.name, `${fmt(r.perSec)}  ${times(r.perSec)}`);
+    const targets: Partial<Record<string, number>> = { avx512: 5, avx2: 2 };
+    const verdicts: Record<string, unknown> = {};
+    for (const p of f.paths) {
+      const target = targets[p.path];
+      const ratio = base ? p.perSec / base : null;
+      if (target && ratio !== null) verdicts[p.path] = { ratio, target, met: ratio >= target };
+      row(
+        `path ${p.path} (${p.lanes} ${p.lanes === 1 ? 'chain' : 'lanes'})${p.path === worker ? ', the workers\' path' : ''}`,
+        `${fmt(p.perSec)}  ${times(p.perSec)}${target && ratio !== null ? `  (target ≥ ${target} ×: ${ratio >= target ? 'met' : 'missed'})` : ''}`,
+      );
     }
-    results.hash = { implementations: js.hash, native };
+    if (f.mixed) {
+      const full = f.paths.find((p) => p.path === f.mixed!.path)!.perSec;
+      row(`path ${f.mixed.path}, 64 jobs of 1–200,000 iterations, lanes refilled`, `${fmt(f.mixed.perSec)}  ${times(f.mixed.perSec)}  (${fmt((100 * f.mixed.perSec) / full)} % of full lanes)`);
+    }
+    results.hash = { ...f, workerPath: worker, verdicts };
   }
 
   if (only.has('efficiency') || only.has('small')) {
     const c = await cluster('bench-eff', { maxWorkers: cores, scaleUpAfterS: 0.5, port: 16000 });
     try {
-      // Warm-up: enough heavy work that the autoscaler starts one worker per core.
-      await c.clients[0]!.enqueueBatch(Array.from({ length: cores * 2 }, (_, i) => ({ data: `warm-${i}`, iterations: 2_000_000 })));
-      await drain(c.clients, cores * 2);
+      // Warm-up: heavy work, more chains than one worker's lanes, until the autoscaler has started one worker per core.
+      for (let round = 0; round < 20 && (await pids('bench-eff', 'worker')).length < cores; round++) {
+        await c.clients[0]!.enqueueBatch(Array.from({ length: cores * 16 }, (_, i) => ({ data: `warm-${round}-${i}`, iterations: 1_000_000 })));
+        await drain(c.clients, cores * 16);
+      }
       const workers = await pids('bench-eff', 'worker');
       if (only.has('efficiency')) {
         // This VM's speed drifts by up to ±20 % from one second to the next, so
@@ -140,46 +155,63 @@ try {
         // path (the native loop the worker threads run) and judged against
         // their mean; the median round is reported.
         process.stderr.write(`2. compute efficiency (${workers.length} workers, ${cores} cores)\n`);
-        const jobs = 200;
-        const iterations = 200_000;
         const managerPids = await pids('bench-eff', 'manager');
-        const rounds: { seconds: number; clusterHashesPerSec: number; perCoreBracket: number; efficiency: number; cpuSeconds: Record<string, number> }[] = [];
-        for (let round = 0; round < 3; round++) {
-          const before = perCoreRate();
-          const cpu0 = [...managerPids, ...workers].map((p) => cpuSeconds(p));
-          const threads0 = workers.map(threadCpu);
-          const self0 = process.cpuUsage();
-          const t0 = now();
-          await Promise.all(c.clients.map((cl, i) => cl.enqueueBatch(Array.from({ length: jobs / c.clients.length }, (_, k) => ({ data: `eff-${round}-${i}-${k}`, iterations })))));
-          await drain(c.clients, jobs);
-          const seconds = (now() - t0) / 1000;
-          const cpu1 = [...managerPids, ...workers].map((p) => cpuSeconds(p));
-          const threads1 = workers.map(threadCpu);
-          const self1 = process.cpuUsage(self0);
-          const after = perCoreRate();
-          // The busiest thread of each worker is its hashing thread.
-          const hashThreads = workers.reduce((sum, _, i) => sum + Math.max(0, ...[...threads1[i]!].map(([tid, v]) => v - (threads0[i]!.get(tid) ?? 0))), 0);
-          const cpu = {
-            workers: workers.reduce((sum, _, i) => sum + cpu1[managerPids.length + i]! - cpu0[managerPids.length + i]!, 0),
-            managers: managerPids.reduce((sum, _, i) => sum + cpu1[i]! - cpu0[i]!, 0),
-            bench: (self1.user + self1.system) / 1e6,
-            hashThreads,
-          };
-          const rate = (jobs * iterations) / seconds;
-          const bracket = (before + after) / 2;
-          rounds.push({ seconds, clusterHashesPerSec: rate, perCoreBracket: bracket, efficiency: rate / (bracket * cores), cpuSeconds: cpu });
-          process.stderr.write(
-            `    round ${round + 1}: ${fmt(rate)} hash/s in ${fmt(seconds, 2)} s; per core ${fmt(before)} → ${fmt(after)}; efficiency ${fmt(rate / (bracket * cores), 2)}; CPU s workers ${fmt(cpu.workers, 2)} (hash threads ${fmt(cpu.hashThreads, 2)}), managers ${fmt(cpu.managers, 2)}, bench ${fmt(cpu.bench, 2)}\n`,
+        const scenarios = [
+          { name: 'heavy', jobs: 200, iterations: 200_000, target: 0.9 },
+          { name: 'medium', jobs: 20_000, iterations: 1_000, target: 0.8 },
+        ];
+        const out: Record<string, unknown> = {};
+        for (const sc of scenarios) {
+          const { jobs, iterations } = sc;
+          const rounds: { seconds: number; clusterHashesPerSec: number; perCoreBracket: number; efficiency: number; cpuSeconds: Record<string, number> }[] = [];
+          for (let round = 0; round < 3; round++) {
+            const before = perCoreRate();
+            const cpu0 = [...managerPids, ...workers].map((p) => cpuSeconds(p));
+            const threads0 = workers.map(threadCpu);
+            const self0 = process.cpuUsage();
+            const t0 = now();
+            const perClient = Math.ceil(jobs / c.clients.length);
+            await Promise.all(
+              c.clients.map(async (cl, i) => {
+                for (let k = 0; k < perClient; k += 5_000) {
+                  await cl.enqueueBatch(Array.from({ length: Math.min(5_000, perClient - k) }, (_, j) => ({ data: `${sc.name}-${round}-${i}-${k + j}`, iterations })));
+                }
+              }),
+            );
+            await drain(c.clients, perClient * c.clients.length);
+            const seconds = (now() - t0) / 1000;
+            const cpu1 = [...managerPids, ...workers].map((p) => cpuSeconds(p));
+            const threads1 = workers.map(threadCpu);
+            const self1 = process.cpuUsage(self0);
+            const after = perCoreRate();
+            // The busiest thread of each worker is its hashing thread.
+            const hashThreads = workers.reduce((sum, _, i) => sum + Math.max(0, ...[...threads1[i]!].map(([tid, v]) => v - (threads0[i]!.get(tid) ?? 0))), 0);
+            const cpu = {
+              workers: workers.reduce((sum, _, i) => sum + cpu1[managerPids.length + i]! - cpu0[managerPids.length + i]!, 0),
+              managers: managerPids.reduce((sum, _, i) => sum + cpu1[i]! - cpu0[i]!, 0),
+              bench: (self1.user + self1.system) / 1e6,
+              hashThreads,
+            };
+            const rate = (perClient * c.clients.length * iterations) / seconds;
+            const bracket = (before + after) / 2;
+            rounds.push({ seconds, clusterHashesPerSec: rate, perCoreBracket: bracket, efficiency: rate / (bracket * cores), cpuSeconds: cpu });
+            process.stderr.write(
+              `    ${sc.name} round ${round + 1}: ${fmt(rate)} hash/s in ${fmt(seconds, 2)} s; per core ${fmt(before)} → ${fmt(after)}; efficiency ${fmt(rate / (bracket * cores), 2)}; CPU s workers ${fmt(cpu.workers, 2)} (hash threads ${fmt(cpu.hashThreads, 2)}), managers ${fmt(cpu.managers, 2)}, bench ${fmt(cpu.bench, 2)}\n`,
+            );
+          }
+          const median = [...rounds].sort((x, y) => x.efficiency - y.efficiency)[1]!;
+          row(`cluster hash/s, ${sc.name} (${fmt(jobs)} jobs × ${fmt(iterations)} iterations, ${workers.length} workers), median of 3`, fmt(median.clusterHashesPerSec));
+          row(
+            `  CPU s: workers ${fmt(median.cpuSeconds.workers!, 2)}, managers ${fmt(median.cpuSeconds.managers!, 2)}, bench client ${fmt(median.cpuSeconds.bench!, 2)}`,
+            `wall ${fmt(median.seconds, 2)} s`,
           );
+          row(
+            `  efficiency = cluster ÷ (per-core × ${cores} cores), per-core measured around each round`,
+            `${fmt(median.efficiency, 2)} (rounds ${rounds.map((r) => fmt(r.efficiency, 2)).join(', ')}; target ≥ ${sc.target}: ${median.efficiency >= sc.target ? 'met' : 'missed'})`,
+          );
+          out[sc.name] = { jobs, iterations, workers: workers.length, target: sc.target, rounds, median };
         }
-        const median = [...rounds].sort((x, y) => x.efficiency - y.efficiency)[1]!;
-        row(`cluster hash/s (${jobs} jobs × ${fmt(iterations)} iterations, ${workers.length} workers), median of 3`, fmt(median.clusterHashesPerSec));
-        row(
-          `  CPU s: workers ${fmt(median.cpuSeconds.workers!, 2)}, managers ${fmt(median.cpuSeconds.managers!, 2)}, bench client ${fmt(median.cpuSeconds.bench!, 2)}`,
-          `wall ${fmt(median.seconds, 2)} s`,
-        );
-        row(`  efficiency = cluster ÷ (per-core × ${cores} cores), per-core measured around each round`, `${fmt(median.efficiency, 2)} (rounds ${rounds.map((r) => fmt(r.efficiency, 2)).join(', ')})`);
-        results.efficiency = { jobs, iterations, workers: workers.length, rounds, median };
+        results.efficiency = out;
       }
       if (only.has('small')) {
         process.stderr.write('3. small-job throughput, end to end\n');

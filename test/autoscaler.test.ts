@@ -147,6 +147,19 @@ describe('decide', () => {
     assert.equal(quick.launches, 0, 'a worker that keeps up means no scale-up');
   });
 
+  test('a faster worker means fewer machines, never more: the backlog is sized with the rates workers report', () => {
+    // Per-thread rates: the JavaScript loop, the single-stream C loop, AVX2 and AVX-512 lanes.
+    const launches = [1_000_000, 1_800_000, 4_000_000, 11_000_000].map((rate) => {
+      const sim = new Sim(rate);
+      sim.workers.push({ instanceId: 'w0', launchedAt: 0, lastHeartbeatAt: 0, hashRate: rate, threads: 1, busy: 1, bootsAt: 0 });
+      sim.enqueue(400, 1_000_000); // 400 M steps
+      sim.run(300_000);
+      return sim.launches;
+    });
+    for (let i = 1; i < launches.length; i++) assert.ok(launches[i]! <= launches[i - 1]!, `launches by rate: ${launches.join(', ')}`);
+    assert.ok(launches[3]! < launches[0]!, `launches by rate: ${launches.join(', ')}`);
+  });
+
   test('one long job gets one worker, not many', () => {
     const sim = new Sim();
     sim.enqueue(1, 10_000_000);
