@@ -15,7 +15,7 @@ export type HashPath = NativePath | 'javascript';
 export const HASH_PATHS: readonly HashPath[] = ['avx512', 'avx512vl', 'avx2', 'scalar', 'javascript'];
 
 /**
- * The C loop in native/sha512.c, found by node-gyp-build in the package root:
+ * The C chains in native/ (addon.c), found by node-gyp-build in the package root:
  * a local compile in build/Release first, else the committed prebuild in
  * prebuilds/<platform>-<arch> (one Node-API build serves every Node version,
  * so installing needs no compiler). Null when neither loads: then the
