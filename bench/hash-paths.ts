@@ -25,7 +25,7 @@ function fullLanes(path: HashPath, seconds: number): number {
 /** 64 jobs of 1–200,000 iterations to the end, lanes refilled as chains finish (the worker's case). */
 function mixed(path: HashPath, seed: number): number {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const n = 64;
   const digests = new Uint8Array(64 * n);
   const remaining = Float64Array.from({ length: n }, () => 1 + Math.floor(rnd() * 200_000));

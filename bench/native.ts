@@ -61,7 +61,12 @@ export function buildReference(): { run(kind: Reference, steps: number): number;
     return { error: `not built (needs cc and libssl-dev): ${(err as Error).message.split('\n')[0]}` };
   }
   return {
-    run: (kind, steps) => Number(execFileSync(join(dir, 'loop'), [kind, String(steps)], { encoding: 'utf8' }).trim().split(' ')[1]),
+    run: (kind, steps) =>
+      Number(
+        execFileSync(join(dir, 'loop'), [kind, String(steps)], { encoding: 'utf8' })
+          .trim()
+          .split(' ')[1],
+      ),
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -129,7 +129,7 @@ try {
       const ratio = base ? p.perSec / base : null;
       if (target && ratio !== null) verdicts[p.path] = { ratio, target, met: ratio >= target };
       row(
-        `path ${p.path} (${p.lanes} ${p.lanes === 1 ? 'chain' : 'lanes'})${p.path === worker ? ', the workers\' path' : ''}`,
+        `path ${p.path} (${p.lanes} ${p.lanes === 1 ? 'chain' : 'lanes'})${p.path === worker ? ", the workers' path" : ''}`,
         `${fmt(p.perSec)}  ${times(p.perSec)}${target && ratio !== null ? `  (target ≥ ${target} ×: ${ratio >= target ? 'met' : 'missed'})` : ''}`,
       );
     }

@@ -163,6 +163,7 @@ class Worker {
       hashRate: Math.round(this.dispatch.rate),
       // A machine without the native addon hashes in JavaScript, slower: worth seeing in its log.
       hashBackend: HASH_BACKEND,
+      hashPath: this.dispatch.path,
       idleTimeoutMs: this.config.idleTimeoutMs,
       noManagerTimeoutMs: this.config.noManagerTimeoutMs,
       maxLifetimeMs: this.config.maxLifetimeMs,
