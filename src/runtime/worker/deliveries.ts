@@ -1,8 +1,9 @@
 /**
  * Results on their way to their owner manager, batched per manager: flushed
- * when many are waiting, after a few ms when nothing else is queued here, else
- * within resultBatchMs (see flushDelay); retried with backoff while the lease
- * is held. Ids the manager rejects are dropped, like accepted ones.
+ * when many are waiting or nothing else is held here, after a few ms while
+ * other jobs still run, else within resultBatchMs (see flushDelay); retried
+ * with backoff while the lease is held. Ids the manager rejects are dropped,
+ * like accepted ones.
  */
 import type { Logger } from '../../log.js';
 import { sleep, type Clock, type TimerHandle } from './clock.js';
@@ -66,7 +67,7 @@ export class Deliveries {
   private flushSoon(link: ManagerLink): void {
     const o = this.outbox(link);
     if (o.delivering || this.stop.aborted) return; // the running delivery takes them
-    const delay = flushDelay(o.buffer.length, this.held.queuedJobs, this.resultBatchMs);
+    const delay = flushDelay(o.buffer.length, this.held.queuedJobs, this.held.activeJobs - this.held.queuedJobs, this.resultBatchMs);
     const due = this.clock.now() + delay;
     if (o.flushTimer !== undefined && o.flushDue <= due) return;
     this.clock.clearTimeout(o.flushTimer);
