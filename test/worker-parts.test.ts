@@ -220,24 +220,28 @@ describe('worker parts: deliveries', () => {
     const c = s.run();
     s.held.finish(c, 'rc');
     out.add(c);
-    await s.clock.advance(0);
+    await settle();
     assert.deepEqual(s.manager.completes[1]!.results, [{ id: 3001, result: 'rc' }]);
     assert.equal(s.held.size, 0);
     s.stop.abort();
     await out.settled();
   });
 
-  test('a lone result goes at once; one that finishes while another job still runs waits a moment for it, and both go in one call', async () => {
+  test('a lone result goes at once, with no timer; one that finishes while another job still runs waits a moment for it', async () => {
     const s = setup();
     s.lease([1001]);
     const out = new Deliveries(s.held, 'w1', 250, s.clock, s.stop.signal, s.logger);
     const a = s.run();
     s.held.finish(a, 'ra');
     out.add(a);
-    await s.clock.advance(0);
-    assert.deepEqual(s.manager.completes, [{ workerId: 'w1', results: [{ id: 1001, result: 'ra' }] }], 'sent without waiting for the batching delay');
+    await settle(); // no time passes: not even a zero timer fires
+    assert.deepEqual(s.manager.completes, [{ workerId: 'w1', results: [{ id: 1001, result: 'ra' }] }], 'sent without waiting');
 
-    s.lease([2001, 3001]);
+    // Two managers' jobs running: the first result waits; once nothing else is held, both managers' go.
+    const other = fakeManager();
+    const link2 = new ManagerLink(2, other.client, s.clock, s.logger);
+    s.lease([2001]);
+    s.held.add(link2, [{ id: 3002, data: 'job-3002', iterations: 10 }], LEASE_MS, () => link2);
     const [b, c] = [s.run(), s.run()];
     s.held.finish(b, 'rb');
     out.add(b);
@@ -245,12 +249,11 @@ describe('worker parts: deliveries', () => {
     assert.equal(s.manager.completes.length, 1, 'another job is still running: its result is worth the wait');
     s.held.finish(c, 'rc');
     out.add(c);
-    await s.clock.advance(0);
-    assert.deepEqual(s.manager.completes[1]!.results, [
-      { id: 2001, result: 'rb' },
-      { id: 3001, result: 'rc' },
-    ]);
-    assert.equal(s.clock.now(), FLUSH_DELAY_MS - 1, 'the last one went as soon as it was in');
+    await settle();
+    assert.deepEqual(s.manager.completes[1]!.results, [{ id: 2001, result: 'rb' }]);
+    assert.deepEqual(other.completes, [{ workerId: 'w1', results: [{ id: 3002, result: 'rc' }] }]);
+    assert.equal(s.clock.now(), FLUSH_DELAY_MS - 1, 'both went as soon as the last one was in');
+    assert.equal(s.clock.pending, 0, 'no flush timer left behind');
     s.stop.abort();
     await out.settled();
   });

@@ -41,12 +41,20 @@ export class Deliveries {
   /** A result is in: it goes to its job's manager with the next batch. */
   add(job: HeldJob): void {
     this.outbox(job.link).buffer.push(job);
-    this.flushSoon(job.link);
+    // Nothing else held: no company is coming for any manager's results, and
+    // even a zero timer would add a millisecond to a lone job's round trip.
+    if (this.held.activeJobs === 0) this.flushAll();
+    else this.flushSoon(job.link);
   }
 
   /** Sends everything waiting now (a draining worker does not wait for company). */
   flushAll(): void {
-    for (const [link, o] of this.outboxes) if (o.buffer.length > 0) this.deliver(link);
+    for (const [link, o] of this.outboxes) {
+      if (o.buffer.length === 0) continue;
+      this.clock.clearTimeout(o.flushTimer);
+      o.flushTimer = undefined;
+      this.deliver(link);
+    }
   }
 
   /** Clears the timers (once `stop` has aborted) and waits for the deliveries in flight. */
@@ -67,7 +75,7 @@ export class Deliveries {
   private flushSoon(link: ManagerLink): void {
     const o = this.outbox(link);
     if (o.delivering || this.stop.aborted) return; // the running delivery takes them
-    const delay = flushDelay(o.buffer.length, this.held.queuedJobs, this.held.activeJobs - this.held.queuedJobs, this.resultBatchMs);
+    const delay = flushDelay(o.buffer.length, this.held.queuedJobs, this.resultBatchMs);
     const due = this.clock.now() + delay;
     if (o.flushTimer !== undefined && o.flushDue <= due) return;
     this.clock.clearTimeout(o.flushTimer);

@@ -100,19 +100,16 @@ export function takeChunk<T extends { iterations: number; data: string }>(queue:
 
 /** Results waiting for one manager that are sent at once, whatever else is going on. */
 export const FLUSH_BATCH = 256;
-/** The pause that gathers results of chunks finishing together on other threads into one call. */
+/** The pause that gathers results of chunks finishing together on several threads into one call. */
 export const FLUSH_DELAY_MS = 5;
 
 /**
  * How long results bound for one manager wait before they are sent: at once
  * when many are waiting; up to `busyDelayMs` while more jobs wait on this
- * worker (they will finish soon and join the call); a moment while others
- * are still running; else at once (a zero timer, so the rest of the same
- * chunk still joins): a lone result, or the last of a backlog, waits for no
- * company that is not coming.
+ * worker (they will finish soon and join the call); else a moment, for the
+ * chunks still running. (Once nothing is held, Deliveries sends at once.)
  */
-export function flushDelay(buffered: number, queuedHere: number, runningHere: number, busyDelayMs: number): number {
+export function flushDelay(buffered: number, queuedHere: number, busyDelayMs: number): number {
   if (buffered >= FLUSH_BATCH) return 0;
-  if (queuedHere > 0) return busyDelayMs;
-  return runningHere > 0 ? FLUSH_DELAY_MS : 0;
+  return queuedHere > 0 ? busyDelayMs : FLUSH_DELAY_MS;
 }
