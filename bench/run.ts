@@ -3,7 +3,7 @@
  * and writes bench/results.json. Never part of `npm test`; asserts nothing
  * about speed. Everything runs on 127.0.0.1 in a throwaway DYNWORK_HOME.
  *
- *   node dist/bench/run.js [--only hash,efficiency,small,depth,scaleup] [--depth-max 1000000]
+ *   node dist/bench/run.js [--only hash,efficiency,small,latency,depth,scaleup] [--depth-max 1000000]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,9 +20,10 @@ import { readClusterState } from '../src/state/cluster-state.js';
 import { LANES, choosePath, runChains } from '../src/job/hash.js';
 import { drain } from './drain.js';
 import { measurePaths } from './hash-paths.js';
+import { enqueueToResultLatency } from './latency.js';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
-const only = new Set((args.only ?? 'hash,efficiency,small,depth,scaleup').split(','));
+const only = new Set((args.only ?? 'hash,efficiency,small,latency,depth,scaleup').split(','));
 const home = mkdtempSync(join(tmpdir(), 'dynwork-bench-'));
 process.env.DYNWORK_HOME = home;
 const provider = createLocalProvider();
@@ -237,6 +238,22 @@ try {
         }
         results.smallJobs = small;
       }
+    } finally {
+      await c.close();
+    }
+  }
+
+  if (only.has('latency')) {
+    process.stderr.write('3b. light-load latency, enqueue → result pulled\n');
+    const c = await cluster('bench-latency', { maxWorkers: cores, scaleUpAfterS: 0.5, port: 16300 });
+    try {
+      // Warm workers: heavy work until one runs per core, then nothing left, so they sit idle in their lease long-polls.
+      await c.clients[0]!.enqueueBatch(Array.from({ length: cores * 2 }, (_, i) => ({ data: `warm-${i}`, iterations: 2_000_000 })));
+      await drain(c.clients, cores * 2);
+      const workers = (await pids('bench-latency', 'worker')).length;
+      const r = await enqueueToResultLatency(c.clients);
+      row(`enqueue -> result pulled p50 / p99 ms (light load, warm workers)`, `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} (max ${fmt(r.maxMs, 1)})`);
+      results.latency = { ...r, workers, managers: c.clients.length };
     } finally {
       await c.close();
     }

@@ -107,6 +107,26 @@ describe('JobStore', () => {
     assert.equal(store.get(a!)?.status, 'running');
   });
 
+  test('leases, their extensions and reserved results commit without waiting for the disk; enqueues, completions and acknowledgements wait for it', () => {
+    // A power cut can only be simulated by the disk, so read the sync level each write commits under (1 NORMAL, 2 FULL).
+    const db = (store as unknown as { db: Database.Database }).db;
+    const levels: number[] = [];
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: (...args: unknown[]) => unknown) =>
+      transaction((...args: unknown[]) => {
+        levels.push(db.pragma('synchronous', { simple: true }) as number);
+        return fn(...args);
+      })) as typeof db.transaction;
+    const [id] = store.enqueue([{ data: 'a', iterations: 1 }], 0);
+    store.lease('w', 1, Infinity, 1000, 0);
+    store.extend('w', [id!], 1000, 10);
+    store.complete('w', [{ id: id!, result: R('a') }], 20);
+    store.reserve(1, 'r', 1000, 30);
+    store.ack('r', 40);
+    assert.deepEqual(levels, [2, 1, 1, 2, 1, 2], 'enqueue, lease, extend, complete, reserve, ack');
+    assert.equal(db.pragma('synchronous', { simple: true }), 2, 'synced again after the last soft write');
+  });
+
   test('completion is idempotent: first completion wins, late and foreign results are rejected', () => {
     const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
     store.lease('w1', 1, Infinity, 1000, 0);

@@ -12,6 +12,7 @@ import { Heartbeats } from '../src/runtime/worker/heartbeats.js';
 import { HeldJobs, type HeldJob } from '../src/runtime/worker/held-jobs.js';
 import { leaseLoop } from '../src/runtime/worker/leasing.js';
 import { ManagerLink, type ManagerCalls } from '../src/runtime/worker/manager-link.js';
+import { FLUSH_DELAY_MS } from '../src/runtime/worker/plan.js';
 import { ManualClock, settle } from './fake-clock.js';
 import { memoryLogger } from './helpers.js';
 
@@ -215,15 +216,44 @@ describe('worker parts: deliveries', () => {
     assert.equal(out.delivered, 2);
     assert.deepEqual(s.held.ids(), [3001], 'delivered jobs are no longer held');
 
-    // Nothing else queued here: the last result does not wait for company.
+    // Nothing else held here: the last result does not wait for company that is not coming.
     const c = s.run();
     s.held.finish(c, 'rc');
     out.add(c);
-    await s.clock.advance(4);
-    assert.equal(s.manager.completes.length, 1);
-    await s.clock.advance(1);
+    await settle();
     assert.deepEqual(s.manager.completes[1]!.results, [{ id: 3001, result: 'rc' }]);
     assert.equal(s.held.size, 0);
+    s.stop.abort();
+    await out.settled();
+  });
+
+  test('a lone result goes at once, with no timer; one that finishes while another job still runs waits a moment for it', async () => {
+    const s = setup();
+    s.lease([1001]);
+    const out = new Deliveries(s.held, 'w1', 250, s.clock, s.stop.signal, s.logger);
+    const a = s.run();
+    s.held.finish(a, 'ra');
+    out.add(a);
+    await settle(); // no time passes: not even a zero timer fires
+    assert.deepEqual(s.manager.completes, [{ workerId: 'w1', results: [{ id: 1001, result: 'ra' }] }], 'sent without waiting');
+
+    // Two managers' jobs running: the first result waits; once nothing else is held, both managers' go.
+    const other = fakeManager();
+    const link2 = new ManagerLink(2, other.client, s.clock, s.logger);
+    s.lease([2001]);
+    s.held.add(link2, [{ id: 3002, data: 'job-3002', iterations: 10 }], LEASE_MS, () => link2);
+    const [b, c] = [s.run(), s.run()];
+    s.held.finish(b, 'rb');
+    out.add(b);
+    await s.clock.advance(FLUSH_DELAY_MS - 1);
+    assert.equal(s.manager.completes.length, 1, 'another job is still running: its result is worth the wait');
+    s.held.finish(c, 'rc');
+    out.add(c);
+    await settle();
+    assert.deepEqual(s.manager.completes[1]!.results, [{ id: 2001, result: 'rb' }]);
+    assert.deepEqual(other.completes, [{ workerId: 'w1', results: [{ id: 3002, result: 'rc' }] }]);
+    assert.equal(s.clock.now(), FLUSH_DELAY_MS - 1, 'both went as soon as the last one was in');
+    assert.equal(s.clock.pending, 0, 'no flush timer left behind');
     s.stop.abort();
     await out.settled();
   });
@@ -236,7 +266,7 @@ describe('worker parts: deliveries', () => {
     const a = s.run();
     s.held.finish(a, 'ra');
     out.add(a);
-    await s.clock.advance(5);
+    await s.clock.advance(0);
     assert.equal(s.manager.completes.length, 1, 'the first call (it fails)');
     assert.equal(s.held.undelivered, 1, 'the result is kept');
     assert.ok(s.lines.some((l) => l.includes('manager calls failing; backing off') && l.includes('"call":"complete"')));

@@ -283,7 +283,7 @@ export class JobStore {
   lease(owner: string, max: number, maxIterations: number, leaseMs: number, now: number, maxBytes = DEFAULT_LEASE_BYTES): LeasedJob[] {
     this.assertFileIntact();
     if (this.tally.queued === 0 || max < 1) return [];
-    return this.tx(() => {
+    return this.softTx(() => {
       let take = 0;
       let iterations = 0;
       let bytes = 0;
@@ -330,7 +330,7 @@ export class JobStore {
   /** Pushes back the deadline of leases `owner` still holds. */
   extend(owner: string, ids: readonly number[], leaseMs: number, now: number): { extended: number[]; lost: number[] } {
     this.assertFileIntact();
-    return this.tx(() => {
+    return this.softTx(() => {
       const extended: number[] = [];
       const lost: number[] = [];
       for (const id of ids) {
@@ -377,7 +377,7 @@ export class JobStore {
   reserve(top: number, receipt: string, leaseMs: number, now: number): PulledJob[] {
     this.assertFileIntact();
     if (this.tally.completed === 0 || top < 1) return [];
-    return this.tx(() => {
+    return this.softTx(() => {
       const rows = this.stmt.reserve.all(receipt, now + leaseMs, top);
       rows.sort((a, b) => a.completed_at - b.completed_at || a.seq - b.seq);
       this.tally.completed -= rows.length;
@@ -717,13 +717,27 @@ export class JobStore {
     return Number.isSafeInteger(id) && id > 0 && ownerOf(id) === this.managerIndex;
   }
 
-  private tx<T>(fn: () => T): T {
+  /**
+   * A write whose loss in a power cut costs only a repeat: a lease (the job
+   * runs again), its extension (it expires sooner), results reserved for a
+   * reader (they are handed out again). It is not synced when it commits, so
+   * the lease and pull paths do not wait for the disk; the next synced commit
+   * (every enqueue, completion, acknowledgement) or checkpoint writes it
+   * along, and a crash of the process alone loses nothing (WAL).
+   */
+  private softTx<T>(fn: () => T): T {
+    return this.tx(fn, false);
+  }
+
+  private tx<T>(fn: () => T, synced = true): T {
     try {
+      if (!synced) this.db.pragma('synchronous = NORMAL');
       return this.db.transaction(fn).immediate();
     } catch (err) {
       if (err instanceof DynworkError) throw err;
       throw new DynworkError('store_error', `queue database write failed: ${(err as Error).message}`, { cause: err });
     } finally {
+      if (!synced) this.db.pragma('synchronous = FULL');
       // A commit may checkpoint into the file: that write is ours.
       this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
     }

@@ -1,8 +1,9 @@
 /**
  * Results on their way to their owner manager, batched per manager: flushed
- * when many are waiting, after a few ms when nothing else is queued here, else
- * within resultBatchMs (see flushDelay); retried with backoff while the lease
- * is held. Ids the manager rejects are dropped, like accepted ones.
+ * when many are waiting or nothing else is held here, after a few ms while
+ * other jobs still run, else within resultBatchMs (see flushDelay); retried
+ * with backoff while the lease is held. Ids the manager rejects are dropped,
+ * like accepted ones.
  */
 import type { Logger } from '../../log.js';
 import { sleep, type Clock, type TimerHandle } from './clock.js';
@@ -40,12 +41,20 @@ export class Deliveries {
   /** A result is in: it goes to its job's manager with the next batch. */
   add(job: HeldJob): void {
     this.outbox(job.link).buffer.push(job);
-    this.flushSoon(job.link);
+    // Nothing else held: no company is coming for any manager's results, and
+    // even a zero timer would add a millisecond to a lone job's round trip.
+    if (this.held.activeJobs === 0) this.flushAll();
+    else this.flushSoon(job.link);
   }
 
   /** Sends everything waiting now (a draining worker does not wait for company). */
   flushAll(): void {
-    for (const [link, o] of this.outboxes) if (o.buffer.length > 0) this.deliver(link);
+    for (const [link, o] of this.outboxes) {
+      if (o.buffer.length === 0) continue;
+      this.clock.clearTimeout(o.flushTimer);
+      o.flushTimer = undefined;
+      this.deliver(link);
+    }
   }
 
   /** Clears the timers (once `stop` has aborted) and waits for the deliveries in flight. */

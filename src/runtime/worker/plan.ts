@@ -117,14 +117,14 @@ export function takeChunk<T extends { iterations: number; data: string; progress
 
 /** Results waiting for one manager that are sent at once, whatever else is going on. */
 export const FLUSH_BATCH = 256;
-/** The pause that gathers results finishing together (a chunk of small jobs) into one call. */
+/** The pause that gathers results of chunks finishing together on several threads into one call. */
 export const FLUSH_DELAY_MS = 5;
 
 /**
  * How long results bound for one manager wait before they are sent: at once
  * when many are waiting; up to `busyDelayMs` while more jobs wait on this
- * worker (they will finish soon and join the call); else almost at once, so
- * the last result of a backlog never waits for the batching delay.
+ * worker (they will finish soon and join the call); else a moment, for the
+ * chunks still running. (Once nothing is held, Deliveries sends at once.)
  */
 export function flushDelay(buffered: number, queuedHere: number, busyDelayMs: number): number {
   if (buffered >= FLUSH_BATCH) return 0;

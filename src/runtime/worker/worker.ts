@@ -8,8 +8,9 @@
  *   are not hoarded; see plan.ts.
  * - Jobs reach the threads in chunks: many tiny jobs per message, a big one
  *   alone (a big one alone can also be stopped when its lease is lost).
- * - Results are batched per owner manager (flushed when many are waiting,
- *   after a few ms when nothing else is queued here, else within 250 ms),
+ * - Results are batched per owner manager (flushed when many are waiting
+ *   or nothing else is held here, after a few ms while other jobs still
+ *   run, else within 250 ms),
  *   retried with backoff while the lease is held; ids the
  *   manager rejects are dropped. Heartbeats go to every manager every
  *   leaseMs/3, idle or not; ids reported lost are dropped.
