@@ -1,12 +1,15 @@
 /**
  * The worker's parts (src/runtime/worker/) on a manual clock against a fake
  * manager: lease renewal, result delivery and the timed exits. No thread,
- * socket or wall-clock wait: time moves only by clock.advance().
+ * socket or wall-clock wait: time moves only by clock.advance(). The dispatch
+ * case is the exception: it runs real hashing threads.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Changes } from '../src/runtime/worker/changes.js';
+import { iteratedSha512Js } from '../src/job/hash.js';
 import { Deliveries } from '../src/runtime/worker/deliveries.js';
+import { Dispatch } from '../src/runtime/worker/dispatch.js';
 import { ExitWatch, type TimedExit } from '../src/runtime/worker/exits.js';
 import { Heartbeats } from '../src/runtime/worker/heartbeats.js';
 import { HeldJobs, type HeldJob } from '../src/runtime/worker/held-jobs.js';
@@ -371,5 +374,37 @@ describe('worker parts: timed exits', () => {
     assert.deepEqual(exits, []);
     await s.clock.advance(1);
     assert.deepEqual(exits, ['no-manager']);
+  });
+});
+
+describe('worker parts: dispatch', () => {
+  test('a tiny chunk is hashed on the spot, a big one goes to a thread and comes back in pieces until done', async () => {
+    const s = setup();
+    const done: HeldJob[] = [];
+    const dispatch = new Dispatch(1, s.held, (j) => done.push(j), s.changes, s.stop.signal, s.logger);
+    try {
+      s.held.add(s.link, [{ id: 1, data: 'tiny', iterations: 3 }], LEASE_MS, () => s.link);
+      dispatch.pump();
+      assert.equal(dispatch.runningChunks, 0, 'no thread for three steps');
+      assert.deepEqual(
+        done.map((j) => [j.id, j.result]),
+        [[1, iteratedSha512Js('tiny', 3)]],
+      );
+      // Enough steps for several chunks (each stops after about 20 ms), whatever the path.
+      s.held.add(s.link, [{ id: 2, data: 'big', iterations: 3_000_000 }], LEASE_MS, () => s.link);
+      dispatch.pump();
+      assert.equal(dispatch.runningChunks, 1);
+      const job = s.held.get(2)!;
+      let resumed = 0;
+      for (let i = 0; i < 10_000 && job.state !== 'done'; i++) {
+        await s.changes.wait(AbortSignal.timeout(60_000));
+        if (job.progress) resumed++;
+      }
+      assert.equal(job.result, iteratedSha512Js('big', 3_000_000));
+      assert.ok(resumed > 0, 'the chain came back unfinished and went on');
+    } finally {
+      s.stop.abort();
+      await dispatch.destroy();
+    }
   });
 });

@@ -11,8 +11,16 @@ import { LANES, checkPath, choosePath, runChains, supportedPaths, type HashPath 
 import type { Logger } from '../../log.js';
 import type { Changes } from './changes.js';
 import type { HeldJob, HeldJobs } from './held-jobs.js';
-import type { ChunkResult, ChunkTask } from './hash-thread.js';
+import runChunk, { type ChunkResult, type ChunkTask } from './hash-thread.js';
 import { CHUNK_SECONDS } from './plan.js';
+
+/**
+ * A chunk this small (in chain steps and data: well under a millisecond) is hashed
+ * here on the main thread: a thread's round trip costs more than the hashing,
+ * and a lone small job's result is back sooner.
+ */
+const INLINE_STEPS = 64;
+const INLINE_BYTES = 64 * 1024;
 
 /** A rate sample counts only from chunks this big (smaller ones are mostly overhead). */
 const MIN_SAMPLE_STEPS = 50_000;
@@ -59,37 +67,45 @@ export class Dispatch {
     }
   }
 
+  /** A chunk came back: finished jobs go out, unfinished ones queue again where they stand. */
+  private took(chunk: HeldJob[], out: ChunkResult): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const job = chunk[i]!;
+      const result = out.results[i];
+      if (typeof result === 'string') {
+        if (this.held.finish(job, result)) {
+          this.logger.debug('job done', { jobId: job.id, iterations: job.iterations });
+          this.onResult(job);
+        }
+      } else {
+        this.held.suspend(job, { digest: out.digests.slice(64 * i, 64 * i + 64), remaining: out.remaining[i]! });
+      }
+    }
+    // Only a chunk that filled the lanes measures what a thread can do.
+    if (chunk.length >= this.lanes && out.steps >= MIN_SAMPLE_STEPS && out.ms > 1) this.rate = 0.8 * this.rate + 0.2 * (out.steps / (out.ms / 1000));
+  }
+
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
 
   private run(chunk: HeldJob[]): void {
-    this.runningChunks++;
     const task: ChunkTask = {
       path: this.path,
       budgetMs: CHUNK_SECONDS * 1000,
       jobs: chunk.map((j) => (j.progress ? { data: null, digest: j.progress.digest, remaining: j.progress.remaining } : { data: j.data, digest: null, remaining: j.iterations - 1 })),
     };
     for (const j of chunk) j.data = ''; // the thread has its copy
+    if (task.jobs.reduce((n, j) => n + j.remaining, 0) <= INLINE_STEPS && task.jobs.reduce((n, j) => n + (j.data?.length ?? 0), 0) <= INLINE_BYTES) {
+      this.took(chunk, runChunk(task));
+      this.changes.notify();
+      return;
+    }
+    this.runningChunks++;
     this.pool
       .run(task)
       .then(
-        (out) => {
-          for (let i = 0; i < chunk.length; i++) {
-            const job = chunk[i]!;
-            const result = out.results[i];
-            if (typeof result === 'string') {
-              if (this.held.finish(job, result)) {
-                this.logger.debug('job done', { jobId: job.id, iterations: job.iterations });
-                this.onResult(job);
-              }
-            } else {
-              this.held.suspend(job, { digest: out.digests.slice(64 * i, 64 * i + 64), remaining: out.remaining[i]! });
-            }
-          }
-          // Only a chunk that filled the lanes measures what a thread can do.
-          if (chunk.length >= this.lanes && out.steps >= MIN_SAMPLE_STEPS && out.ms > 1) this.rate = 0.8 * this.rate + 0.2 * (out.steps / (out.ms / 1000));
-        },
+        (out) => this.took(chunk, out),
         (err: unknown) => {
           const mine = chunk.filter((j) => j.state === 'running');
           if (mine.length === 0 || this.stop.aborted) return;
