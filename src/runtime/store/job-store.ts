@@ -46,6 +46,12 @@ export type BatchCommit =
   | { kind: 'extra_part'; part: number }
   | { kind: 'missing_part'; part: number; staged: number };
 
+/** Runs a function in a transaction: a savepoint when one is open, else BEGIN IMMEDIATE with `immediate`. */
+interface Atomic {
+  <T>(fn: () => T): T;
+  immediate<T>(fn: () => T): T;
+}
+
 export interface ExpiryResult {
   requeued: number[];
   failed: number[];
@@ -95,6 +101,10 @@ export class JobStore {
   /** Highest sequence number handed out, and the one the mark on disk covers. */
   private lastSeq: number;
   private reservedSeq: number;
+  /** Inside `group`: each write is a savepoint of the group's transaction. */
+  private grouping = false;
+  /** One transaction wrapper for every write (better-sqlite3 builds four functions for each new one). */
+  private readonly atomic: Atomic;
 
   private constructor(file: string, managerIndex: number, db: Database.Database, lastSeq: number, reservedSeq: number) {
     this.file = file;
@@ -106,6 +116,7 @@ export class JobStore {
     this.markFile = idMarkFile(file);
     this.lastSeq = lastSeq;
     this.reservedSeq = reservedSeq;
+    this.atomic = db.transaction((fn: () => unknown) => fn()) as Atomic;
     this.stmt = {
       insert: db.prepare<[number, string, number]>('INSERT INTO jobs (iterations, data, enqueued_at) VALUES (?, ?, ?)'),
       queuedHead: db.prepare<[number], { seq: number; iterations: number; bytes: number }>(
@@ -252,6 +263,23 @@ export class JobStore {
     } catch (err) {
       if (db?.open) db.close();
       throw openError(file, fresh, err);
+    }
+  }
+
+  /**
+   * Runs `fn` as one transaction: the store's calls in it, and groups in it,
+   * are savepoints of it (one that throws is undone alone) and share its one
+   * commit, so its one fsync. Nothing in it is durable before this returns.
+   */
+  group<T>(fn: () => T): T {
+    if (this.grouping) return this.tx(fn);
+    this.assertFileIntact();
+    this.grouping = true;
+    try {
+      return this.tx(fn);
+    } finally {
+      this.grouping = false;
+      this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
     }
   }
 
@@ -634,7 +662,6 @@ export class JobStore {
     };
   }
 
-  /** Throws when the database file was removed, replaced or made read-only since it was opened. */
   /**
    * Throws when the database file was removed, replaced, made read-only or
    * written by another process since this one last wrote it, or its WAL was
@@ -642,6 +669,8 @@ export class JobStore {
    */
   private assertFileIntact(): void {
     if (this.tampered) throw this.tampered;
+    // The group checked it as it began, and nothing else runs until it ends.
+    if (this.grouping) return;
     let st: BigIntStats;
     try {
       st = statSync(this.file, { bigint: true });
@@ -717,15 +746,23 @@ export class JobStore {
     return Number.isSafeInteger(id) && id > 0 && ownerOf(id) === this.managerIndex;
   }
 
+  /**
+   * Runs `fn` in a transaction of its own, or, inside `group`, in a savepoint
+   * of the group's. Whatever is rolled back, the counts go back with it.
+   */
   private tx<T>(fn: () => T): T {
+    const tally = { ...this.tally };
+    const lastSeq = this.lastSeq;
     try {
-      return this.db.transaction(fn).immediate();
+      return this.db.inTransaction ? this.atomic(fn) : this.atomic.immediate(fn);
     } catch (err) {
+      Object.assign(this.tally, tally);
+      this.lastSeq = lastSeq;
       if (err instanceof DynworkError) throw err;
       throw new DynworkError('store_error', `queue database write failed: ${(err as Error).message}`, { cause: err });
     } finally {
       // A commit may checkpoint into the file: that write is ours.
-      this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
+      if (!this.grouping) this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
     }
   }
 }
