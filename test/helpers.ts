@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { managerConfigSchema, type ManagerConfig } from '../src/settings/manager.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { RunningManager } from '../src/runtime/manager/server.js';
+import type Database from 'better-sqlite3';
+import type { JobStore } from '../src/runtime/store/job-store.js';
 
 export const CLIENT_TOKEN = 'client-token-0123456789abcdef';
 export const WORKER_TOKEN = 'worker-token-0123456789abcdef';
@@ -98,4 +100,19 @@ export async function freePorts(n: number): Promise<number[]> {
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   }
+}
+
+/** The sync level (1 NORMAL, 2 FULL) each outermost transaction of `store` runs, and so commits, under. */
+export function syncLevels(store: JobStore): { db: Database.Database; levels: number[] } {
+  const inner = store as unknown as { db: Database.Database; atomic: ((fn: () => unknown) => unknown) & { immediate(fn: () => unknown): unknown } };
+  const levels: number[] = [];
+  const atomic = inner.atomic;
+  inner.atomic = Object.assign((fn: () => unknown) => atomic(fn), {
+    immediate: (fn: () => unknown) =>
+      atomic.immediate(() => {
+        levels.push(inner.db.pragma('synchronous', { simple: true }) as number);
+        return fn();
+      }),
+  });
+  return { db: inner.db, levels };
 }

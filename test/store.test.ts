@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { JobStore } from '../src/runtime/store/job-store.js';
 import { ownerOf } from '../src/protocol/index.js';
-import { tempDir } from './helpers.js';
+import { syncLevels, tempDir } from './helpers.js';
 
 const R = (c: string) => c.repeat(128);
 
@@ -109,14 +109,7 @@ describe('JobStore', () => {
 
   test('leases, their extensions and reserved results commit without waiting for the disk; enqueues, completions and acknowledgements wait for it', () => {
     // A power cut can only be simulated by the disk, so read the sync level each write commits under (1 NORMAL, 2 FULL).
-    const db = (store as unknown as { db: Database.Database }).db;
-    const levels: number[] = [];
-    const transaction = db.transaction.bind(db);
-    db.transaction = ((fn: (...args: unknown[]) => unknown) =>
-      transaction((...args: unknown[]) => {
-        levels.push(db.pragma('synchronous', { simple: true }) as number);
-        return fn(...args);
-      })) as typeof db.transaction;
+    const { db, levels } = syncLevels(store);
     const [id] = store.enqueue([{ data: 'a', iterations: 1 }], 0);
     store.lease('w', 1, Infinity, 1000, 0);
     store.extend('w', [id!], 1000, 10);

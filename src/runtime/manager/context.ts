@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EnqueueBatcher } from './enqueue-batcher.js';
 import type { EventLog } from './event-log.js';
+import type { GroupCommit } from './group-commit.js';
 import type { History } from './history.js';
 import type { LogRing } from '../log-ring.js';
 import type { Waiters } from './waiters.js';
@@ -16,6 +17,8 @@ export interface ManagerContext {
   config: ManagerConfig;
   store: JobStore;
   batcher: EnqueueBatcher;
+  /** The store writes of request handlers go through here, so that a turn's writes share one commit. */
+  writes: GroupCommit;
   /** Parked lease long-polls: woken when jobs may be available. */
   waiters: Waiters;
   /** Parked /pullCompleted long-polls: woken when results arrive. */

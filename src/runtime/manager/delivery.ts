@@ -18,7 +18,7 @@ export interface Taken {
  */
 export async function take(ctx: ManagerContext, top: number, leaseMs: number, onlyHere: boolean): Promise<Taken> {
   const token = newReceiptToken();
-  const local = ctx.store.reserve(top, token, leaseMs, ctx.now());
+  const local = await ctx.writes.run(() => ctx.store.reserve(top, token, leaseMs, ctx.now()), { soft: true });
   const parts: ReceiptPart[] = local.length > 0 ? [{ index: ctx.config.index, token }] : [];
   if (local.length >= top || onlyHere) return { parts, results: local, local: local.length };
   const fromPeers = await ctx.peers.reserve(top - local.length, leaseMs);
@@ -38,11 +38,11 @@ export async function settle(ctx: ManagerContext, parts: readonly ReceiptPart[],
   for (const p of parts) {
     if (p.index !== ctx.config.index) remote.push(p);
     else if (how === 'ack') {
-      const acked = ctx.store.ack(p.token, ctx.now());
+      const acked = await ctx.writes.run(() => ctx.store.ack(p.token, ctx.now()));
       ctx.metrics.count('pulled', acked);
       n += acked;
     } else {
-      n += ctx.store.release(p.token);
+      n += await ctx.writes.run(() => ctx.store.release(p.token));
     }
   }
   if (how === 'release' && n > 0) ctx.resultWaiters.wakeAll();

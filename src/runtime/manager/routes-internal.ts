@@ -37,7 +37,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
         if (!gone.signal.aborted) res.json({ jobs: [], leaseMs } satisfies LeaseResponse);
         return;
       }
-      const jobs = ctx.store.lease(workerId, max, maxIterations, leaseMs, ctx.now());
+      const jobs = await ctx.writes.run(() => ctx.store.lease(workerId, max, maxIterations, leaseMs, ctx.now()), { soft: true });
       if (jobs.length > 0 || ctx.now() >= deadline) {
         // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
         ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
@@ -48,10 +48,10 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     }
   });
 
-  r.post('/internal/complete', (req: Request, res: Response) => {
+  r.post('/internal/complete', async (req: Request, res: Response) => {
     const { workerId, results } = parseBody(completeRequest, req);
     const now = ctx.now();
-    const out = ctx.store.complete(workerId, results, now);
+    const out = await ctx.writes.run(() => ctx.store.complete(workerId, results, now));
     ctx.workers.touch(workerId, now);
     ctx.workers.done(workerId, out.accepted.length);
     ctx.metrics.count('completed', out.accepted.length);
@@ -63,11 +63,11 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
     res.json(out satisfies CompleteResponse);
   });
 
-  r.post('/internal/heartbeat', (req: Request, res: Response) => {
+  r.post('/internal/heartbeat', async (req: Request, res: Response) => {
     const hb = parseBody(heartbeatRequest, req);
     const now = ctx.now();
     ctx.workers.record(hb, now);
-    const { extended, lost } = ctx.store.extend(hb.workerId, hb.ids, ctx.config.leaseMs, now);
+    const { extended, lost } = await ctx.writes.run(() => ctx.store.extend(hb.workerId, hb.ids, ctx.config.leaseMs, now), { soft: true });
     res.json({ extended, lost, leaseMs: ctx.config.leaseMs } satisfies HeartbeatResponse);
   });
 
@@ -79,33 +79,33 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
 
   // Peer fill: a peer takes results under a receipt token and settles it once
   // its own reader has them, so an answer that never arrived loses nothing.
-  r.post('/internal/reserve', (req: Request, res: Response) => {
+  r.post('/internal/reserve', async (req: Request, res: Response) => {
     const q = req.query as Record<string, unknown>;
     const top = parseCountParam('top', q.top, ctx.config.limits.maxTop);
     const leaseMs = parseCountParam('leaseMs', q.leaseMs, ctx.config.maxPullLeaseMs);
     const token = newReceiptToken();
-    const results = ctx.store.reserve(top, token, leaseMs, ctx.now());
+    const results = await ctx.writes.run(() => ctx.store.reserve(top, token, leaseMs, ctx.now()), { soft: true });
     if (results.length > 0) ctx.logger.debug('results taken by a peer', { count: results.length, jobIds: results.map((j) => j.id) });
     if (res.destroyed || req.socket.destroyed) {
-      ctx.store.release(token);
+      await ctx.writes.run(() => ctx.store.release(token));
       return;
     }
     // The peer that asked may have given up already: then nobody has the token.
     res.on('close', () => {
-      if (!res.writableFinished && ctx.store.release(token) > 0) ctx.resultWaiters.wakeAll();
+      if (!res.writableFinished) void released(ctx, token);
     });
     res.json({ token, results });
   });
 
   for (const how of ['ack', 'release'] as const) {
-    r.post(`/internal/${how}`, (req: Request, res: Response) => {
+    r.post(`/internal/${how}`, async (req: Request, res: Response) => {
       const { token } = parseBody(settleTokenRequest, req);
       let count: number;
       if (how === 'ack') {
-        count = ctx.store.ack(token, ctx.now());
+        count = await ctx.writes.run(() => ctx.store.ack(token, ctx.now()));
         ctx.metrics.count('pulled', count);
       } else {
-        count = ctx.store.release(token);
+        count = await ctx.writes.run(() => ctx.store.release(token));
         if (count > 0) ctx.resultWaiters.wakeAll();
       }
       res.json({ count });
@@ -113,6 +113,15 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   }
 
   return r;
+}
+
+/** Puts back results a peer took but never got; a failure leaves them to their receipt's expiry. */
+async function released(ctx: ManagerContext, token: string): Promise<void> {
+  try {
+    if ((await ctx.writes.run(() => ctx.store.release(token))) > 0) ctx.resultWaiters.wakeAll();
+  } catch (err) {
+    ctx.logger.warn('could not release results a peer did not get; they return when the receipt runs out', { err: err as Error });
+  }
 }
 
 /** The body as its schema reads it, or the 400 that names the first field wrong. */

@@ -17,6 +17,7 @@ import { fastEnqueue } from './fast-enqueue.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { EventLog } from './event-log.js';
+import { GroupCommit } from './group-commit.js';
 import { History } from './history.js';
 import { LogRing } from '../log-ring.js';
 import { Waiters } from './waiters.js';
@@ -59,13 +60,15 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
 
   const metrics = createMetrics(store, { workers: () => workers.activeCount(now(), 60_000), now });
   const waiters = new Waiters();
+  const writes = new GroupCommit(store);
   const ctx: ManagerContext = {
     config,
     store,
-    batcher: new EnqueueBatcher(store, now, (n) => {
+    batcher: new EnqueueBatcher(store, writes, now, (n) => {
       metrics.count('enqueued', n);
       waiters.wakeAll();
     }),
+    writes,
     waiters,
     resultWaiters: new Waiters(),
     workers,
@@ -137,7 +140,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
       const force = setTimeout(() => server.closeAllConnections(), opts.closeTimeoutMs ?? 10_000);
       await done;
       clearTimeout(force);
-      ctx.batcher.flush();
+      ctx.writes.flush();
       await ctx.peers.close();
       store.close();
       logger.info('manager stopped');
