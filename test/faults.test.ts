@@ -47,7 +47,8 @@ describe('faults under load', () => {
     c = new TestCluster({ leaseMs: 1_500, manager: { maxAttempts: 50 } });
     await c.start();
     const workers = [await c.launch('worker'), await c.launch('worker')];
-    const { jobs, results } = jobSet('chaos', 3_000, 5_000);
+    // Heavy enough that the load outlasts several kills even with every SIMD lane full.
+    const { jobs, results } = jobSet('chaos', 3_000, 20_000);
     await c.enqueue(1, jobs.slice(0, 1_500), results);
     await c.enqueue(2, jobs.slice(1_500), results);
     // The first kill hits a worker known to hold leases, so some must expire.
@@ -60,7 +61,7 @@ describe('faults under load', () => {
     let waves = 0;
     await c.pullAll(180_000, async () => {
       // However fast this machine is, the load lasts until enough workers were killed under it.
-      if (kills < 5 && c!.want.size - c!.got.size < 500 && waves < 20) {
+      if (kills < 5 && c!.want.size - c!.got.size < 500 && waves < 60) {
         waves++;
         await c!.enqueue(1 + (waves % 2), jobs.slice(0, 500), results);
       }
@@ -81,7 +82,8 @@ describe('faults under load', () => {
     c = new TestCluster({ leaseMs: 1_500, autoscale: { maxWorkers: 3, heartbeatTimeoutMs: 8_000, scaleUpAfterMs: 60_000 } });
     await c.start();
     const resumed = await c.launch('worker');
-    const { jobs, results } = jobSet('stop', 600, 20_000);
+    // Enough work that a third worker still finds some (two workers fill their lanes with what they can).
+    const { jobs, results } = jobSet('stop', 600, 200_000);
     await c.enqueue(1, jobs, results);
     await waitFor('the first worker to hold leases', async () => (await c!.status(1)).queue.running > 0);
     process.kill(resumed.pid!, 'SIGSTOP');
