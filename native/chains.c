@@ -93,26 +93,52 @@ dw_path dw_path_preferred(void) {
 }
 
 /*
- * A path is a ladder of kernels, widest first. A lane alone runs slower than
- * the single-stream loop (one chain in a 4- or 8-lane kernel pays for all its
- * lanes), so with fewer chains in hand than it takes to fill a rung the next
- * narrower one runs them: 8 lanes for 5 or more chains, 4 lanes for 2–4, the
- * single-stream loop for one.
+ * A path is a ladder of kernels, widest first, each with its speed with
+ * every lane full (steps per second, in millions, measured on an AMD EPYC
+ * with AVX-512; only their ratios matter). Wider kernels interleave more
+ * independent registers and run faster, but a lane without a chain is a
+ * share of that speed lost: with `total` chains in hand a thread runs the
+ * kernel that does the most steps, rate × min(total, lanes) / lanes. So a
+ * chain alone runs in the single-stream loop (it is faster than one lane of
+ * any kernel), and a few run in a narrow kernel.
  */
 typedef struct {
   int lanes;
   dw_kernel kernel; /* NULL: the single-stream loop */
+  double rate;
 } rung;
 
-static int ladder(dw_path p, rung out[3]) {
+static int ladder(dw_path p, rung out[6]) {
   int n = 0;
 #if defined(__x86_64__)
-  if (p == DW_AVX512) out[n++] = (rung){8, dw_kernel_avx512x8};
-  if (p == DW_AVX512 || p == DW_AVX512VL) out[n++] = (rung){4, dw_kernel_avx512vlx4};
-  if (p == DW_AVX2) out[n++] = (rung){4, dw_kernel_avx2x4};
+  if (p == DW_AVX512) {
+    out[n++] = (rung){24, dw_kernel_avx512x24, 25.8};
+    out[n++] = (rung){16, dw_kernel_avx512x16, 21.4};
+    out[n++] = (rung){8, dw_kernel_avx512x8, 13.6};
+  }
+  if (p == DW_AVX512VL) {
+    out[n++] = (rung){12, dw_kernel_avx512vlx12, 13.0};
+    out[n++] = (rung){8, dw_kernel_avx512vlx8, 10.7};
+  }
+  if (p == DW_AVX512 || p == DW_AVX512VL) out[n++] = (rung){4, dw_kernel_avx512vlx4, 6.8};
+  if (p == DW_AVX2) {
+    out[n++] = (rung){8, dw_kernel_avx2x8, 5.4};
+    out[n++] = (rung){4, dw_kernel_avx2x4, 4.6};
+  }
 #endif
-  out[n++] = (rung){1, NULL};
+  out[n++] = (rung){1, NULL, 3.1};
   return n;
+}
+
+/* The rung that does the most steps with `total` chains in hand (the narrower one on a tie). */
+static const rung *best_rung(const rung *rungs, int n, size_t total) {
+  const rung *best = &rungs[n - 1];
+  double most = 0;
+  for (int i = n - 1; i >= 0; i--) {
+    double steps = rungs[i].rate * (double)(total < (size_t)rungs[i].lanes ? total : (size_t)rungs[i].lanes) / rungs[i].lanes;
+    if (steps > most) most = steps, best = &rungs[i];
+  }
+  return best;
 }
 
 static uint64_t now_ns(void) {
@@ -135,44 +161,44 @@ static void store_be64(uint8_t *p, uint64_t v) {
 #define STEP_CAP 1024
 
 uint64_t dw_run(dw_path p, uint8_t *digests, uint64_t *remaining, size_t n, uint64_t budget_ns) {
-  rung rungs[3];
+  rung rungs[6];
   int nrungs = ladder(p, rungs);
   const uint64_t start = now_ns();
   uint64_t done = 0;
-  size_t lane[8];
+  size_t lane[DW_MAX_LANES];
   int active = 0;
   size_t cursor = 0, waiting = 0;
   for (size_t i = 0; i < n; i++) waiting += remaining[i] > 0;
-  uint64_t H[8 * 8] __attribute__((aligned(64)));
+  uint64_t H[8 * DW_MAX_LANES] __attribute__((aligned(64)));
   for (;;) {
     size_t total = (size_t)active + waiting;
     if (total == 0) break;
-    int r = 0;
-    while (r + 1 < nrungs && total <= (size_t)rungs[r + 1].lanes) r++;
-    const rung *g = &rungs[r];
+    const rung *g = best_rung(rungs, nrungs, total);
     while (active < g->lanes && waiting > 0) {
       while (remaining[cursor] == 0) cursor++;
       lane[active++] = cursor++;
       waiting--;
     }
+    /* Chains in hand from a wider kernel wait their turn in a narrower one. */
+    const int run = active < g->lanes ? active : g->lanes;
     uint64_t k = STEP_CAP;
-    for (int a = 0; a < active; a++)
+    for (int a = 0; a < run; a++)
       if (remaining[lane[a]] < k) k = remaining[lane[a]];
     if (!g->kernel) {
       dw_scalar_steps(digests + 64 * lane[0], k);
     } else {
       const int L = g->lanes;
       memset(H, 0, sizeof H);
-      for (int a = 0; a < active; a++)
+      for (int a = 0; a < run; a++)
         for (int w = 0; w < 8; w++) H[w * L + a] = load_be64(digests + 64 * lane[a] + 8 * w);
       g->kernel(H, k);
-      for (int a = 0; a < active; a++)
+      for (int a = 0; a < run; a++)
         for (int w = 0; w < 8; w++) store_be64(digests + 64 * lane[a] + 8 * w, H[w * L + a]);
     }
-    done += k * (uint64_t)active;
+    done += k * (uint64_t)run;
     int kept = 0;
     for (int a = 0; a < active; a++) {
-      remaining[lane[a]] -= k;
+      if (a < run) remaining[lane[a]] -= k;
       if (remaining[lane[a]] > 0) lane[kept++] = lane[a];
     }
     active = kept;

@@ -24,9 +24,17 @@ typedef void (*dw_kernel)(uint64_t *H, uint64_t steps);
 
 #if defined(__x86_64__)
 void dw_kernel_avx2x4(uint64_t *H, uint64_t steps);
+void dw_kernel_avx2x8(uint64_t *H, uint64_t steps);
 void dw_kernel_avx512x8(uint64_t *H, uint64_t steps);
+void dw_kernel_avx512x16(uint64_t *H, uint64_t steps);
+void dw_kernel_avx512x24(uint64_t *H, uint64_t steps);
 void dw_kernel_avx512vlx4(uint64_t *H, uint64_t steps);
+void dw_kernel_avx512vlx8(uint64_t *H, uint64_t steps);
+void dw_kernel_avx512vlx12(uint64_t *H, uint64_t steps);
 #endif
+
+/* Most chains a kernel runs at once (avx512: three zmm registers of eight). */
+#define DW_MAX_LANES 24
 
 typedef enum { DW_SCALAR, DW_AVX2, DW_AVX512VL, DW_AVX512, DW_PATHS } dw_path;
 

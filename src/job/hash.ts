@@ -38,8 +38,8 @@ const native = addon?.native ?? null;
 /** The addon file in use (a local build or a prebuild), null without one: the tests disassemble it. */
 export const NATIVE_ADDON_FILE: string | null = addon?.file ?? null;
 
-/** Chains a path advances side by side: what it takes to fill its lanes. */
-export const LANES: Readonly<Record<HashPath, number>> = { avx512: 8, avx512vl: 4, avx2: 4, scalar: 1, javascript: 1 };
+/** Chains a path advances side by side at most: what it takes to fill its lanes (native/chains.c ladder). */
+export const LANES: Readonly<Record<HashPath, number>> = { avx512: 24, avx512vl: 12, avx2: 8, scalar: 1, javascript: 1 };
 
 /** The paths this machine can run, best first; 'javascript' is always last. */
 export function supportedPaths(): HashPath[] {
