@@ -272,16 +272,16 @@ describe('worker', () => {
 });
 
 describe('worker planning', () => {
-  const base = { rate: 1_000_000, threads: 2, heldJobs: 0, heldWork: 0, queuedJobs: 0, runningChunks: 0, undelivered: 0, managers: 1, lanes: 1 };
+  const base = { rate: 4_000_000, threads: 2, heldJobs: 0, heldWork: 0, queuedJobs: 0, runningChunks: 0, undelivered: 0, managers: 1, lanes: 1 };
 
-  test('an empty worker asks for about a second of work per thread, small jobs in a batch', () => {
+  test('an empty worker asks for about HOLD_SECONDS of work per thread, small jobs in a batch', () => {
     assert.deepEqual(leaseAsk(base), { max: LEASE_BATCH, maxIterations: 2_000_000 });
     // Shared between the managers it long-polls at once.
     assert.deepEqual(leaseAsk({ ...base, managers: 2 }), { max: LEASE_BATCH, maxIterations: 1_000_000 });
   });
 
   test('heavy work is topped up only once half the hold has run down', () => {
-    // Capacity here is 2,000,000 iterations (1 s on each of 2 threads).
+    // Capacity here is 2,000,000 iterations (HOLD_SECONDS, a quarter second, on each of 2 threads at 4 M/s).
     assert.equal(leaseAsk({ ...base, heldJobs: 6, heldWork: 1_200_000, queuedJobs: 4, runningChunks: 2 }), null, '60 % held: no call');
     assert.deepEqual(leaseAsk({ ...base, heldJobs: 4, heldWork: 800_000, queuedJobs: 2, runningChunks: 2 }), { max: LEASE_BATCH, maxIterations: 1_200_000 }, '40 % held: top up');
   });
