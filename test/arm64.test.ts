@@ -33,17 +33,14 @@ function runScript(timeoutMs: number): Promise<{ code: number | null; output: st
   });
 }
 
-test(
-  'the linux-arm64 prebuild hashes like Node’s crypto on an emulated arm64 CPU, with and without the SHA-512 instructions (scripts/check-arm64.sh)',
-  async () => {
-    assert.notEqual(qemu, '', `qemu-aarch64 is not on PATH: apt-get install ${PACKAGES} (.ci/run does)`);
-    // Seconds once the arm64 Node is in the cache; the first run downloads it (about 40 MB).
-    const r = await runScript(180_000);
-    assert.equal(r.code, 0, r.output);
-    // Both emulated CPUs ran to the end: a script that stopped early or skipped one would not print these.
-    const passed = r.output.match(/^check-arm64: all passed$/gm) ?? [];
-    assert.equal(passed.length, 2, r.output);
-    assert.match(r.output, /^ok {3}node: v\S+ arm64, .* CPU with SHA-512 instructions$/m);
-    assert.match(r.output, /^ok {3}node: v\S+ arm64, .* CPU without SHA-512 instructions$/m);
-  },
-);
+test('the linux-arm64 prebuild hashes like Node’s crypto on an emulated arm64 CPU, with and without the SHA-512 instructions (scripts/check-arm64.sh)', async () => {
+  assert.notEqual(qemu, '', `qemu-aarch64 is not on PATH: apt-get install ${PACKAGES} (.ci/run does)`);
+  // Seconds once the arm64 Node is in the cache; the first run downloads it (about 40 MB).
+  const r = await runScript(180_000);
+  assert.equal(r.code, 0, r.output);
+  // Both emulated CPUs ran to the end: a script that stopped early or skipped one would not print these.
+  const passed = r.output.match(/^check-arm64: all passed$/gm) ?? [];
+  assert.equal(passed.length, 2, r.output);
+  assert.match(r.output, /^ok {3}node: v\S+ arm64, .* CPU with SHA-512 instructions$/m);
+  assert.match(r.output, /^ok {3}node: v\S+ arm64, .* CPU without SHA-512 instructions$/m);
+});
