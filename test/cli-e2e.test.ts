@@ -52,10 +52,11 @@ describe('dynwork CLI, end to end on 127.0.0.1', () => {
       assert.equal(r.code, 0, r.stderr);
       want.set(Number(r.stdout.trim()), v.result);
     }
-    // Ten distinct inputs, so checking every result independently stays cheap.
+    // Ten distinct inputs, so checking every result independently stays cheap; heavy enough
+    // (145 M steps) that one worker with every SIMD lane full still leaves a backlog.
     const input = Array.from({ length: 300 - jobs.length }, (_, i) => `job-${i % 10}`);
-    const expect10 = new Map(Array.from({ length: 10 }, (_, i) => [`job-${i}`, expected(`job-${i}`, 50000)]));
-    const heavy = await cli(['enqueue', '--cluster', 'e2e', '--iterations', '50000', '--file', '-'], { input: input.join('\n') + '\n' });
+    const expect10 = new Map(Array.from({ length: 10 }, (_, i) => [`job-${i}`, expected(`job-${i}`, 500_000)]));
+    const heavy = await cli(['enqueue', '--cluster', 'e2e', '--iterations', '500000', '--file', '-'], { input: input.join('\n') + '\n' });
     assert.equal(heavy.code, 0, heavy.stderr);
     const ids = heavy.stdout.trim().split('\n').map(Number);
     assert.equal(ids.length, input.length);
