@@ -70,9 +70,10 @@ describe('the dashboard, in a real browser', () => {
       assert.ok(managers[1]!.startsWith(`2${urls[1]}healthyfollower`), managers[1]);
       assert.equal(await page.locator('#workers tbody tr').count(), 0);
 
-      // Enough work for one worker to take a while: the backlog shows, a worker starts, results come.
+      // Enough work for one worker to take a while, even with every SIMD lane full (480 M steps):
+      // the backlog outlasts a 10 s chart sample, a worker starts, results come.
       const lines = Array.from({ length: 60 }, (_, i) => `board-${i}`).join('\n') + '\n';
-      const e = await dynwork(tmp.dir, ['enqueue', '--cluster', 'board', '--iterations', '300000', '--file', '-'], { input: lines });
+      const e = await dynwork(tmp.dir, ['enqueue', '--cluster', 'board', '--iterations', '8000000', '--file', '-'], { input: lines });
       assert.equal(e.code, 0, e.stderr);
       const number = async (selector: string, attr?: string) => Number(((attr ? await page.locator(selector).getAttribute(attr) : await page.locator(selector).textContent()) ?? '').replace(/,/g, ''));
       await waitFor('the backlog in the tiles', async () => (await number('#t-queued')) > 0, 20_000, 200);
