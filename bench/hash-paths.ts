@@ -11,15 +11,15 @@ const cpuNow = () => {
   return (u.user + u.system) / 1e6;
 };
 
-/** Steps per CPU second of `path` with its lanes full (two chains per lane, none finishing). */
-function fullLanes(path: HashPath, seconds: number): number {
+/** Steps per second of `path` with its lanes full (two chains per lane, none finishing), by `clock` in seconds: CPU time by default. */
+export function fullLanes(path: HashPath, seconds: number, clock: () => number = cpuNow): number {
   const n = 2 * LANES[path];
   const digests = new Uint8Array(64 * n);
   const remaining = new Float64Array(n).fill(Number.MAX_SAFE_INTEGER);
-  const t = cpuNow();
+  const t = clock();
   let steps = 0;
-  while (cpuNow() - t < seconds) steps += runChains(path, digests, remaining, 50);
-  return steps / (cpuNow() - t);
+  while (clock() - t < seconds) steps += runChains(path, digests, remaining, 50);
+  return steps / (clock() - t);
 }
 
 /** 64 jobs of 1–200,000 iterations to the end, lanes refilled as chains finish (the worker's case). */

@@ -17,9 +17,9 @@ import { silentProgress } from '../src/cluster/progress.js';
 import { teardown } from '../src/cluster/teardown.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import { readClusterState } from '../src/state/cluster-state.js';
-import { LANES, choosePath, runChains } from '../src/job/hash.js';
+import { choosePath } from '../src/job/hash.js';
 import { drain } from './drain.js';
-import { measurePaths } from './hash-paths.js';
+import { fullLanes, measurePaths } from './hash-paths.js';
 import { enqueueToResultLatency } from './latency.js';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
@@ -83,14 +83,8 @@ function threadCpu(pid: number): Map<string, number> {
 
 /** Chain steps per second on one core on the workers' path with its lanes full, for about a third of a second of wall time. */
 function perCoreRate(): number {
-  const path = choosePath();
-  const n = 2 * LANES[path];
-  const digests = new Uint8Array(64 * n);
-  const remaining = new Float64Array(n).fill(Number.MAX_SAFE_INTEGER);
-  const t = now();
-  let steps = 0;
-  while (now() - t < 300) steps += runChains(path, digests, remaining, 50);
-  return steps / ((now() - t) / 1000);
+  // Wall time, as the cluster's rate it is compared with.
+  return fullLanes(choosePath(), 0.3, () => now() / 1000);
 }
 
 /** CPU seconds a process has used, from /proc (utime + stime). */
