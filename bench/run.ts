@@ -3,7 +3,7 @@
  * and writes bench/results.json. Never part of `npm test`; asserts nothing
  * about speed. Everything runs on 127.0.0.1 in a throwaway DYNWORK_HOME.
  *
- *   node dist/bench/run.js [--only hash,efficiency,small,latency,depth,scaleup] [--depth-max 1000000]
+ *   node dist/bench/run.js [--only hash,ceilings,efficiency,small,latency,depth,scaleup] [--depth-max 1000000]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,12 +18,13 @@ import { teardown } from '../src/cluster/teardown.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import { readClusterState } from '../src/state/cluster-state.js';
 import { choosePath } from '../src/job/hash.js';
+import { fsyncFloor, hashingCeiling, httpsFloor } from './ceilings.js';
 import { drain } from './drain.js';
 import { fullLanes, measurePaths } from './hash-paths.js';
 import { enqueueToResultLatency } from './latency.js';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
-const only = new Set((args.only ?? 'hash,efficiency,small,latency,depth,scaleup').split(','));
+const only = new Set((args.only ?? 'hash,ceilings,efficiency,small,latency,depth,scaleup').split(','));
 const home = mkdtempSync(join(tmpdir(), 'dynwork-bench-'));
 process.env.DYNWORK_HOME = home;
 const provider = createLocalProvider();
@@ -133,6 +134,24 @@ try {
       row(`path ${f.mixed.path}, 64 jobs of 1–200,000 iterations, lanes refilled`, `${fmt(f.mixed.perSec)}  ${times(f.mixed.perSec)}  (${fmt((100 * f.mixed.perSec) / full)} % of full lanes)`);
     }
     results.hash = { ...f, workerPath: worker, verdicts };
+  }
+
+  if (only.has('ceilings')) {
+    process.stderr.write("1b. this machine's ceilings, before any dynwork code\n");
+    const h = await hashingCeiling(choosePath());
+    row(
+      `ceiling: ${h.threads} threads hashing at once ÷ (one alone × ${h.threads})`,
+      `${fmt(h.ratio, 2)} (rounds ${h.rounds.map((r) => fmt(r, 2)).join(', ')}; ${fmt(h.oneThread / 1e6, 1)} M alone, ${fmt(h.allThreads / 1e6, 1)} M together): caps every efficiency`,
+    );
+    const f = await httpsFloor(home);
+    row(
+      `ceiling: bare Node HTTPS server, PUTs/s with ${f.inFlight} in flight`,
+      `${fmt(f.putsPerSec)} (CPU ms a PUT: server ${fmt(f.serverCpuMsPerPut, 3)}, client ${fmt(f.clientCpuMsPerPut, 3)}): caps single requests`,
+    );
+    const d = fsyncFloor(home);
+    const floorMs = 4 * f.roundTripP50Ms + 2 * d.p50Ms;
+    row(`floor: HTTPS round trip p50 / fdatasync p50, ms`, `${fmt(f.roundTripP50Ms, 2)} / ${fmt(d.p50Ms, 2)}: enqueue -> result >= 4 round trips + 2 syncs = ${fmt(floorMs, 2)} ms`);
+    results.ceilings = { hashing: h, https: f, fsync: d, latencyFloorMs: floorMs };
   }
 
   if (only.has('efficiency') || only.has('small')) {
@@ -246,7 +265,8 @@ try {
       await drain(c.clients, cores * 2);
       const workers = (await pids('bench-latency', 'worker')).length;
       const r = await enqueueToResultLatency(c.clients);
-      row(`enqueue -> result pulled p50 / p99 ms (light load, warm workers)`, `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} (max ${fmt(r.maxMs, 1)})`);
+      row(`enqueue -> result pulled p50 / p99 ms (light load, warm workers)`, `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} (max ${fmt(r.maxMs, 1)}; after ${fmt(r.warmup)} probes)`);
+      row(`  the same, first ${fmt(r.cold.n)} probes of a fresh cluster`, `${fmt(r.cold.p50Ms, 2)} / ${fmt(r.cold.p99Ms, 2)}`);
       results.latency = { ...r, workers, managers: c.clients.length };
     } finally {
       await c.close();

@@ -378,6 +378,35 @@ describe('worker parts: timed exits', () => {
 });
 
 describe('worker parts: dispatch', () => {
+  test('chains handed back unfinished queue behind the others: with more chains held than lanes, each runs before any runs again', () => {
+    const s = setup();
+    s.held.add(
+      s.link,
+      [1, 2, 3, 4, 5].map((id) => ({ id, data: `chain-${id}`, iterations: 1_000_000 })),
+      LEASE_MS,
+      () => s.link,
+    );
+    const turns: number[][] = [];
+    for (let round = 0; round < 4; round++) {
+      const chunk = s.held.nextChunk(1, 1, 2); // two lanes: two chains a chunk
+      turns.push(chunk.map((j) => j.id));
+      for (const j of chunk) assert.ok(s.held.suspend(j, { digest: new Uint8Array(64), remaining: 500_000 }));
+    }
+    // A job leased now waits behind the chains already queued, and is not skipped.
+    s.lease([6]);
+    for (let round = 0; round < 3; round++) turns.push(s.held.nextChunk(1, 1, 2).map((j) => j.id));
+    assert.deepEqual(turns, [
+      [1, 2],
+      [3, 4],
+      [5, 1],
+      [2, 3],
+      [4, 5],
+      [1, 2],
+      [3, 6],
+    ]);
+    assert.equal(s.held.get(1)!.progress?.remaining, 500_000, 'a chain goes on from where it stopped');
+  });
+
   test('a tiny chunk is hashed on the spot, a big one goes to a thread and comes back in pieces until done', async () => {
     const s = setup();
     const done: HeldJob[] = [];

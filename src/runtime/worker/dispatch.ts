@@ -1,10 +1,10 @@
 /**
  * Feeding the hashing threads (piscina): queued jobs go out in chunks of
  * chains that fill the hash path's lanes; a thread works on a chunk for about
- * CHUNK_SECONDS and hands back the unfinished chains, which go out again at
- * the head of the next chunk beside new jobs. So each thread sees a stream of
- * jobs with its lanes kept full, a job whose lease is lost stops within a
- * chunk, and finished chunks refine the measured hash rate.
+ * CHUNK_SECONDS and hands back the unfinished chains, which queue again
+ * behind the jobs waiting (the chains held take turns). So each thread sees a
+ * stream of jobs with its lanes kept full, a job whose lease is lost stops
+ * within a chunk, and finished chunks refine the measured hash rate.
  */
 import { Piscina } from 'piscina';
 import { LANES, checkPath, choosePath, runChains, supportedPaths, type HashPath } from '../../job/hash.js';

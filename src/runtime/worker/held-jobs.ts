@@ -127,9 +127,12 @@ export class HeldJobs {
   }
 
   /**
-   * A running job's thread stopped before the end of its chain: it is queued
-   * again at the head, to go on from `progress` beside the next jobs. False
-   * when the job was dropped meanwhile.
+   * A running job's thread stopped before the end of its chain: it queues
+   * again behind the jobs waiting, to go on from `progress`. So the chains
+   * held take turns in the lanes and finish together, instead of the first
+   * ones finishing early and the last few running in lanes left empty (held
+   * work is about HOLD_SECONDS a thread, so no chain waits longer than that
+   * for its turn). False when the job was dropped meanwhile.
    */
   suspend(job: HeldJob, progress: { digest: Uint8Array; remaining: number }): boolean {
     if (job.state !== 'running') return false;
@@ -139,7 +142,7 @@ export class HeldJobs {
     job.work = progress.remaining;
     this.queuedJobs++;
     this.queuedWork += job.work;
-    this.queue.unshift(job);
+    this.queue.push(job);
     return true;
   }
 
