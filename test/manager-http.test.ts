@@ -79,6 +79,53 @@ describe('manager HTTP API', () => {
   });
 });
 
+describe("the workers' calls, on their lean path and through Express", () => {
+  test('the exact paths (served beside Express) answer every body as the Express routes do for the same call under another spelling', async () => {
+    const tmp = tempDir();
+    const m = await startTestManager(tmp.dir);
+    try {
+      const worker = { authorization: `Bearer ${WORKER_TOKEN}` };
+      const post = async (path: string, body: string, headers: Record<string, string> = {}) => {
+        const r = await fetch(m.url + path, { method: 'POST', headers: { ...worker, 'content-type': 'application/json', ...headers }, body });
+        return { status: r.status, body: await r.json() };
+      };
+      await fetch(`${m.url}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'lean' });
+      const cases: [string, string][] = [
+        ['/internal/heartbeat', '{"workerId":"w","ids":[],"threads":1,"busy":0}'],
+        ['/internal/heartbeat', '\uFEFF{"workerId":"w","ids":[],"threads":1,"busy":0}'],
+        ['/internal/heartbeat', ''],
+        ['/internal/heartbeat', '  "just a string"'],
+        ['/internal/heartbeat', '{"workerId":'],
+        ['/internal/complete', '{"workerId":"w","results":[{"id":1001,"result":"' + 'a'.repeat(128) + '"}]}'],
+        ['/internal/lease', '{"workerId":"w","max":0}'],
+      ];
+      for (const [path, body] of cases) {
+        const lean = await post(path, body);
+        // A trailing slash is the same route to Express, and not the lean path's.
+        const express = await post(`${path}/`, body);
+        assert.deepEqual(lean, express, `${path} ${JSON.stringify(body)}`);
+      }
+      // A job leased on the lean path is the worker's, and its lease answer is the API's shape.
+      const leased = await post('/internal/lease', '{"workerId":"w","max":5}');
+      assert.equal(leased.status, 200);
+      assert.deepEqual(
+        (leased.body as { jobs: { data: string }[] }).jobs.map((j) => j.data),
+        ['lean'],
+      );
+      // The worker token only: a client token is refused the same way on both.
+      const asClient = { authorization: `Bearer ${CLIENT_TOKEN}` };
+      assert.deepEqual(await post('/internal/lease', '{"workerId":"w","max":1}', asClient), await post('/internal/lease/', '{"workerId":"w","max":1}', asClient));
+      const over = 'x'.repeat(m.ctx.config.limits.maxBodyBytes + 1);
+      const tooBig = await post('/internal/heartbeat', over);
+      assert.equal(tooBig.status, 413);
+      assert.deepEqual(tooBig, await post('/internal/heartbeat/', over));
+    } finally {
+      await m.close();
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('manager with its queue file gone', () => {
   test('enqueue answers 503 with a clear error, /healthz reports unhealthy, nothing crashes', async () => {
     const tmp = tempDir();

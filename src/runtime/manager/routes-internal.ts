@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { parseCountParam } from '../../job/validate.js';
@@ -23,56 +24,18 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   r.use('/internal', auth('worker'), express.json({ limit: ctx.config.limits.maxBodyBytes, type: () => true }));
 
   r.post('/internal/lease', async (req: Request, res: Response) => {
-    const { workerId, max, maxIterations = Infinity, waitMs = 0 } = parseBody(leaseRequest, req);
-    const leaseMs = ctx.config.leaseMs;
-    const deadline = ctx.now() + Math.min(waitMs, ctx.config.longPollMaxMs);
-    // Stop waiting when the worker hangs up or the manager shuts down, so no
-    // job is leased to a connection that is already gone.
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    const stop = AbortSignal.any([gone.signal, ctx.closing]);
-    ctx.workers.touch(workerId, ctx.now());
-    for (;;) {
-      if (stop.aborted) {
-        if (!gone.signal.aborted) res.json({ jobs: [], leaseMs } satisfies LeaseResponse);
-        return;
-      }
-      const jobs = await ctx.writes.run(() => ctx.store.lease(workerId, max, maxIterations, leaseMs, ctx.now()), { soft: true });
-      if (jobs.length > 0 || ctx.now() >= deadline) {
-        // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
-        ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
-        res.json({ jobs, leaseMs } satisfies LeaseResponse);
-        return;
-      }
-      await ctx.waiters.wait(deadline - ctx.now(), stop);
-    }
+    const out = await leaseCall(ctx, req.body, res);
+    if (out) res.json(out);
   });
-
   r.post('/internal/complete', async (req: Request, res: Response) => {
-    const { workerId, results } = parseBody(completeRequest, req);
-    const now = ctx.now();
-    const out = await ctx.writes.run(() => ctx.store.complete(workerId, results, now));
-    ctx.workers.touch(workerId, now);
-    ctx.workers.done(workerId, out.accepted.length);
-    ctx.metrics.count('completed', out.accepted.length);
-    ctx.metrics.count('rejectedResults', out.rejected.length);
-    ctx.throughput.add(out.accepted.length, now);
-    if (out.accepted.length > 0) ctx.resultWaiters.wakeAll();
-    if (out.accepted.length > 0) ctx.logger.info('completed', { workerId, count: out.accepted.length, jobIds: out.accepted });
-    for (const id of out.rejected) ctx.logger.info('late or foreign result dropped', { jobId: id, workerId });
-    res.json(out satisfies CompleteResponse);
+    res.json(await completeCall(ctx, req.body));
   });
-
   r.post('/internal/heartbeat', async (req: Request, res: Response) => {
-    const hb = parseBody(heartbeatRequest, req);
-    const now = ctx.now();
-    ctx.workers.record(hb, now);
-    const { extended, lost } = await ctx.writes.run(() => ctx.store.extend(hb.workerId, hb.ids, ctx.config.leaseMs, now), { soft: true });
-    res.json({ extended, lost, leaseMs: ctx.config.leaseMs } satisfies HeartbeatResponse);
+    res.json(await heartbeatCall(ctx, req.body));
   });
 
   r.post('/internal/logs', (req: Request, res: Response) => {
-    const { lines } = parseBody(shipLogsRequest, req);
+    const { lines } = parseBody(shipLogsRequest, req.body);
     for (const line of lines) ctx.workerLogs.push(line);
     res.json({ kept: lines.length });
   });
@@ -99,7 +62,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
 
   for (const how of ['ack', 'release'] as const) {
     r.post(`/internal/${how}`, async (req: Request, res: Response) => {
-      const { token } = parseBody(settleTokenRequest, req);
+      const { token } = parseBody(settleTokenRequest, req.body);
       let count: number;
       if (how === 'ack') {
         count = await ctx.writes.run(() => ctx.store.ack(token, ctx.now()));
@@ -115,6 +78,61 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
   return r;
 }
 
+/**
+ * POST /internal/lease: the oldest queued jobs for a worker, waiting up to
+ * `waitMs` for some; undefined when the worker hung up meanwhile (then
+ * nothing was leased to it).
+ */
+export async function leaseCall(ctx: ManagerContext, raw: unknown, res: ServerResponse): Promise<LeaseResponse | undefined> {
+  const { workerId, max, maxIterations = Infinity, waitMs = 0 } = parseBody(leaseRequest, raw);
+  const leaseMs = ctx.config.leaseMs;
+  const deadline = ctx.now() + Math.min(waitMs, ctx.config.longPollMaxMs);
+  // Stop waiting when the worker hangs up or the manager shuts down, so no
+  // job is leased to a connection that is already gone.
+  const gone = new AbortController();
+  res.on('close', () => gone.abort(HUNG_UP));
+  const stop = AbortSignal.any([gone.signal, ctx.closing]);
+  ctx.workers.touch(workerId, ctx.now());
+  for (;;) {
+    if (stop.aborted) return gone.signal.aborted ? undefined : { jobs: [], leaseMs };
+    const jobs = await ctx.writes.run(() => ctx.store.lease(workerId, max, maxIterations, leaseMs, ctx.now()), { soft: true });
+    if (jobs.length > 0 || ctx.now() >= deadline) {
+      // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
+      ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
+      return { jobs, leaseMs };
+    }
+    await ctx.waiters.wait(deadline - ctx.now(), stop);
+  }
+}
+
+/** POST /internal/complete: results of jobs the worker still holds; the rest are rejected. */
+export async function completeCall(ctx: ManagerContext, raw: unknown): Promise<CompleteResponse> {
+  const { workerId, results } = parseBody(completeRequest, raw);
+  const now = ctx.now();
+  const out = await ctx.writes.run(() => ctx.store.complete(workerId, results, now));
+  ctx.workers.touch(workerId, now);
+  ctx.workers.done(workerId, out.accepted.length);
+  ctx.metrics.count('completed', out.accepted.length);
+  ctx.metrics.count('rejectedResults', out.rejected.length);
+  ctx.throughput.add(out.accepted.length, now);
+  if (out.accepted.length > 0) ctx.resultWaiters.wakeAll();
+  if (out.accepted.length > 0) ctx.logger.info('completed', { workerId, count: out.accepted.length, jobIds: out.accepted });
+  for (const id of out.rejected) ctx.logger.info('late or foreign result dropped', { jobId: id, workerId });
+  return out;
+}
+
+/** POST /internal/heartbeat: the worker's state, and its leases extended. */
+export async function heartbeatCall(ctx: ManagerContext, raw: unknown): Promise<HeartbeatResponse> {
+  const hb = parseBody(heartbeatRequest, raw);
+  const now = ctx.now();
+  ctx.workers.record(hb, now);
+  const { extended, lost } = await ctx.writes.run(() => ctx.store.extend(hb.workerId, hb.ids, ctx.config.leaseMs, now), { soft: true });
+  return { extended, lost, leaseMs: ctx.config.leaseMs };
+}
+
+/** The reason a long-poll stops when its caller hangs up (a given reason spares building an AbortError each time). */
+const HUNG_UP = new Error('the caller hung up');
+
 /** Puts back results a peer took but never got; a failure leaves them to their receipt's expiry. */
 async function released(ctx: ManagerContext, token: string): Promise<void> {
   try {
@@ -125,8 +143,8 @@ async function released(ctx: ManagerContext, token: string): Promise<void> {
 }
 
 /** The body as its schema reads it, or the 400 that names the first field wrong. */
-function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
-  const parsed = schema.safeParse(req.body);
+function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new HttpError(400, 'invalid_request', describeIssue(parsed.error));
   return parsed.data;
 }

@@ -14,6 +14,7 @@ import { createAuth } from './auth.js';
 import { answerClientErrors } from './client-error.js';
 import { checkContinueFirst } from './expect-continue.js';
 import { fastEnqueue } from './fast-enqueue.js';
+import { leanRoutes } from './lean-routes.js';
 import type { ManagerContext } from './context.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { EventLog } from './event-log.js';
@@ -92,9 +93,10 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   // enough that a slow (slowloris) body is cut off close to the timeout.
   const app = createApp(ctx);
   const enqueue = fastEnqueue(ctx);
+  const lean = leanRoutes(ctx);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     track(req, res);
-    if (!enqueue(req, res)) app(req, res);
+    if (!enqueue(req, res) && !lean(req, res)) app(req, res);
   };
   const serverOptions = { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))) };
   let server: Server;
