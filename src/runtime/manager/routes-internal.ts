@@ -16,6 +16,7 @@ import {
 } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
+import { HUNG_UP } from './waiters.js';
 import type { createAuth } from './auth.js';
 
 /** What workers and peer managers call, with the worker token only. */
@@ -129,9 +130,6 @@ export async function heartbeatCall(ctx: ManagerContext, raw: unknown): Promise<
   const { extended, lost } = await ctx.writes.run(() => ctx.store.extend(hb.workerId, hb.ids, ctx.config.leaseMs, now), { soft: true });
   return { extended, lost, leaseMs: ctx.config.leaseMs };
 }
-
-/** The reason a long-poll stops when its caller hangs up (a given reason spares building an AbortError each time). */
-const HUNG_UP = new Error('the caller hung up');
 
 /** Puts back results a peer took but never got; a failure leaves them to their receipt's expiry. */
 async function released(ctx: ManagerContext, token: string): Promise<void> {

@@ -5,6 +5,7 @@ import { formatReceipt, ownerOf, settleReceiptRequest, type JobView, type Manage
 import type { ManagerContext } from './context.js';
 import { deliver, settle, take } from './delivery.js';
 import { HttpError } from './http-error.js';
+import { HUNG_UP } from './waiters.js';
 import type { createAuth } from './auth.js';
 
 /** How long a woken /pullCompleted long-poll waits for more results before it answers. */
@@ -37,7 +38,7 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
       // Long-poll: park until a worker delivers results here, the wait ends, or
       // the client goes away (then nothing is taken for it).
       const gone = new AbortController();
-      res.on('close', () => gone.abort());
+      res.on('close', () => gone.abort(HUNG_UP));
       const stop = AbortSignal.any([gone.signal, ctx.closing]);
       const deadline = ctx.now() + waitMs;
       while (!stop.aborted && ctx.store.counts().completed === 0 && ctx.now() < deadline) await ctx.resultWaiters.wait(deadline - ctx.now(), stop);
