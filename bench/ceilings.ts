@@ -20,8 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
 import { ensureClusterCa, ensureManagerCert } from '../src/cluster/certificates.js';
 import type { HashPath } from '../src/job/hash.js';
-
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+import { percentile } from './stats.js';
 
 /** Steps per second of `threads` threads hashing at once on `path`, each with its lanes full, by wall clock. */
 async function threadsAtOnce(path: HashPath, threads: number, seconds: number): Promise<number[]> {

@@ -5,6 +5,7 @@
  */
 import { LANES, runChains, supportedPaths, type HashPath } from '../src/job/hash.js';
 import { REFERENCE_NAMES, buildReference, type Reference } from './native.js';
+import { percentile } from './stats.js';
 
 const cpuNow = () => {
   const u = process.cpuUsage();
@@ -42,7 +43,7 @@ export interface PathFigures {
   mixed: { path: HashPath; perSec: number; samples: number[] } | null;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => percentile(xs, 50);
 
 export function measurePaths(rounds = 5, seconds = 0.3): PathFigures {
   const paths = supportedPaths();

@@ -1,4 +1,5 @@
 import type { ManagerClient } from '../src/client/manager-client.js';
+import { percentile } from './stats.js';
 
 export interface LatencyResult {
   p50Ms: number;
@@ -36,10 +37,6 @@ export async function enqueueToResultLatency(clients: ManagerClient[], opts: { n
     }
     (i >= warmup ? samples : early).push(performance.now() - t0);
   }
-  const at = (xs: number[], p: number) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-  };
   const cold = early.slice(0, 1_000);
-  return { p50Ms: at(samples, 50), p99Ms: at(samples, 99), maxMs: Math.max(...samples), n, cold: { p50Ms: at(cold, 50), p99Ms: at(cold, 99), n: cold.length }, warmup };
+  return { p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), maxMs: Math.max(...samples), n, cold: { p50Ms: percentile(cold, 50), p99Ms: percentile(cold, 99), n: cold.length }, warmup };
 }

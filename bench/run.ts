@@ -22,6 +22,7 @@ import { fsyncFloor, hashingCeiling, httpsFloor } from './ceilings.js';
 import { drain } from './drain.js';
 import { fullLanes, measurePaths } from './hash-paths.js';
 import { enqueueToResultLatency } from './latency.js';
+import { percentile } from './stats.js';
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, 'depth-max': { type: 'string', default: '1000000' } } });
 const only = new Set((args.only ?? 'hash,ceilings,efficiency,small,latency,depth,scaleup').split(','));
@@ -102,11 +103,6 @@ function cpuSeconds(pid: number, tid?: string): number {
 
 async function pids(name: string, role: 'manager' | 'worker'): Promise<number[]> {
   return (await provider.list({ cluster: name, role })).map((i) => i.pid!);
-}
-
-function percentile(xs: number[], p: number): number {
-  const a = [...xs].sort((x, y) => x - y);
-  return a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))]!;
 }
 
 try {

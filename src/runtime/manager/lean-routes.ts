@@ -8,8 +8,8 @@ import { completeCall, heartbeatCall, leaseCall } from './routes-internal.js';
 /** The workers' calls made for every job, by exact path. */
 const CALLS: Record<string, (ctx: ManagerContext, body: unknown, res: ServerResponse) => Promise<unknown>> = {
   '/internal/lease': leaseCall,
-  '/internal/complete': (ctx, body) => completeCall(ctx, body),
-  '/internal/heartbeat': (ctx, body) => heartbeatCall(ctx, body),
+  '/internal/complete': completeCall,
+  '/internal/heartbeat': heartbeatCall,
 };
 
 /** A charset parameter other than UTF-8's. */
