@@ -58,43 +58,33 @@ describe('GroupCommit', () => {
     assert.deepEqual(asked, [1, 0, 1], 'enqueue; lease + reserve; lease + enqueue');
   });
 
-  test('a durable write is answered only once the WAL sync after its commit is done; the loop commits more meanwhile, and soft writes wait for that sync too', async () => {
+  test('a durable write is answered only once the WAL sync after its commit is done; writes asked for meanwhile, soft ones too, wait and then commit as one group with one sync', async () => {
     const writes = new GroupCommit(store);
     syncs.hold = true;
     const answered: string[] = [];
-    const enqueued = writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000)).then((ids) => (answered.push('enqueue'), ids));
+    const enqueued = writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000)).then((ids) => (answered.push('enqueue a'), ids));
     await turnsUntil(() => syncs.held.length === 1);
     const leased = writes.run(() => store.lease('w1', 1, Infinity, 60_000, 1001), { soft: true }).then((jobs) => (answered.push('lease'), jobs));
-    await turnsUntil(() => store.counts().running === 1);
+    await turns(5);
+    const more = writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1002)).then((ids) => (answered.push('enqueue b'), ids));
     await turns(20);
     assert.deepEqual(answered, [], 'nothing is answered while the sync runs');
-    assert.equal(syncs.calls, 1, 'the soft group asked for no sync of its own');
+    assert.equal(groups, 1, 'nor is anything else committed');
+    assert.equal(syncs.calls, 1);
     syncs.held.shift()!();
-    const [ids, jobs] = await Promise.all([enqueued, leased]);
-    assert.deepEqual(answered, ['enqueue', 'lease']);
+    const ids = await enqueued;
+    await turnsUntil(() => syncs.held.length === 1);
+    assert.equal(groups, 2, 'the lease and the second enqueue commit together');
+    assert.deepEqual(answered, ['enqueue a'], 'and wait for their sync');
+    syncs.held.shift()!();
+    const [jobs, idsB] = await Promise.all([leased, more]);
+    assert.deepEqual(answered, ['enqueue a', 'lease', 'enqueue b']);
     assert.deepEqual(
       jobs.map((j) => j.id),
       ids,
     );
-  });
-
-  test('durable writes that commit while a sync runs share the next one', async () => {
-    const writes = new GroupCommit(store);
-    syncs.hold = true;
-    const answers = [writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000))];
-    await turnsUntil(() => syncs.held.length === 1);
-    answers.push(writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1000)));
-    await turnsUntil(() => groups === 2);
-    answers.push(writes.run(() => store.enqueue([{ data: 'c', iterations: 1 }], 1000)));
-    await turnsUntil(() => groups === 3);
-    await turns(20);
-    assert.equal(syncs.calls, 1, 'one sync at a time');
-    syncs.held.shift()!();
-    await answers[0];
-    await turnsUntil(() => syncs.held.length === 1);
-    syncs.held.shift()!();
-    assert.equal((await Promise.all(answers)).flat().length, 3);
-    assert.equal(syncs.calls, 2, 'the second and third groups shared the second sync');
+    assert.equal(idsB.length, 1);
+    assert.equal(syncs.calls, 2);
   });
 
   test('a failed sync fails the writes that waited for it and every write after it, saying the disk failed; a write that failed on its own keeps its error', async () => {

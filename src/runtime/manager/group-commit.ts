@@ -13,8 +13,9 @@ interface Pending {
  * (enqueues, leases, completions, pulls) run together at its end as one
  * transaction, each in a savepoint of its own (one that throws is undone
  * alone). The transaction commits without a sync; the WAL is synced on the
- * libuv pool (JobStore.durable), so the loop serves the next requests while
- * the disk works, and the group's callers hear back once it is done. A group
+ * libuv pool when the disk is slow (JobStore.durable, WalSync), so the loop
+ * serves the next requests while the disk works, and the group's callers
+ * hear back once it is done. A group
  * of soft writes only asks for no sync, but its answers wait for the syncs
  * already asked for: none shows a write a power cut could still take back.
  */
@@ -38,9 +39,18 @@ export class GroupCommit {
   /** Commits what is waiting now. */
   flush(): void {
     this.scheduled = false;
+    if (this.pending.length === 0) return;
+    if (this.store.syncing) {
+      // The next group gathers while the disk syncs the last one: one
+      // transaction a sync, as when the sync held the loop, but the loop
+      // meanwhile reads and parses the requests that join it.
+      this.scheduled = true;
+      const again = (): void => this.flush();
+      this.store.settled().then(again, again);
+      return;
+    }
     const batch = this.pending;
     this.pending = [];
-    if (batch.length === 0) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       this.store.group(() => {

@@ -304,6 +304,11 @@ export class JobStore {
     });
   }
 
+  /** A sync of the WAL is running off the event loop. */
+  get syncing(): boolean {
+    return this.wal.busy;
+  }
+
   /**
    * Resolves once the syncs asked for so far are done, asking for none: a
    * soft write's answer waits for it, so no answer shows what a power cut

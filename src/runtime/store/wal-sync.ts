@@ -82,6 +82,11 @@ export class WalSync {
     return new Promise((resolve, reject) => last.push({ resolve, reject }));
   }
 
+  /** A sync is running on the pool. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
   /** The error of the sync that failed, if one did. */
   get failed(): Error | null {
     return this.failure;
