@@ -126,6 +126,58 @@ describe("the workers' calls, on their lean path and through Express", () => {
   });
 });
 
+describe("the client's pull, on its lean path and through Express", () => {
+  test('POST /pullCompleted (served beside Express) answers every query and token as the Express route does under another spelling, and hands each result out once', async () => {
+    const tmp = tempDir();
+    const m = await startTestManager(tmp.dir);
+    try {
+      const pull = async (path: string, headers: Record<string, string> = auth()) => {
+        const r = await fetch(m.url + path, { method: 'POST', headers });
+        return { status: r.status, body: await r.json() };
+      };
+      const queries = ['?top=1', '', '?top=abc', '?top=0', '?top=1&top=2', '?top=1&local=maybe', '?top=1&waitMs=x', '?top=1&waitMs=20&local=1', `?top=${m.ctx.config.limits.maxTop + 1}`];
+      for (const q of queries) {
+        const lean = await pull(`/pullCompleted${q}`);
+        // A trailing slash is the same route to Express, and not the lean path's.
+        const express = await pull(`/pullCompleted/${q}`);
+        assert.deepEqual(lean, express, q);
+      }
+      assert.equal((await pull('/pullCompleted')).status, 400, 'top is required');
+      for (const headers of [{}, { authorization: `Bearer ${WORKER_TOKEN}` }, { authorization: 'Bearer nope' }] as Record<string, string>[]) {
+        const lean = await pull('/pullCompleted?top=1', headers);
+        assert.ok(lean.status === 401 || lean.status === 403, JSON.stringify(lean));
+        assert.deepEqual(lean, await pull('/pullCompleted/?top=1', headers));
+      }
+      // Two results: each path takes one, and neither hands out the other's.
+      const worker = { authorization: `Bearer ${WORKER_TOKEN}`, 'content-type': 'application/json' };
+      const ids: number[] = [];
+      for (const data of ['a', 'b']) ids.push(((await (await fetch(`${m.url}/enqueue?iterations=1`, { method: 'PUT', headers: { ...auth(), ...TEXT }, body: data })).json()) as { id: number }).id);
+      const leased = (await (await fetch(`${m.url}/internal/lease`, { method: 'POST', headers: worker, body: '{"workerId":"w","max":2}' })).json()) as { jobs: { id: number }[] };
+      assert.deepEqual(
+        leased.jobs.map((j) => j.id),
+        ids,
+      );
+      const results = ids.map((id, i) => ({ id, result: 'ab'[i]!.repeat(128) }));
+      const done = await fetch(`${m.url}/internal/complete`, { method: 'POST', headers: worker, body: JSON.stringify({ workerId: 'w', results }) });
+      assert.equal(done.status, 200);
+      const lean = await pull('/pullCompleted?top=1&waitMs=1000');
+      const express = await pull('/pullCompleted/?top=1&waitMs=1000');
+      assert.deepEqual(
+        [lean, express],
+        [
+          { status: 200, body: [results[0]] },
+          { status: 200, body: [results[1]] },
+        ],
+      );
+      await waitFor('both deliveries acknowledged', () => m.ctx.store.counts().delivering === 0 || undefined, 5_000);
+      assert.deepEqual(await pull('/pullCompleted?top=5'), { status: 200, body: [] });
+    } finally {
+      await m.close();
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('manager with its queue file gone', () => {
   test('enqueue answers 503 with a clear error, /healthz reports unhealthy, nothing crashes', async () => {
     const tmp = tempDir();

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { PulledJob } from '../../protocol/index.js';
 import { newReceiptToken, type ReceiptPart } from '../../protocol/receipt.js';
 import type { ManagerContext } from './context.js';
@@ -51,13 +51,13 @@ export async function settle(ctx: ManagerContext, parts: readonly ReceiptPart[],
 }
 
 /**
- * Sends `body` and settles `taken` by what happened to the answer: acknowledged
+ * Sends `body` (with `send`) and settles `taken` by what happened to the answer: acknowledged
  * once it was handed to the connection whole (the seed's "a pull hands a
  * result out once"), released when the connection closed first, so a reader
  * that went away loses nothing. With `keep`, the reader acknowledges itself
  * (receipt pulls): only the release on a lost answer happens here.
  */
-export function deliver(ctx: ManagerContext, res: Response, taken: Taken, body: unknown, keep = false): void {
+export function deliver(ctx: ManagerContext, res: ServerResponse, taken: Taken, body: unknown, send: (body: unknown) => void, keep = false): void {
   const settleQuietly = (how: 'ack' | 'release'): void => {
     if (taken.parts.length === 0) return;
     settle(ctx, taken.parts, how).catch((err: unknown) =>
@@ -76,5 +76,5 @@ export function deliver(ctx: ManagerContext, res: Response, taken: Taken, body: 
     if (!res.writableFinished) settleQuietly('release');
     else if (!keep) settleQuietly('ack');
   });
-  res.json(body);
+  send(body);
 }

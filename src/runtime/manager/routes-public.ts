@@ -1,61 +1,19 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { parseCountParam } from '../../job/validate.js';
-import { formatReceipt, ownerOf, settleReceiptRequest, type JobView, type ManagerStatus, type WorkerView } from '../../protocol/index.js';
+import { ownerOf, settleReceiptRequest, type JobView, type ManagerStatus, type WorkerView } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
-import { deliver, settle, take } from './delivery.js';
+import { settle } from './delivery.js';
 import { HttpError } from './http-error.js';
-import { HUNG_UP } from './waiters.js';
+import { parseFlag, pullCall } from './pull.js';
 import type { createAuth } from './auth.js';
-
-/** How long a woken /pullCompleted long-poll waits for more results before it answers. */
-const PULL_LINGER_MS = 100;
-
-/** `1`/`true` or `0`/`false`; absent is false. */
-function parseFlag(name: string, raw: unknown): boolean {
-  if (raw === undefined || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new HttpError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw).slice(0, 60)}`);
-}
 
 /** The seed's API and what DESIGN §1 adds to it. */
 export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof createAuth>): Router {
   const r = express.Router();
   const { limits } = ctx.config;
 
-  // A result leaves the queue only once its reader has it. The seed's plain
-  // pull confirms when the answer was handed to the connection whole; a
-  // receipt pull (/pullCompleted/lease) leaves that to the reader, who
-  // acknowledges after writing the results out (or releases them).
-  const pull = async (req: Request, res: Response, leaseMs: number | undefined): Promise<void> => {
-    const q = req.query as Record<string, unknown>;
-    const top = parseCountParam('top', q.top, limits.maxTop);
-    const waitMs = q.waitMs === undefined ? 0 : parseCountParam('waitMs', q.waitMs, ctx.config.longPollMaxMs);
-    const onlyHere = parseFlag('local', q.local);
-    const hold = leaseMs ?? ctx.config.deliveryLeaseMs;
-    let taken = await take(ctx, top, hold, onlyHere);
-    if (taken.results.length === 0 && waitMs > 0) {
-      // Long-poll: park until a worker delivers results here, the wait ends, or
-      // the client goes away (then nothing is taken for it).
-      const gone = new AbortController();
-      res.on('close', () => gone.abort(HUNG_UP));
-      const stop = AbortSignal.any([gone.signal, ctx.closing]);
-      const deadline = ctx.now() + waitMs;
-      while (!stop.aborted && ctx.store.counts().completed === 0 && ctx.now() < deadline) await ctx.resultWaiters.wait(deadline - ctx.now(), stop);
-      // While workers still hold jobs here, more results are on their way: a
-      // moment's linger answers with several at once. The last ones go at once.
-      const linger = Math.min(PULL_LINGER_MS, deadline - ctx.now());
-      const counts = ctx.store.counts();
-      if (!stop.aborted && linger > 0 && counts.completed < top && counts.running > 0) await sleep(linger, undefined, { signal: stop }).catch(() => undefined);
-      if (gone.signal.aborted) return;
-      taken = await take(ctx, top, hold, true);
-    }
-    const ids = taken.results.map((j) => j.id);
-    if (ids.length > 0) ctx.logger.debug(leaseMs === undefined ? 'pulled' : 'results leased', { count: ids.length, local: taken.local, jobIds: ids });
-    if (leaseMs === undefined) deliver(ctx, res, taken, taken.results);
-    else deliver(ctx, res, taken, { receipt: taken.parts.length > 0 ? formatReceipt(taken.parts) : null, leaseMs, results: taken.results }, true);
-  };
-
+  // POST /pullCompleted itself is served beside Express (lean-routes.ts); this takes the spellings Express also routes there.
+  const pull = (req: Request, res: Response, leaseMs: number | undefined): Promise<void> => pullCall(ctx, req.query as Record<string, unknown>, res, leaseMs, (body) => res.json(body));
   r.post('/pullCompleted', auth('client'), (req: Request, res: Response) => pull(req, res, undefined));
 
   r.post('/pullCompleted/lease', auth('client'), (req: Request, res: Response) => {
