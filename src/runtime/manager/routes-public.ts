@@ -10,10 +10,9 @@ import type { createAuth } from './auth.js';
 /** The seed's API and what DESIGN §1 adds to it. */
 export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof createAuth>): Router {
   const r = express.Router();
-  const { limits } = ctx.config;
 
   // POST /pullCompleted itself is served beside Express (lean-routes.ts); this takes the spellings Express also routes there.
-  const pull = (req: Request, res: Response, leaseMs: number | undefined): Promise<void> => pullCall(ctx, req.query as Record<string, unknown>, res, leaseMs, (body) => res.json(body));
+  const pull = (req: Request, res: Response, leaseMs: number | undefined): Promise<void> => pullCall(ctx, req.query, res, leaseMs, (body) => res.json(body));
   r.post('/pullCompleted', auth('client'), (req: Request, res: Response) => pull(req, res, undefined));
 
   r.post('/pullCompleted/lease', auth('client'), (req: Request, res: Response) => {
