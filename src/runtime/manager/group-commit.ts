@@ -12,12 +12,12 @@ interface Pending {
  * Group commit: the store writes asked for in the same turn of the event loop
  * (enqueues, leases, completions, pulls) run together at its end as one
  * transaction, each in a savepoint of its own (one that throws is undone
- * alone). The transaction commits without a sync; the WAL is synced on the
- * libuv pool when the disk is slow (JobStore.durable, WalSync), so the loop
- * serves the next requests while the disk works, and the group's callers
- * hear back once it is done. A group
- * of soft writes only asks for no sync, but its answers wait for the syncs
- * already asked for: none shows a write a power cut could still take back.
+ * alone). The transaction commits without a sync, then the WAL is synced
+ * (JobStore.durable, WalSync: inline while the disk is fast, on the libuv
+ * pool when it is slow, so the loop serves requests while the disk works) and
+ * the group's callers hear back once it is done. A group of soft writes only
+ * asks for no sync, but its answers wait for the syncs already asked for:
+ * none shows a write a power cut could still take back.
  */
 export class GroupCommit {
   private pending: Pending[] = [];

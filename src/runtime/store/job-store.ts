@@ -106,7 +106,7 @@ export class JobStore {
   private grouping = false;
   /** One transaction wrapper for every write (better-sqlite3 builds four functions for each new one). */
   private readonly atomic: Atomic;
-  /** Syncs the WAL off the event loop for groups that commit unsynced (`group(fn, false)`, then `durable()`). */
+  /** Syncs the WAL (inline, or off the event loop on a slow disk) for groups that commit unsynced: `group(fn, false)`, then `durable()`. */
   private readonly wal: WalSync;
 
   private constructor(file: string, managerIndex: number, db: Database.Database, lastSeq: number, reservedSeq: number, disk?: Partial<Disk>) {
