@@ -16,8 +16,8 @@ interface Pending {
  * (JobStore.durable, WalSync: inline while the disk is fast, on the libuv
  * pool when it is slow, so the loop serves requests while the disk works) and
  * the group's callers hear back once it is done. A group of soft writes only
- * asks for no sync, but its answers wait for the syncs already asked for:
- * none shows a write a power cut could still take back.
+ * asks for no sync; as no group commits while a sync runs, no answer shows a
+ * write that a power cut could still take back.
  */
 export class GroupCommit {
   private pending: Pending[] = [];
@@ -66,7 +66,7 @@ export class GroupCommit {
       for (const w of batch) w.reject(err);
       return;
     }
-    const synced = batch.some((w) => !w.soft) ? this.store.durable() : this.store.settled();
+    const synced = batch.some((w) => !w.soft) ? this.store.durable() : Promise.resolve();
     synced.then(
       () => batch.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value))),
       // A write that failed keeps its own error; the others were not saved.

@@ -310,9 +310,9 @@ export class JobStore {
   }
 
   /**
-   * Resolves once the syncs asked for so far are done, asking for none: a
-   * soft write's answer waits for it, so no answer shows what a power cut
-   * could still take back (a result whose completion is not on disk yet).
+   * Resolves once the syncs asked for so far are done, asking for none: the
+   * next group waits for it, so nothing reads what a power cut could still
+   * take back (a result whose completion is not on disk yet).
    */
   settled(): Promise<void> {
     return this.wal.settled().catch((err: unknown) => {
