@@ -21,6 +21,13 @@ export function parseCountParam(name: string, raw: unknown, max: number): number
   return n;
 }
 
+/** A query flag: `1`/`true` or `0`/`false`; absent is false. */
+export function parseFlagParam(name: string, raw: unknown): boolean {
+  if (raw === undefined || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new JobInputError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw).slice(0, 60)}`);
+}
+
 /** A JSON value for iterations (batch bodies): an integer number in [1, max]. */
 export function checkIterationsValue(raw: unknown, max: number, where: string): number {
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > max) {

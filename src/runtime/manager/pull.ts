@@ -1,21 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseCountParam } from '../../job/validate.js';
+import { parseCountParam, parseFlagParam } from '../../job/validate.js';
 import { formatReceipt } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { deliver, take } from './delivery.js';
-import { HttpError } from './http-error.js';
 import { HUNG_UP } from './waiters.js';
 
 /** How long a woken /pullCompleted long-poll waits for more results before it answers. */
 const PULL_LINGER_MS = 100;
-
-/** `1`/`true` or `0`/`false`; absent is false. */
-export function parseFlag(name: string, raw: unknown): boolean {
-  if (raw === undefined || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new HttpError(400, `invalid_${name}`, `${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw).slice(0, 60)}`);
-}
 
 /**
  * POST /pullCompleted (and /pullCompleted/lease with `leaseMs`): up to `top`
@@ -28,7 +20,7 @@ export function parseFlag(name: string, raw: unknown): boolean {
 export async function pullCall(ctx: ManagerContext, q: Record<string, unknown>, res: ServerResponse, leaseMs: number | undefined, send: (body: unknown) => void): Promise<void> {
   const top = parseCountParam('top', q.top, ctx.config.limits.maxTop);
   const waitMs = q.waitMs === undefined ? 0 : parseCountParam('waitMs', q.waitMs, ctx.config.longPollMaxMs);
-  const onlyHere = parseFlag('local', q.local);
+  const onlyHere = parseFlagParam('local', q.local);
   const hold = leaseMs ?? ctx.config.deliveryLeaseMs;
   let taken = await take(ctx, top, hold, onlyHere);
   if (taken.results.length === 0 && waitMs > 0) {

@@ -1,10 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { parseCountParam } from '../../job/validate.js';
+import { parseCountParam, parseFlagParam } from '../../job/validate.js';
 import { ownerOf, settleReceiptRequest, type JobView, type ManagerStatus, type WorkerView } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { settle } from './delivery.js';
 import { HttpError } from './http-error.js';
-import { parseFlag, pullCall } from './pull.js';
+import { pullCall } from './pull.js';
 import type { createAuth } from './auth.js';
 
 /** The seed's API and what DESIGN §1 adds to it. */
@@ -43,7 +43,7 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
     if (q.state !== 'failed') throw new HttpError(400, 'invalid_state', 'POST /jobs/retry needs state=failed (retry one job with POST /jobs/ID/retry)');
     const ids = ctx.store.retryFailed();
     if (ids.length > 0) wokeRetried(ctx, ids);
-    const fromPeers = parseFlag('local', q.local) ? [] : await ctx.peers.retryFailed();
+    const fromPeers = parseFlagParam('local', q.local) ? [] : await ctx.peers.retryFailed();
     res.json({ ids: ids.concat(fromPeers).sort((a, b) => a - b) });
   });
 
@@ -53,7 +53,7 @@ export function publicRoutes(ctx: ManagerContext, auth: ReturnType<typeof create
     if (!state) throw new HttpError(400, 'invalid_state', `state must be one of ${LISTABLE.join(', ')}`);
     const limit = q.limit === undefined ? 100 : parseCountParam('limit', q.limit, 10_000);
     const local = ctx.store.list(state, limit);
-    const all = parseFlag('local', q.local) ? local : local.concat(await ctx.peers.listJobs(state, limit));
+    const all = parseFlagParam('local', q.local) ? local : local.concat(await ctx.peers.listJobs(state, limit));
     res.json({ jobs: all.sort((a, b) => Date.parse(a.enqueuedAt) - Date.parse(b.enqueuedAt) || a.id - b.id).slice(0, limit) });
   });
 

@@ -299,9 +299,7 @@ export class JobStore {
    * could not sync.
    */
   durable(): Promise<void> {
-    return this.wal.durable().catch((err: unknown) => {
-      throw this.syncFailed(err as Error);
-    });
+    return this.wal.durable().catch(this.syncFailed);
   }
 
   /** A sync of the WAL is running off the event loop. */
@@ -315,9 +313,7 @@ export class JobStore {
    * take back (a result whose completion is not on disk yet).
    */
   settled(): Promise<void> {
-    return this.wal.settled().catch((err: unknown) => {
-      throw this.syncFailed(err as Error);
-    });
+    return this.wal.settled().catch(this.syncFailed);
   }
 
   /** Enqueues all jobs in one transaction (all or nothing); returns their ids in order. */
@@ -783,14 +779,13 @@ export class JobStore {
     return n;
   }
 
-  /** A failed sync of the WAL: what it covered may be lost, so nothing more is written here. */
-  private syncFailed(err: Error): DynworkError {
-    this.tampered ??= new DynworkError('store_error', `queue database ${this.file} is unavailable: the disk failed to save its log (${err.message}); this manager writes nothing more to it`, {
+  /** A failed sync of the WAL: what it covered may be lost, so nothing more is written here. Throws. */
+  private readonly syncFailed = (err: Error): never => {
+    throw (this.tampered ??= new DynworkError('store_error', `queue database ${this.file} is unavailable: the disk failed to save its log (${err.message}); this manager writes nothing more to it`, {
       cause: err,
       hint: 'check the disk, then restart the manager: it recovers the queue from what is on disk',
-    });
-    return this.tampered;
-  }
+    }));
+  };
 
   private owns(id: number): boolean {
     return Number.isSafeInteger(id) && id > 0 && ownerOf(id) === this.managerIndex;
