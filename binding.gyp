@@ -17,7 +17,8 @@
           "target_name": "mb_avx2",
           "type": "static_library",
           "sources": ["native/mb_avx2.c"],
-          "cflags": ["-O3", "-mavx2", "-fPIC"]
+          "comment": "GCC's scheduling before register allocation, pressure-aware, spills less of the 16 ymm registers: avx2x12 6.5 M steps/s against 5.9 M without (native/README.md).",
+          "cflags": ["-O3", "-mavx2", "-fschedule-insns", "-fsched-pressure", "-fPIC"]
         },
         {
           "target_name": "mb_avx512",

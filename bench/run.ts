@@ -107,34 +107,43 @@ async function pids(name: string, role: 'manager' | 'worker'): Promise<number[]>
 
 try {
   if (only.has('hash')) {
-    process.stderr.write('1. hash steps/s per core (per CPU second), median of 5 interleaved rounds\n');
+    process.stderr.write('1. hash steps/s per core (per CPU second), median of 6 interleaved rounds, each on one CPU, the CPUs in turn\n');
     const f = measurePaths();
     const worker = choosePath();
-    const base = 'error' in f.references ? null : f.references.find((r) => r.kind === 'lowlevel')!.perSec;
-    const times = (x: number) => (base ? `${fmt(x / base, 2)} ×` : '');
+    const base = 'error' in f.references ? null : f.references.find((r) => r.kind === 'lowlevel')!;
+    // Ratios are medians of per-round ratios (bench/hash-paths.ts), so the references' own too.
+    const refRatio = (samples: number[]) =>
+      base
+        ? percentile(
+            samples.map((x, r) => x / base.samples[r]!),
+            50,
+          )
+        : null;
+    const times = (ratio: number | null) => (ratio === null ? '' : `${fmt(ratio, 2)} ×`);
     if ('error' in f.references) row('C references', f.references.error);
-    else for (const r of f.references) row(r.name, `${fmt(r.perSec)}  ${times(r.perSec)}`);
-    // The addon's own OpenSSL loop runs the reference's code in this process: a
-    // reference well below it read slow (this VM once gave 2.2 M against 3.2 M
-    // for a whole run), and every ratio against it would be overstated.
-    const ownLoop = f.paths.find((p) => p.path === 'scalar')?.perSec;
-    const suspect = base !== null && ownLoop !== undefined && ownLoop > 1.1 * base;
-    if (suspect) row('  the reference read slow this run', `${fmt(base)} against ${fmt(ownLoop)} for the addon's OpenSSL loop: ratios overstated, targets not judged; run again`);
+    else for (const r of f.references) row(r.name, `${fmt(r.perSec)}  ${times(refRatio(r.samples))}`);
+    // The addon's own OpenSSL loop runs the reference's code in this process, on
+    // the same CPU in each round: a reference well below it read slow, and every
+    // ratio against it would be overstated.
+    const ownLoop = f.paths.find((p) => p.path === 'scalar')?.ratio ?? null;
+    const suspect = ownLoop !== null && ownLoop > 1.1;
+    if (suspect)
+      row('  the reference read slow this run', `the addon's OpenSSL loop ran ${fmt(ownLoop, 2)} × the reference's speed on the same CPUs: ratios overstated, targets not judged; run again`);
     const targets: Partial<Record<string, number>> = { avx512: 5, avx2: 2 };
     const verdicts: Record<string, unknown> = {};
     for (const p of f.paths) {
       const target = targets[p.path];
-      const ratio = base ? p.perSec / base : null;
-      if (target && ratio !== null) verdicts[p.path] = { ratio, target, met: suspect ? null : ratio >= target };
+      if (target && p.ratio !== null) verdicts[p.path] = { ratio: p.ratio, target, met: suspect ? null : p.ratio >= target };
       row(
         `path ${p.path} (${p.lanes} ${p.lanes === 1 ? 'chain' : 'lanes'})${p.path === worker ? ", the workers' path" : ''}`,
-        `${fmt(p.perSec)}  ${times(p.perSec)}${target && ratio !== null ? `  (target ≥ ${target} ×: ${suspect ? 'not judged' : ratio >= target ? 'met' : 'missed'})` : ''}`,
+        `${fmt(p.perSec)}  ${times(p.ratio)}${target && p.ratio !== null ? `  (target ≥ ${target} ×: ${suspect ? 'not judged' : p.ratio >= target ? 'met' : 'missed'})` : ''}`,
       );
     }
     if (f.mixed) {
       const full = f.paths.find((p) => p.path === f.mixed!.path)!.perSec;
-      row(`path ${f.mixed.path}, 64 jobs of 1–200,000 iterations, lanes refilled`, `${fmt(f.mixed.perSec)}  ${times(f.mixed.perSec)}  (${fmt((100 * f.mixed.perSec) / full)} % of full lanes)`);
+      row(`path ${f.mixed.path}, 64 jobs of 1–200,000 iterations, lanes refilled`, `${fmt(f.mixed.perSec)}  ${times(f.mixed.ratio)}  (${fmt((100 * f.mixed.perSec) / full)} % of full lanes)`);
     }
+    if (f.cpus.length > 0) row('  rounds ran on CPUs', f.cpus.join(', '));
     results.hash = { ...f, workerPath: worker, verdicts, referenceReadSlow: suspect };
   }
 

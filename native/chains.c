@@ -122,7 +122,8 @@ static int ladder(dw_path p, rung out[6]) {
   }
   if (p == DW_AVX512 || p == DW_AVX512VL) out[n++] = (rung){4, dw_kernel_avx512vlx4, 6.8};
   if (p == DW_AVX2) {
-    out[n++] = (rung){8, dw_kernel_avx2x8, 5.4};
+    out[n++] = (rung){12, dw_kernel_avx2x12, 6.5};
+    out[n++] = (rung){8, dw_kernel_avx2x8, 6.2};
     out[n++] = (rung){4, dw_kernel_avx2x4, 4.6};
   }
 #endif

@@ -25,6 +25,7 @@ typedef void (*dw_kernel)(uint64_t *H, uint64_t steps);
 #if defined(__x86_64__)
 void dw_kernel_avx2x4(uint64_t *H, uint64_t steps);
 void dw_kernel_avx2x8(uint64_t *H, uint64_t steps);
+void dw_kernel_avx2x12(uint64_t *H, uint64_t steps);
 void dw_kernel_avx512x8(uint64_t *H, uint64_t steps);
 void dw_kernel_avx512x16(uint64_t *H, uint64_t steps);
 void dw_kernel_avx512x24(uint64_t *H, uint64_t steps);

@@ -39,7 +39,7 @@ const native = addon?.native ?? null;
 export const NATIVE_ADDON_FILE: string | null = addon?.file ?? null;
 
 /** Chains a path advances side by side at most: what it takes to fill its lanes (native/chains.c ladder). */
-export const LANES: Readonly<Record<HashPath, number>> = { avx512: 24, avx512vl: 12, avx2: 8, scalar: 1, javascript: 1 };
+export const LANES: Readonly<Record<HashPath, number>> = { avx512: 24, avx512vl: 12, avx2: 12, scalar: 1, javascript: 1 };
 
 /** The paths this machine can run, best first; 'javascript' is always last. */
 export function supportedPaths(): HashPath[] {
