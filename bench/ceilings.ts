@@ -20,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
 import { ensureClusterCa, ensureManagerCert } from '../src/cluster/certificates.js';
 import type { HashPath } from '../src/job/hash.js';
+import { onCpu, pinnableCpus } from './affinity.js';
 import { percentile } from './stats.js';
 
 /** Steps per second of `threads` threads hashing at once on `path`, each with its lanes full, by wall clock. */
@@ -39,27 +40,49 @@ async function threadsAtOnce(path: HashPath, threads: number, seconds: number): 
 
 export interface HashingCeiling {
   threads: number;
-  oneThread: number;
+  /** One thread alone, on each CPU in turn (medians of the rounds), and their sum. */
+  oneThread: number[];
+  aloneSum: number;
   allThreads: number;
-  /** allThreads ÷ (oneThread × threads), medians of the rounds. */
+  /** allThreads ÷ aloneSum, the median of the rounds. */
   ratio: number;
   rounds: number[];
 }
 
-/** Every core hashing at once against one core alone, in alternating rounds (this VM drifts). */
+/**
+ * Every core hashing at once against each core alone (pinned to it:
+ * bench/affinity.ts), summed, in alternating rounds (this VM drifts).
+ */
 export async function hashingCeiling(path: HashPath, rounds = 3, seconds = 0.5): Promise<HashingCeiling> {
+  const cpus = pinnableCpus();
   const threads = availableParallelism();
-  const ones: number[] = [];
+  const ones: number[][] = [];
   const alls: number[] = [];
   const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const [one] = await threadsAtOnce(path, 1, seconds);
+    const one: number[] = [];
+    // Without taskset, one thread wherever it lands stands for every core.
+    for (const cpu of cpus.length > 0 ? cpus : [undefined]) one.push((await onCpu(cpu, () => threadsAtOnce(path, 1, seconds)))[0]!);
+    const alone = cpus.length > 0 ? one.reduce((a, b) => a + b, 0) : one[0]! * threads;
     const all = (await threadsAtOnce(path, threads, seconds)).reduce((a, b) => a + b, 0);
-    ones.push(one!);
+    ones.push(one);
     alls.push(all);
-    ratios.push(all / (one! * threads));
+    ratios.push(all / alone);
   }
-  return { threads, oneThread: percentile(ones, 50), allThreads: percentile(alls, 50), ratio: percentile(ratios, 50), rounds: ratios };
+  const oneThread = ones[0]!.map((_, i) =>
+    percentile(
+      ones.map((o) => o[i]!),
+      50,
+    ),
+  );
+  return {
+    threads,
+    oneThread,
+    aloneSum: cpus.length > 0 ? oneThread.reduce((a, b) => a + b, 0) : oneThread[0]! * threads,
+    allThreads: percentile(alls, 50),
+    ratio: percentile(ratios, 50),
+    rounds: ratios,
+  };
 }
 
 export interface HttpsFloor {

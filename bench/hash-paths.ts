@@ -3,15 +3,11 @@
  * runs and both C references, in interleaved rounds (this VM's speed drifts,
  * so each round measures everything once and the medians are compared).
  *
- * Each round runs on one CPU, the process pinned to it (the C reference, a
- * child, inherits the pin), taking the CPUs in turn: on this VM one virtual
- * CPU at a time can run a third slower than the other for minutes (a
- * neighbour on its host core), and a reference that landed on the other one
- * than the paths skewed every ratio, 2.2 M against 3.1 M for the same loop.
- * So a path's ratio is the median of its per-round ratios, each taken on one
- * core at one time.
+ * Each round runs on one CPU, the CPUs in turn (bench/affinity.ts; the C
+ * reference, a child, runs there too), and a path's ratio is the median of
+ * its per-round ratios, each taken on one core at one time.
  */
-import { execFileSync } from 'node:child_process';
+import { onCpu, pinnableCpus } from './affinity.js';
 import { LANES, runChains, supportedPaths, type HashPath } from '../src/job/hash.js';
 import { REFERENCE_NAMES, buildReference, type Reference } from './native.js';
 import { percentile } from './stats.js';
@@ -57,51 +53,26 @@ export interface PathFigures {
 
 const median = (xs: number[]) => percentile(xs, 50);
 
-/** The CPUs this process may run on, as taskset lists them ("0,1" or "0-3"), or null without taskset. */
-function affinity(): string | null {
-  try {
-    return execFileSync('taskset', ['-p', '-c', String(process.pid)], { encoding: 'utf8' })
-      .split(': ')[1]!
-      .trim();
-  } catch {
-    return null;
-  }
-}
-
-function cpusIn(list: string): number[] {
-  return list.split(',').flatMap((part) => {
-    const [a, b] = part.split('-').map(Number);
-    return Array.from({ length: (b ?? a!) - a! + 1 }, (_, i) => a! + i);
-  });
-}
-
-/** Pins every thread of this process (and so the children it starts) to `cpus`. */
-function pin(cpus: string): void {
-  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
-}
-
-export function measurePaths(rounds = 6, seconds = 0.3): PathFigures {
+export async function measurePaths(rounds = 6, seconds = 0.3): Promise<PathFigures> {
   const paths = supportedPaths();
   const ref = buildReference();
   const refs: Record<Reference, number[]> = { lowlevel: [], evp: [] };
   const per: Record<string, number[]> = {};
   const mix: number[] = [];
-  const allowed = affinity();
-  const cpus = allowed ? cpusIn(allowed) : [];
+  const cpus = pinnableCpus();
   const ran: number[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
-      if (cpus.length > 0) {
-        pin(String(cpus[r % cpus.length]));
-        ran.push(cpus[r % cpus.length]!);
-      }
-      if ('run' in ref) for (const kind of ['lowlevel', 'evp'] as const) refs[kind].push(ref.run(kind, Math.round(2_000_000 * seconds)));
-      for (const p of paths) (per[p] ??= []).push(fullLanes(p, p === 'javascript' ? seconds / 2 : seconds));
-      mix.push(mixed(paths[0]!, r + 1));
+      const cpu = cpus[r % cpus.length];
+      if (cpu !== undefined) ran.push(cpu);
+      await onCpu(cpu, () => {
+        if ('run' in ref) for (const kind of ['lowlevel', 'evp'] as const) refs[kind].push(ref.run(kind, Math.round(2_000_000 * seconds)));
+        for (const p of paths) (per[p] ??= []).push(fullLanes(p, p === 'javascript' ? seconds / 2 : seconds));
+        mix.push(mixed(paths[0]!, r + 1));
+      });
     }
   } finally {
     if ('close' in ref) ref.close();
-    if (allowed) pin(allowed);
   }
   const ratio = (samples: number[]) => ('run' in ref ? median(samples.map((x, r) => x / refs.lowlevel[r]!)) : null);
   return {

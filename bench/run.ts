@@ -18,6 +18,7 @@ import { teardown } from '../src/cluster/teardown.js';
 import { createLocalProvider } from '../src/providers/local.js';
 import { readClusterState } from '../src/state/cluster-state.js';
 import { choosePath } from '../src/job/hash.js';
+import { onCpu, pinnableCpus } from './affinity.js';
 import { fsyncFloor, hashingCeiling, httpsFloor } from './ceilings.js';
 import { drain } from './drain.js';
 import { fullLanes, measurePaths } from './hash-paths.js';
@@ -83,10 +84,18 @@ function threadCpu(pid: number): Map<string, number> {
   return out;
 }
 
-/** Chain steps per second on one core on the workers' path with its lanes full, for about a third of a second of wall time. */
-function perCoreRate(): number {
-  // Wall time, as the cluster's rate it is compared with.
-  return fullLanes(choosePath(), 0.3, () => now() / 1000);
+/**
+ * What the machine's cores hash on the workers' path with the lanes full, each
+ * measured pinned to it for about a third of a second of wall time (wall, as
+ * the cluster's rate it is compared with): the sum, and each CPU's rate.
+ */
+async function machineRate(): Promise<{ total: number; perCpu: number[] }> {
+  const rate = () => fullLanes(choosePath(), 0.3, () => now() / 1000);
+  const cpus = pinnableCpus();
+  if (cpus.length === 0) return { total: rate() * cores, perCpu: [rate()] };
+  const perCpu: number[] = [];
+  for (const cpu of cpus) perCpu.push(await onCpu(cpu, rate));
+  return { total: perCpu.reduce((a, b) => a + b, 0), perCpu };
 }
 
 /** CPU seconds a process has used, from /proc (utime + stime). */
@@ -108,7 +117,7 @@ async function pids(name: string, role: 'manager' | 'worker'): Promise<number[]>
 try {
   if (only.has('hash')) {
     process.stderr.write('1. hash steps/s per core (per CPU second), median of 6 interleaved rounds, each on one CPU, the CPUs in turn\n');
-    const f = measurePaths();
+    const f = await measurePaths();
     const worker = choosePath();
     const base = 'error' in f.references ? null : f.references.find((r) => r.kind === 'lowlevel')!;
     // Ratios are medians of per-round ratios (bench/hash-paths.ts), so the references' own too.
@@ -151,8 +160,8 @@ try {
     process.stderr.write("1b. this machine's ceilings, before any dynwork code\n");
     const h = await hashingCeiling(choosePath());
     row(
-      `ceiling: ${h.threads} threads hashing at once ÷ (one alone × ${h.threads})`,
-      `${fmt(h.ratio, 2)} (rounds ${h.rounds.map((r) => fmt(r, 2)).join(', ')}; ${fmt(h.oneThread / 1e6, 1)} M alone, ${fmt(h.allThreads / 1e6, 1)} M together): caps every efficiency`,
+      `ceiling: ${h.threads} threads hashing at once ÷ the sum of one alone on each CPU`,
+      `${fmt(h.ratio, 2)} (rounds ${h.rounds.map((r) => fmt(r, 2)).join(', ')}; ${h.oneThread.map((x) => fmt(x / 1e6, 1)).join(' + ')} M alone, ${fmt(h.allThreads / 1e6, 1)} M together): caps every efficiency`,
     );
     const f = await httpsFloor(home);
     row(
@@ -175,10 +184,11 @@ try {
       }
       const workers = await pids('bench-eff', 'worker');
       if (only.has('efficiency')) {
-        // This VM's speed drifts by up to ±20 % from one second to the next, so
-        // each round is bracketed by a per-core measurement of the same code
-        // path (the native loop the worker threads run) and judged against
-        // their mean; the median round is reported.
+        // This VM's speed drifts by up to ±20 % from one second to the next, and
+        // one CPU can lag the other for minutes, so each round is bracketed by a
+        // measurement of the same code path (the native loop the worker threads
+        // run) on each CPU, and judged against the mean of their sums; the
+        // median round is reported.
         process.stderr.write(`2. compute efficiency (${workers.length} workers, ${cores} cores)\n`);
         const managerPids = await pids('bench-eff', 'manager');
         const scenarios = [
@@ -188,9 +198,9 @@ try {
         const out: Record<string, unknown> = {};
         for (const sc of scenarios) {
           const { jobs, iterations } = sc;
-          const rounds: { seconds: number; clusterHashesPerSec: number; perCoreBracket: number; efficiency: number; cpuSeconds: Record<string, number> }[] = [];
+          const rounds: { seconds: number; clusterHashesPerSec: number; machineBracket: number; perCpu: number[]; efficiency: number; cpuSeconds: Record<string, number> }[] = [];
           for (let round = 0; round < 3; round++) {
-            const before = perCoreRate();
+            const before = await machineRate();
             const cpu0 = [...managerPids, ...workers].map((p) => cpuSeconds(p));
             const threads0 = workers.map(threadCpu);
             const self0 = process.cpuUsage();
@@ -208,7 +218,7 @@ try {
             const cpu1 = [...managerPids, ...workers].map((p) => cpuSeconds(p));
             const threads1 = workers.map(threadCpu);
             const self1 = process.cpuUsage(self0);
-            const after = perCoreRate();
+            const after = await machineRate();
             // The busiest thread of each worker is its hashing thread.
             const hashThreads = workers.reduce((sum, _, i) => sum + Math.max(0, ...[...threads1[i]!].map(([tid, v]) => v - (threads0[i]!.get(tid) ?? 0))), 0);
             const cpu = {
@@ -218,10 +228,11 @@ try {
               hashThreads,
             };
             const rate = (perClient * c.clients.length * iterations) / seconds;
-            const bracket = (before + after) / 2;
-            rounds.push({ seconds, clusterHashesPerSec: rate, perCoreBracket: bracket, efficiency: rate / (bracket * cores), cpuSeconds: cpu });
+            const bracket = (before.total + after.total) / 2;
+            const perCpu = before.perCpu.map((x, i) => (x + after.perCpu[i]!) / 2);
+            rounds.push({ seconds, clusterHashesPerSec: rate, machineBracket: bracket, perCpu, efficiency: rate / bracket, cpuSeconds: cpu });
             process.stderr.write(
-              `    ${sc.name} round ${round + 1}: ${fmt(rate)} hash/s in ${fmt(seconds, 2)} s; per core ${fmt(before)} → ${fmt(after)}; efficiency ${fmt(rate / (bracket * cores), 2)}; CPU s workers ${fmt(cpu.workers, 2)} (hash threads ${fmt(cpu.hashThreads, 2)}), managers ${fmt(cpu.managers, 2)}, bench ${fmt(cpu.bench, 2)}\n`,
+              `    ${sc.name} round ${round + 1}: ${fmt(rate)} hash/s in ${fmt(seconds, 2)} s; machine ${fmt(before.total)} → ${fmt(after.total)} (per CPU ${perCpu.map((x) => fmt(x)).join(' + ')}); efficiency ${fmt(rate / bracket, 2)}; CPU s workers ${fmt(cpu.workers, 2)} (hash threads ${fmt(cpu.hashThreads, 2)}), managers ${fmt(cpu.managers, 2)}, bench ${fmt(cpu.bench, 2)}\n`,
             );
           }
           const median = [...rounds].sort((x, y) => x.efficiency - y.efficiency)[1]!;
@@ -231,7 +242,7 @@ try {
             `wall ${fmt(median.seconds, 2)} s`,
           );
           row(
-            `  efficiency = cluster ÷ (per-core × ${cores} cores), per-core measured around each round`,
+            `  efficiency = cluster ÷ the ${cores} CPUs' rates, each measured pinned to it around each round`,
             `${fmt(median.efficiency, 2)} (rounds ${rounds.map((r) => fmt(r.efficiency, 2)).join(', ')}; target ≥ ${sc.target}: ${median.efficiency >= sc.target ? 'met' : 'missed'})`,
           );
           out[sc.name] = { jobs, iterations, workers: workers.length, target: sc.target, rounds, median };
