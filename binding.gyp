@@ -24,7 +24,7 @@
           "target_name": "mb_avx512",
           "type": "static_library",
           "sources": ["native/mb_avx512.c"],
-          "cflags": ["-O3", "-mavx512f", "-mavx512vl", "-fPIC"]
+          "cflags": ["-O3", "-mavx512f", "-mavx512vl", "-mavx512bw", "-fPIC"]
         }
       ]
     }]

@@ -73,7 +73,7 @@ int dw_path_supported(dw_path p) {
       return __builtin_cpu_supports("avx2");
     case DW_AVX512VL:
     case DW_AVX512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 #endif
     default:
       return 0;
