@@ -21,7 +21,7 @@ import { choosePath } from '../src/job/hash.js';
 import { onCpu, pinnableCpus } from './affinity.js';
 import { fsyncFloor, hashingCeiling, httpsFloor } from './ceilings.js';
 import { drain } from './drain.js';
-import { fullLanes, measurePaths } from './hash-paths.js';
+import { fullLanes, measurePaths, roundRatio } from './hash-paths.js';
 import { enqueueToResultLatency } from './latency.js';
 import { percentile } from './stats.js';
 
@@ -116,18 +116,12 @@ async function pids(name: string, role: 'manager' | 'worker'): Promise<number[]>
 
 try {
   if (only.has('hash')) {
-    process.stderr.write('1. hash steps/s per core (per CPU second), median of 6 interleaved rounds, each on one CPU, the CPUs in turn\n');
+    process.stderr.write('1. hash steps/s per core (per CPU second), median of 6 interleaved rounds, each on one CPU, the CPUs in turn; ratios over the quiet rounds\n');
     const f = await measurePaths();
     const worker = choosePath();
     const base = 'error' in f.references ? null : f.references.find((r) => r.kind === 'lowlevel')!;
     // Ratios are medians of per-round ratios (bench/hash-paths.ts), so the references' own too.
-    const refRatio = (samples: number[]) =>
-      base
-        ? percentile(
-            samples.map((x, r) => x / base.samples[r]!),
-            50,
-          )
-        : null;
+    const refRatio = (samples: number[]) => (base ? roundRatio(samples, base.samples, f.quietRounds) : null);
     const times = (ratio: number | null) => (ratio === null ? '' : `${fmt(ratio, 2)} ×`);
     if ('error' in f.references) row('C references', f.references.error);
     else for (const r of f.references) row(r.name, `${fmt(r.perSec)}  ${times(refRatio(r.samples))}`);
@@ -153,6 +147,11 @@ try {
       row(`path ${f.mixed.path}, 64 jobs of 1–200,000 iterations, lanes refilled`, `${fmt(f.mixed.perSec)}  ${times(f.mixed.ratio)}  (${fmt((100 * f.mixed.perSec) / full)} % of full lanes)`);
     }
     if (f.cpus.length > 0) row('  rounds ran on CPUs', f.cpus.join(', '));
+    if (base)
+      row(
+        '  ratios taken over the rounds whose reference ran within 10 % of its best',
+        `${f.quietRounds.length} of ${f.rounds}: ${f.quietRounds.map((r) => fmt(base.samples[r]! / 1e6, 2)).join(', ')} M`,
+      );
     results.hash = { ...f, workerPath: worker, verdicts, referenceReadSlow: suspect };
   }
 
