@@ -92,7 +92,10 @@ function threadCpu(pid: number): Map<string, number> {
 async function machineRate(): Promise<{ total: number; perCpu: number[] }> {
   const rate = () => fullLanes(choosePath(), 0.3, () => now() / 1000);
   const cpus = pinnableCpus();
-  if (cpus.length === 0) return { total: rate() * cores, perCpu: [rate()] };
+  if (cpus.length === 0) {
+    const one = rate();
+    return { total: one * cores, perCpu: [one] };
+  }
   const perCpu: number[] = [];
   for (const cpu of cpus) perCpu.push(await onCpu(cpu, rate));
   return { total: perCpu.reduce((a, b) => a + b, 0), perCpu };

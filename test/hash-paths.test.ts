@@ -6,13 +6,15 @@
  * no AVX-512 instruction, or it would crash on an AVX2-only CPU.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { describe, test } from 'node:test';
-import { HASH_PATHS, LANES, NATIVE_ADDON_FILE, checkPath, choosePath, firstDigest, iteratedSha512Js, runChains, supportedPaths, type HashPath } from '../src/job/hash.js';
+import { fileURLToPath } from 'node:url';
+import { HASH_PATHS, LANES, NATIVE_ADDON_FILE, checkPath, choosePath, iteratedSha512Js, supportedPaths } from '../src/job/hash.js';
 import { pickPath } from '../src/runtime/worker/dispatch.js';
 import { memoryLogger } from './helpers.js';
+import { runAll } from './run-chains.js';
 
 interface Vector {
   data: string;
@@ -44,21 +46,6 @@ function table(): { data: string; iterations: number }[] {
   });
   jobs.push({ data: 'long chain', iterations: 40_000 }, { data: 'another long chain', iterations: 25_001 });
   return jobs;
-}
-
-function runAll(path: HashPath, jobs: { data: string; iterations: number }[]): string[] {
-  const digests = new Uint8Array(64 * jobs.length);
-  const remaining = new Float64Array(jobs.length);
-  jobs.forEach((j, i) => {
-    digests.set(firstDigest(j.data), 64 * i);
-    remaining[i] = j.iterations - 1;
-  });
-  // A short budget, so chains are also handed back and resumed.
-  for (let calls = 0; remaining.some((r) => r > 0); calls++) {
-    assert.ok(calls < 100_000, 'the chains finish');
-    runChains(path, digests, remaining, 2);
-  }
-  return jobs.map((_, i) => Buffer.from(digests.subarray(64 * i, 64 * i + 64)).toString('hex'));
 }
 
 const jobs = table();
@@ -144,5 +131,24 @@ describe('each kernel is built for its own instruction set', () => {
     for (const k of ['dw_kernel_avx512x8', 'dw_kernel_avx512x16', 'dw_kernel_avx512x24']) assert.ok(avx512Instructions(k).length > 100, k);
     // EVEX on 256-bit registers: what -march=native would slip into the AVX2 kernels.
     for (const k of ['dw_kernel_avx512vlx4', 'dw_kernel_avx512vlx8', 'dw_kernel_avx512vlx12']) assert.ok(avx512Instructions(k).length > 100, k);
+  });
+
+  // The check above reads the code; this one runs it where an AVX-512 instruction would be illegal.
+  test('on emulated CPUs with AVX2 and no AVX-512 (Haswell, as older Intel; EPYC-Milan, as AMD Zen 3), only avx2 and scalar are offered, and avx2 gives every result', () => {
+    if (arch() !== 'x64') return assert.ok(!supportedPaths().includes('avx2'));
+    const qemu = spawnSync('sh', ['-c', 'command -v qemu-x86_64'], { encoding: 'utf8' }).stdout.trim();
+    assert.notEqual(qemu, '', 'qemu-x86_64 is not on PATH: apt-get install qemu-user (.ci/run does)');
+    // Every vector, and the table without its two long chains (emulation runs the kernels about a hundred times slower).
+    const some = [...vectors, ...jobs.filter((j) => j.iterations < 10_000)];
+    const expected = [...vectors.map((v) => v.result), ...want.filter((_, i) => jobs[i]!.iterations < 10_000)];
+    const child = fileURLToPath(new URL('./avx2-only-child.js', import.meta.url));
+    for (const cpu of ['Haswell', 'EPYC-Milan']) {
+      const r = spawnSync(qemu, ['-cpu', cpu, process.execPath, child], { input: JSON.stringify(some), encoding: 'utf8', timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+      assert.equal(r.status, 0, `${cpu}: ${r.error?.message ?? ''}${r.stderr}`);
+      const out = JSON.parse(r.stdout) as { supported: string[]; results: string[] };
+      assert.deepEqual(out.supported, ['avx2', 'scalar', 'javascript'], cpu);
+      assert.equal(out.results.length, expected.length);
+      for (let i = 0; i < expected.length; i++) assert.equal(out.results[i], expected[i], `${cpu}: ${some[i]!.data.length} characters × ${some[i]!.iterations}`);
+    }
   });
 });
