@@ -11,12 +11,9 @@
 #define R __m512i
 #define R_LANES 8
 #define R_ADD _mm512_add_epi64
-#define R_SUB _mm512_sub_epi64
 #define R_AND _mm512_and_si512
-#define R_OR _mm512_or_si512
 #define R_XOR _mm512_xor_si512
 #define R_SHR _mm512_srli_epi64
-#define R_SHL _mm512_slli_epi64
 #define R_ROR _mm512_ror_epi64
 #define R_TERN _mm512_ternarylogic_epi64
 #define R_SET1(c) _mm512_set1_epi64((long long)(c))
@@ -46,12 +43,9 @@
 #undef R
 #undef R_LANES
 #undef R_ADD
-#undef R_SUB
 #undef R_AND
-#undef R_OR
 #undef R_XOR
 #undef R_SHR
-#undef R_SHL
 #undef R_ROR
 #undef R_TERN
 #undef R_SET1

@@ -6,9 +6,8 @@
  * disassembles the addon to check).
  *
  * The includer defines the register type R holding R_LANES chains, its
- * operations R_ADD … R_STOREU (and R_TERN where the ISA has ternary logic,
- * R_HEX where it has a byte shuffle, KW_FIRST where that order of T1 runs
- * faster), K and KERNEL. A value V is K registers: K independent groups of chains
+ * operations R_ADD … R_STOREU and R_HEX (and R_TERN where the ISA has
+ * ternary logic, KW_FIRST where that order of T1 runs faster), K and KERNEL. A value V is K registers: K independent groups of chains
  * interleaved, because one group's rounds form a dependency chain that
  * leaves the vector units idle (8 lanes in one zmm register run at 13.6 M
  * steps/s here, 24 lanes in three at 25.8 M). Everything K-specific is
@@ -34,24 +33,18 @@ typedef struct {
 #endif
 
 #define P_ADD(i) o_.r[i] = R_ADD(x_.r[i], y_.r[i]);
-#define P_SUB(i) o_.r[i] = R_SUB(x_.r[i], y_.r[i]);
 #define P_AND(i) o_.r[i] = R_AND(x_.r[i], y_.r[i]);
-#define P_OR(i) o_.r[i] = R_OR(x_.r[i], y_.r[i]);
 #define P_XOR(i) o_.r[i] = R_XOR(x_.r[i], y_.r[i]);
 #define P_SHR(i) o_.r[i] = R_SHR(x_.r[i], n_);
-#define P_SHL(i) o_.r[i] = R_SHL(x_.r[i], n_);
 #define P_ROR(i) o_.r[i] = R_ROR(x_.r[i], n_);
 #define P_LOAD(i) o_.r[i] = R_LOADU(p_ + (i) * R_LANES);
 #define P_STORE(i) R_STOREU(p_ + (i) * R_LANES, v_.r[i]);
 
 #define ADD(x, y) ({ V x_ = (x), y_ = (y), o_; EACH(P_ADD) o_; })
-#define SUB(x, y) ({ V x_ = (x), y_ = (y), o_; EACH(P_SUB) o_; })
 #define AND(x, y) ({ V x_ = (x), y_ = (y), o_; EACH(P_AND) o_; })
-#define OR(x, y) ({ V x_ = (x), y_ = (y), o_; EACH(P_OR) o_; })
 #define XOR(x, y) ({ V x_ = (x), y_ = (y), o_; EACH(P_XOR) o_; })
 /* n_ must stay a constant for the immediate forms: an enum, not a variable. */
 #define SHR(x, n) ({ enum { n_ = (n) }; V x_ = (x), o_; EACH(P_SHR) o_; })
-#define SHL(x, n) ({ enum { n_ = (n) }; V x_ = (x), o_; EACH(P_SHL) o_; })
 #define ROR(x, n) ({ enum { n_ = (n) }; V x_ = (x), o_; EACH(P_ROR) o_; })
 #define SET1(c) ({ R s_ = R_SET1(c); V o_; for (int i_ = 0; i_ < K; i_++) o_.r[i_] = s_; o_; })
 #define LOADU(p) ({ const uint64_t *p_ = (p); V o_; EACH(P_LOAD) o_; })
@@ -119,44 +112,22 @@ typedef struct {
 #define SCHEDULE(t) (w[(t) & 15] = ADD(ADD(w[(t) & 15], SSIG0(w[((t) + 1) & 15])), ADD(w[((t) + 9) & 15], SSIG1(w[((t) + 14) & 15]))))
 
 /*
- * Eight lowercase hex characters of the 32-bit values in x, as the
- * big-endian message word SHA-512 reads them: each nibble spread to its own
- * byte, then '0' added, and 'a' - '0' - 10 = 39 more where the nibble is > 9
- * ((t << 8) - t turns each 1 byte of t into 0xff; no carry crosses a byte).
+ * The message words: the hex characters of each half of a state word, by the
+ * includer's byte shuffle (R_HEX, R_HEX_HI, R_HEX_LO: mb_ymm.h, mb_avx512.c),
+ * six operations a word where shifts and masks took seventeen.
  */
-#define HEX_WORD(x)                                                                                                   \
-  ({                                                                                                                  \
-    V hy_ = AND(OR(x, SHL(x, 16)), SET1(0x0000FFFF0000FFFFull));                                                       \
-    hy_ = AND(OR(hy_, SHL(hy_, 8)), SET1(0x00FF00FF00FF00FFull));                                                        \
-    hy_ = AND(OR(hy_, SHL(hy_, 4)), SET1(0x0F0F0F0F0F0F0F0Full));                                                        \
-    V ht_ = AND(SHR(ADD(hy_, SET1(0x0606060606060606ull)), 4), SET1(0x0101010101010101ull));                           \
-    ADD(ADD(hy_, SET1(0x3030303030303030ull)), AND(SUB(SHL(ht_, 8), ht_), SET1(0x2727272727272727ull)));               \
-  })
-
-/* Where the includer has a byte shuffle (R_HEX, see mb_ymm.h), the same in six operations a word instead of seventeen. */
-#ifdef R_HEX
 #define P_HEX(i) o_.r[i] = R_HEX(x_.r[i], half_);
 #define HEX_OF(x, half) ({ V x_ = (x), o_; R half_ = (half); EACH(P_HEX) o_; })
-#endif
 
 void KERNEL(uint64_t *H, uint64_t steps) {
   V s[8];
   for (int i = 0; i < 8; i++) s[i] = LOADU(H + i * LANES);
   while (steps--) {
     V w[16];
-#ifdef R_HEX
     for (int i = 0; i < 8; i++) {
       w[2 * i] = HEX_OF(s[i], R_HEX_HI);
       w[2 * i + 1] = HEX_OF(s[i], R_HEX_LO);
     }
-#else
-    const V low = SET1(0xFFFFFFFFull);
-    for (int i = 0; i < 8; i++) {
-      V hi = SHR(s[i], 32), lo = AND(s[i], low);
-      w[2 * i] = HEX_WORD(hi);
-      w[2 * i + 1] = HEX_WORD(lo);
-    }
-#endif
     V a = SET1(DW_IV[0]), b = SET1(DW_IV[1]), c = SET1(DW_IV[2]), d = SET1(DW_IV[3]);
     V e = SET1(DW_IV[4]), f = SET1(DW_IV[5]), g = SET1(DW_IV[6]), h = SET1(DW_IV[7]);
     V x = XOR(b, c), y = x;
