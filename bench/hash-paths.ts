@@ -14,7 +14,7 @@
 import { onCpu, pinnableCpus } from './affinity.js';
 import { LANES, runChains, supportedPaths, type HashPath } from '../src/job/hash.js';
 import { REFERENCE_NAMES, buildReference, type Reference } from './native.js';
-import { percentile } from './stats.js';
+import { median, percentile } from './stats.js';
 
 const cpuNow = () => {
   const u = process.cpuUsage();
@@ -49,7 +49,8 @@ export interface PathFigures {
   rounds: number;
   /** The CPU each round ran on; empty when the process could not be pinned (no taskset). */
   cpus: number[];
-  references: { kind: Reference; name: string; perSec: number; samples: number[] }[] | { error: string };
+  /** `ratio` as for the paths: the low-level one's is 1, the EVP one's its speed against it. */
+  references: { kind: Reference; name: string; perSec: number; samples: number[]; ratio: number }[] | { error: string };
   /** The rounds ratios are taken over (the reference within 10 % of its best); empty without a reference. */
   quietRounds: number[];
   /** `ratio`: the median over the quiet rounds of the path's rate ÷ the low-level reference's in the same round (null without a reference). */
@@ -57,7 +58,8 @@ export interface PathFigures {
   mixed: { path: HashPath; perSec: number; samples: number[]; ratio: number | null } | null;
 }
 
-const median = (xs: number[]) => percentile(xs, 50);
+/** A rate's middle round (of an even count, the upper middle). */
+const middle = (xs: number[]) => percentile(xs, 50);
 
 export async function measurePaths(rounds = 6, seconds = 0.3): Promise<PathFigures> {
   const paths = supportedPaths();
@@ -87,15 +89,22 @@ export async function measurePaths(rounds = 6, seconds = 0.3): Promise<PathFigur
     rounds,
     cpus: ran,
     quietRounds,
-    references: 'run' in ref ? (['lowlevel', 'evp'] as const).map((kind) => ({ kind, name: REFERENCE_NAMES[kind], perSec: median(refs[kind]), samples: refs[kind] })) : ref,
-    paths: paths.map((path) => ({ path, lanes: LANES[path], perSec: median(per[path]!), samples: per[path]!, ratio: ratio(per[path]!) })),
-    mixed: { path: paths[0]!, perSec: median(mix), samples: mix, ratio: ratio(mix) },
+    references:
+      'run' in ref
+        ? (['lowlevel', 'evp'] as const).map((kind) => ({
+            kind,
+            name: REFERENCE_NAMES[kind],
+            perSec: middle(refs[kind]),
+            samples: refs[kind],
+            ratio: roundRatio(refs[kind], refs.lowlevel, quietRounds),
+          }))
+        : ref,
+    paths: paths.map((path) => ({ path, lanes: LANES[path], perSec: middle(per[path]!), samples: per[path]!, ratio: ratio(per[path]!) })),
+    mixed: { path: paths[0]!, perSec: middle(mix), samples: mix, ratio: ratio(mix) },
   };
 }
 
-/** The median (of an even count, the mean of the middle two) of samples[r] ÷ reference[r] over `rounds`. */
-export function roundRatio(samples: readonly number[], reference: readonly number[], rounds: readonly number[]): number {
-  const xs = rounds.map((r) => samples[r]! / reference[r]!).sort((a, b) => a - b);
-  const m = xs.length >> 1;
-  return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+/** The median of samples[r] ÷ reference[r] over `rounds`. */
+function roundRatio(samples: readonly number[], reference: readonly number[], rounds: readonly number[]): number {
+  return median(rounds.map((r) => samples[r]! / reference[r]!));
 }

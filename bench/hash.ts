@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
 import { HASH_IMPLEMENTATIONS, choosePath, iteratedSha512, type IteratedSha512 } from '../src/job/hash.js';
 import type { ChunkResult, ChunkTask } from '../src/runtime/worker/hash-thread.js';
+import { median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,12 +53,6 @@ function timeOnce(f: IteratedSha512, iterations: number): number {
   const t0 = process.hrtime.bigint();
   f('Hello', iterations);
   return iterations / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function hashTable(): { name: string; perSec: number; nsPerHash: number; ratio: number }[] {

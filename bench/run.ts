@@ -21,7 +21,7 @@ import { choosePath } from '../src/job/hash.js';
 import { onCpu, pinnableCpus } from './affinity.js';
 import { fsyncFloor, hashingCeiling, httpsFloor } from './ceilings.js';
 import { drain } from './drain.js';
-import { fullLanes, measurePaths, roundRatio } from './hash-paths.js';
+import { fullLanes, measurePaths } from './hash-paths.js';
 import { enqueueToResultLatency } from './latency.js';
 import { percentile } from './stats.js';
 
@@ -123,11 +123,9 @@ try {
     const f = await measurePaths();
     const worker = choosePath();
     const base = 'error' in f.references ? null : f.references.find((r) => r.kind === 'lowlevel')!;
-    // Ratios are medians of per-round ratios (bench/hash-paths.ts), so the references' own too.
-    const refRatio = (samples: number[]) => (base ? roundRatio(samples, base.samples, f.quietRounds) : null);
     const times = (ratio: number | null) => (ratio === null ? '' : `${fmt(ratio, 2)} ×`);
     if ('error' in f.references) row('C references', f.references.error);
-    else for (const r of f.references) row(r.name, `${fmt(r.perSec)}  ${times(refRatio(r.samples))}`);
+    else for (const r of f.references) row(r.name, `${fmt(r.perSec)}  ${times(r.ratio)}`);
     // The addon's own OpenSSL loop runs the reference's code in this process, on
     // the same CPU in each round: a reference well below it read slow, and every
     // ratio against it would be overstated.

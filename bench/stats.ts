@@ -3,3 +3,10 @@ export function percentile(xs: readonly number[], p: number): number {
   const a = [...xs].sort((x, y) => x - y);
   return a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))]!;
 }
+
+/** The median: of an even count, the mean of the middle two. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
