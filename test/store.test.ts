@@ -248,6 +248,36 @@ describe('JobStore', () => {
     assert.equal(store.get(ids[1]!)?.status, 'queued');
   });
 
+  test('what each worker holds is kept across lease, completion, expiry, cancel and reopening', () => {
+    const held = () => Object.fromEntries([...store.holdingsByWorker()].map(([w, h]) => [w, { ...h }]));
+    const ids = store.enqueue(
+      [5, 7, 11, 13].map((iterations) => ({ data: 'x', iterations })),
+      0,
+    );
+    store.lease('w1', 2, Infinity, 1_000, 0);
+    store.lease('w2', 1, Infinity, 60_000, 0);
+    assert.deepEqual(held(), { w1: { jobs: 2, iterations: 12 }, w2: { jobs: 1, iterations: 11 } });
+    // A rejected (foreign) result changes nothing; an accepted one returns its iterations.
+    store.complete(
+      'w1',
+      [
+        { id: ids[0]!, result: 'r' },
+        { id: ids[2]!, result: 'r' },
+      ],
+      1,
+    );
+    assert.deepEqual(held(), { w1: { jobs: 1, iterations: 7 }, w2: { jobs: 1, iterations: 11 } });
+    store.expireLeases(5, 1_000);
+    assert.deepEqual(held(), { w2: { jobs: 1, iterations: 11 } });
+    store.lease('w3', 1, Infinity, 60_000, 1_001);
+    store.cancel(ids[2]!, 1_002);
+    assert.deepEqual(held(), { w3: { jobs: 1, iterations: 7 } });
+    assert.deepEqual([...store.leaseHolders()], [['w3', 1]]);
+    store.close();
+    store = JobStore.open(file, 3);
+    assert.deepEqual(held(), { w3: { jobs: 1, iterations: 7 } });
+  });
+
   test('a database newer than the code is refused', () => {
     store.close();
     const db = new Database(file);

@@ -11,7 +11,7 @@ import { LANES, choosePath, iteratedSha512 } from '../src/job/hash.js';
 import { workerConfigSchema, type WorkerConfig } from '../src/settings/worker.js';
 import { endpointFile, startManager, type RunningManager } from '../src/runtime/manager/server.js';
 import { ownerOf } from '../src/protocol/index.js';
-import { FLUSH_BATCH, FLUSH_DELAY_MS, LEASE_BATCH, MAX_CHUNK_JOBS, MAX_HELD_JOBS, chunkTarget, flushDelay, leaseAsk, takeChunk } from '../src/runtime/worker/plan.js';
+import { FLUSH_BATCH, FLUSH_DELAY_MS, HOLD_SECONDS, LEASE_BATCH, MAX_CHUNK_JOBS, MAX_HELD_JOBS, chunkTarget, flushDelay, leaseAsk, takeChunk } from '../src/runtime/worker/plan.js';
 import { startWorker, type RunningWorker } from '../src/runtime/worker/worker.js';
 import { CLIENT_TOKEN, WORKER_TOKEN, managerConfig, memoryLogger, tempDir, vectors, waitFor } from './helpers.js';
 
@@ -130,7 +130,7 @@ describe('worker', () => {
 
   test('heavy jobs are not hoarded beyond what fills the lanes: a second worker gets some', async () => {
     const m1 = await manager(1);
-    // One thread's lanes plus four more, each more than a quarter of a second's work however fast the path.
+    // One thread's lanes plus four more: more work than the first worker asks for (HOLD_SECONDS of it) unless a thread hashes 28 M steps a second.
     const jobs = Array.from({ length: LANES[choosePath()] + 4 }, (_, i) => ({ data: `big ${i}`, iterations: 2_000_000 }));
     const ids = await m1.client.enqueueBatch(jobs);
     const a = worker([m1], { threads: 1, idleTimeoutMs: 800 });
@@ -274,27 +274,29 @@ describe('worker', () => {
 describe('worker planning', () => {
   const base = { rate: 4_000_000, threads: 2, heldJobs: 0, heldWork: 0, queuedJobs: 0, runningChunks: 0, undelivered: 0, managers: 1, lanes: 1 };
 
+  // What `base` holds when full: HOLD_SECONDS on each of 2 threads at 4 M/s.
+  const capacity = HOLD_SECONDS * 2 * 4_000_000;
+
   test('an empty worker asks for about HOLD_SECONDS of work per thread, small jobs in a batch', () => {
-    assert.deepEqual(leaseAsk(base), { max: LEASE_BATCH, maxIterations: 2_000_000 });
+    assert.deepEqual(leaseAsk(base), { max: LEASE_BATCH, maxIterations: capacity });
     // Shared between the managers it long-polls at once.
-    assert.deepEqual(leaseAsk({ ...base, managers: 2 }), { max: LEASE_BATCH, maxIterations: 1_000_000 });
+    assert.deepEqual(leaseAsk({ ...base, managers: 2 }), { max: LEASE_BATCH, maxIterations: capacity / 2 });
   });
 
   test('heavy work is topped up only once half the hold has run down', () => {
-    // Capacity here is 2,000,000 iterations (HOLD_SECONDS, a quarter second, on each of 2 threads at 4 M/s).
-    assert.equal(leaseAsk({ ...base, heldJobs: 6, heldWork: 1_200_000, queuedJobs: 4, runningChunks: 2 }), null, '60 % held: no call');
-    assert.deepEqual(leaseAsk({ ...base, heldJobs: 4, heldWork: 800_000, queuedJobs: 2, runningChunks: 2 }), { max: LEASE_BATCH, maxIterations: 1_200_000 }, '40 % held: top up');
+    assert.equal(leaseAsk({ ...base, heldJobs: 6, heldWork: capacity * 0.6, queuedJobs: 4, runningChunks: 2 }), null, '60 % held: no call');
+    assert.deepEqual(leaseAsk({ ...base, heldJobs: 4, heldWork: capacity * 0.4, queuedJobs: 2, runningChunks: 2 }), { max: LEASE_BATCH, maxIterations: capacity * 0.6 }, '40 % held: top up');
   });
 
   test('a full worker asks for nothing, unless a thread would idle: then one job', () => {
-    assert.equal(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 1, runningChunks: 2 }), null);
-    assert.deepEqual(leaseAsk({ ...base, heldJobs: 1, heldWork: 5_000_000, queuedJobs: 0, runningChunks: 1 }), { max: 1, maxIterations: 1 });
+    assert.equal(leaseAsk({ ...base, heldJobs: 1, heldWork: capacity, queuedJobs: 1, runningChunks: 2 }), null);
+    assert.deepEqual(leaseAsk({ ...base, heldJobs: 1, heldWork: capacity, queuedJobs: 0, runningChunks: 1 }), { max: 1, maxIterations: 1 });
     assert.equal(leaseAsk({ ...base, heldJobs: MAX_HELD_JOBS, heldWork: 10 }), null);
     assert.equal(leaseAsk({ ...base, undelivered: 1_000_000 }), null);
   });
 
   test('every SIMD lane gets a chain, however long, and no more than that', () => {
-    const full = { ...base, lanes: 8, heldWork: 5_000_000, runningChunks: 2 };
+    const full = { ...base, lanes: 8, heldWork: capacity, runningChunks: 2 };
     assert.deepEqual(leaseAsk({ ...full, heldJobs: 3, queuedJobs: 1 }), { max: 13, maxIterations: Number.MAX_SAFE_INTEGER }, '16 lanes, 3 chains');
     assert.equal(leaseAsk({ ...full, heldJobs: 16, queuedJobs: 1 }), null, 'every lane busy');
   });

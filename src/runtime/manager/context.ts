@@ -5,6 +5,7 @@ import type { EnqueueBatcher } from './enqueue-batcher.js';
 import type { EventLog } from './event-log.js';
 import type { GroupCommit } from './group-commit.js';
 import type { History } from './history.js';
+import type { LeaseAskers } from './lease-shares.js';
 import type { LogRing } from '../log-ring.js';
 import type { Waiters } from './waiters.js';
 import type { ManagerMetrics } from './metrics.js';
@@ -24,6 +25,8 @@ export interface ManagerContext {
   /** Parked /pullCompleted long-polls: woken when results arrive. */
   resultWaiters: Waiters;
   workers: WorkerRegistry;
+  /** Who is competing for the queue now, for fair lease shares. */
+  askers: LeaseAskers;
   metrics: ManagerMetrics;
   throughput: Throughput;
   peers: Peers;

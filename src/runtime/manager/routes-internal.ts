@@ -16,6 +16,7 @@ import {
 } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
+import { leaseRoom } from './lease-shares.js';
 import { HUNG_UP } from './waiters.js';
 import type { createAuth } from './auth.js';
 
@@ -94,16 +95,40 @@ export async function leaseCall(ctx: ManagerContext, raw: unknown, res: ServerRe
   res.on('close', () => gone.abort(HUNG_UP));
   const stop = AbortSignal.any([gone.signal, ctx.closing]);
   ctx.workers.touch(workerId, ctx.now());
-  for (;;) {
-    if (stop.aborted) return gone.signal.aborted ? undefined : { jobs: [], leaseMs };
-    const jobs = await ctx.writes.run(() => ctx.store.lease(workerId, max, maxIterations, leaseMs, ctx.now()), { soft: true });
-    if (jobs.length > 0 || ctx.now() >= deadline) {
-      // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
-      ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
-      return { jobs, leaseMs };
+  ctx.askers.begin(workerId, ctx.now());
+  try {
+    for (;;) {
+      if (stop.aborted) return gone.signal.aborted ? undefined : { jobs: [], leaseMs };
+      const cap = shareCap(ctx, workerId);
+      const jobs = cap > 0 ? await ctx.writes.run(() => ctx.store.lease(workerId, max, Math.min(maxIterations, cap), leaseMs, ctx.now()), { soft: true }) : [];
+      if (jobs.length > 0 || ctx.now() >= deadline) {
+        // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
+        ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
+        return { jobs, leaseMs };
+      }
+      await ctx.waiters.wait(deadline - ctx.now(), stop);
     }
-    await ctx.waiters.wait(deadline - ctx.now(), stop);
+  } finally {
+    ctx.askers.end(workerId, ctx.now());
   }
+}
+
+/**
+ * The most iterations `worker` may lease now (lease-shares.ts), 0 while it
+ * holds its share; a worker holding nothing here always gets a job (the
+ * store leases at least one), so nobody waits on a share rounded to nothing.
+ */
+function shareCap(ctx: ManagerContext, worker: string): number {
+  const holdings = ctx.store.holdingsByWorker();
+  const room = leaseRoom({
+    worker,
+    queuedIterations: ctx.store.counts().queuedIterations,
+    holdings,
+    pool: ctx.askers.pool(holdings.keys(), ctx.now()),
+    capacityOf: (w) => ctx.workers.capacityOf(w),
+  });
+  if (room > 0) return Math.ceil(room);
+  return holdings.has(worker) ? 0 : 1;
 }
 
 /** POST /internal/complete: results of jobs the worker still holds; the rest are rejected. */
@@ -117,6 +142,8 @@ export async function completeCall(ctx: ManagerContext, raw: unknown): Promise<C
   ctx.metrics.count('rejectedResults', out.rejected.length);
   ctx.throughput.add(out.accepted.length, now);
   if (out.accepted.length > 0) ctx.resultWaiters.wakeAll();
+  // A worker held back at its share may lease again now.
+  if (out.accepted.length > 0 && ctx.store.counts().queued > 0) ctx.waiters.wakeAll();
   if (out.accepted.length > 0) ctx.logger.info('completed', { workerId, count: out.accepted.length, jobIds: out.accepted });
   for (const id of out.rejected) ctx.logger.info('late or foreign result dropped', { jobId: id, workerId });
   return out;

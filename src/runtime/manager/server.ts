@@ -22,6 +22,7 @@ import { GroupCommit } from './group-commit.js';
 import { History } from './history.js';
 import { LogRing } from '../log-ring.js';
 import { Waiters } from './waiters.js';
+import { LeaseAskers } from './lease-shares.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
 import { startScaling } from './scaling.js';
@@ -73,6 +74,7 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
     waiters,
     resultWaiters: new Waiters(),
     workers,
+    askers: new LeaseAskers(),
     metrics,
     throughput: new Throughput(),
     peers: new Peers(config.peers, config, config.peerTimeoutMs, logger, config.tls ? { ca: clusterCa(config.tls), cluster: config.cluster } : undefined),

@@ -43,6 +43,12 @@ export class WorkerRegistry {
     if (w) w.jobsDone += n;
   }
 
+  /** Iterations a second the worker reported for all its threads, or null before its first rate. */
+  capacityOf(workerId: string): number | null {
+    const w = this.workers.get(workerId);
+    return w?.hashRate ? w.hashRate * Math.max(1, w.threads) : null;
+  }
+
   list(now: number): WorkerView[] {
     const out: WorkerView[] = [];
     for (const [id, w] of this.workers) {

@@ -53,6 +53,12 @@ interface Atomic {
   immediate<T>(fn: () => T): T;
 }
 
+/** What one worker holds a lease on here. */
+export interface Holding {
+  jobs: number;
+  iterations: number;
+}
+
 export interface ExpiryResult {
   requeued: number[];
   failed: number[];
@@ -87,6 +93,8 @@ export class JobStore {
   readonly managerIndex: number;
   private readonly db: Database.Database;
   private readonly tally: StoreCounts;
+  /** Leases by holder, kept like the tally (lease fairness reads them on every lease call). */
+  private holdings = new Map<string, Holding>();
   private readonly stmt;
   /** The inodes opened: a database (or WAL) file deleted under us keeps working on the orphan, so compare. */
   private readonly ino: bigint;
@@ -185,7 +193,7 @@ export class JobStore {
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE seq = ?`,
       ),
-      holders: db.prepare<[], { owner: string; n: number }>('SELECT lease_owner AS owner, COUNT(*) AS n FROM jobs WHERE state = 1 GROUP BY lease_owner'),
+      holders: db.prepare<[], { owner: string; n: number; iters: number }>('SELECT lease_owner AS owner, COUNT(*) AS n, SUM(iterations) AS iters FROM jobs WHERE state = 1 GROUP BY lease_owner'),
       oldestQueued: db.prepare<[], { seq: number; enqueued_at: number }>('SELECT seq, enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1'),
       purgePulled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 3 AND pulled_at < ?'),
       purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state IN (4, 6) AND completed_at < ?'),
@@ -201,6 +209,7 @@ export class JobStore {
       else if (row.state === FAILED) this.tally.failed = row.n;
       else if (row.state === DELIVERING) this.tally.delivering = row.n;
     }
+    this.recountHoldings();
   }
 
   /**
@@ -365,6 +374,7 @@ export class JobStore {
       this.tally.queued -= rows.length;
       this.tally.queuedIterations -= iters;
       this.tally.running += rows.length;
+      this.hold(owner, rows.length, iters);
       return rows.map((r) => ({ id: makeJobId(r.seq, this.managerIndex), data: r.data, iterations: r.iterations }));
     });
   }
@@ -375,14 +385,17 @@ export class JobStore {
     return this.tx(() => {
       const accepted: number[] = [];
       const rejected: number[] = [];
+      let iters = 0;
       for (const { id, result } of results) {
         const row = this.owns(id) ? this.stmt.complete.get(result, now, seqOf(id), owner) : undefined;
         if (row) {
           accepted.push(id);
+          iters += row.iterations;
           this.stmt.attemptEnd.run(now, 'completed', seqOf(id));
         } else rejected.push(id);
       }
       this.tally.running -= accepted.length;
+      this.hold(owner, -accepted.length, -iters);
       this.tally.completed += accepted.length;
       return { accepted, rejected };
     });
@@ -425,6 +438,8 @@ export class JobStore {
       this.tally.running -= rows.length;
       this.tally.queued += requeued.length;
       this.tally.failed += failed.length;
+      // RETURNING gives the rows as updated, without their holder: count again (expiry is rare).
+      if (rows.length > 0) this.recountHoldings();
       return { requeued: requeued.sort((a, b) => a - b), failed: failed.sort((a, b) => a - b) };
     });
   }
@@ -509,7 +524,10 @@ export class JobStore {
       if (before.state === QUEUED) {
         this.tally.queued--;
         this.tally.queuedIterations -= before.iterations;
-      } else this.tally.running--;
+      } else {
+        this.tally.running--;
+        this.recountHoldings();
+      }
       return this.get(id);
     });
   }
@@ -556,8 +574,24 @@ export class JobStore {
 
   /** How many jobs each worker holds a lease on now. */
   leaseHolders(): Map<string, number> {
-    if (this.tally.running === 0) return new Map();
-    return new Map(this.stmt.holders.all().map((r) => [r.owner, r.n]));
+    return new Map([...this.holdings].map(([owner, h]) => [owner, h.jobs]));
+  }
+
+  /** What each worker holds a lease on now (a live view: do not change it). */
+  holdingsByWorker(): ReadonlyMap<string, Readonly<Holding>> {
+    return this.holdings;
+  }
+
+  private hold(owner: string, jobs: number, iterations: number): void {
+    const h = this.holdings.get(owner) ?? { jobs: 0, iterations: 0 };
+    h.jobs += jobs;
+    h.iterations += iterations;
+    if (h.jobs <= 0) this.holdings.delete(owner);
+    else this.holdings.set(owner, h);
+  }
+
+  private recountHoldings(): void {
+    this.holdings = new Map(this.stmt.holders.all().map((r) => [r.owner, { jobs: r.n, iterations: r.iters }]));
   }
 
   oldestQueuedAt(): number | null {

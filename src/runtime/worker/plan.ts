@@ -6,12 +6,14 @@
 
 /**
  * A worker aims to hold about this much work per thread (leased, not yet
- * done), and at least a chain for every SIMD lane. With the lanes' speed a
- * longer hold only let the first worker to ask take more than its share of a
- * backlog, finishing after the others (1 s gave efficiency 0.68 where this
- * gives 0.72: bench/results.json).
+ * done), and at least a chain for every SIMD lane. Managers cap each worker
+ * at its share of their backlog (manager/lease-shares.ts), so a long hold no
+ * longer lets the first worker to ask take everything: it means fewer lease
+ * and completion calls, and a batch that ends with chains in every lane
+ * (heavy rounds ran 8–15 % faster than with a quarter second, and the
+ * managers spent 40 % less CPU: the closing note of #14, session 8).
  */
-export const HOLD_SECONDS = 0.25;
+export const HOLD_SECONDS = 2;
 /**
  * Work is topped up once this share of the hold has run down, so a worker on
  * heavy jobs asks a few times a second, not after every finished job.
