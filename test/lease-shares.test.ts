@@ -11,13 +11,13 @@ import type { RunningManager } from '../src/runtime/manager/server.js';
 import { CLIENT_TOKEN, WORKER_TOKEN, startTestManager, tempDir, waitFor } from './helpers.js';
 
 describe('leaseRoom', () => {
-  const room = (worker: string, queuedIterations: number, held: Record<string, number>, capacities: Record<string, number | null>, pool = Object.keys(capacities)) =>
+  const room = (worker: string, queuedIterations: number, held: Record<string, number>, threads: Record<string, number | null>, pool = Object.keys(threads)) =>
     leaseRoom({
       worker,
       queuedIterations,
       holdings: new Map(Object.entries(held).map(([w, iterations]) => [w, { iterations }])),
       pool: new Set(pool),
-      capacityOf: (w) => capacities[w] ?? null,
+      threadsOf: (w) => threads[w] ?? null,
     });
 
   test('equal workers split the work in hand (queued and leased) evenly, less what each holds', () => {
@@ -27,7 +27,7 @@ describe('leaseRoom', () => {
     assert.equal(room('a', 20, { a: 80 }, { a: 5, b: 5 }), -30, 'holding more than its share: no room');
   });
 
-  test('shares follow the reported capacity; an unknown worker weighs as the mean of the known', () => {
+  test('shares follow the hashing threads; a worker not yet heard from weighs as the mean of the known', () => {
     assert.equal(room('a', 100, {}, { a: 3, b: 1 }), 75);
     assert.equal(room('b', 100, {}, { a: 3, b: 1 }), 25);
     // c unknown weighs 2 (the mean of 3 and 1): a gets 3/6.
@@ -75,10 +75,10 @@ describe('a manager leases each worker its share', () => {
     tmp.cleanup();
   });
 
-  test('a fast worker gets three quarters, is held there until it completes, and the slow one gets the rest', async () => {
-    // "fast" hashes three times as much as "slow": 3 threads at the same rate.
+  test('a worker with three threads gets three quarters, is held there until it completes, and one with one thread gets the rest', async () => {
+    // The reported rates would split it the other way: they do not count.
     await worker.heartbeat({ workerId: 'fast', ids: [], hashRate: 1_000_000, threads: 3, busy: 0 });
-    await worker.heartbeat({ workerId: 'slow', ids: [], hashRate: 1_000_000, threads: 1, busy: 0 });
+    await worker.heartbeat({ workerId: 'slow', ids: [], hashRate: 5_000_000, threads: 1, busy: 0 });
     await client.enqueueBatch(Array.from({ length: 200 }, (_, i) => ({ data: `share ${i}`, iterations: 1_000 })));
 
     const slowFirst = await worker.lease({ workerId: 'slow', max: 1, maxIterations: Number.MAX_SAFE_INTEGER });

@@ -5,8 +5,16 @@
  * first to ask after a burst of enqueues could take the whole backlog while
  * the others idle, and the batch would end on that one worker. The manager
  * instead lets each worker hold at most its share of the work in hand (queued
- * plus leased), in proportion to the hash rate it reports: the workers finish
- * a backlog together, and the last chains run in every lane, not in one.
+ * plus leased), in proportion to its hashing threads: the workers finish a
+ * backlog together, and the last chains run in every lane, not in one.
+ *
+ * Threads, not the hash rate a worker reports: that rate is measured in wall
+ * time, so a worker whose CPU was busy with something else when it measured
+ * reads slow. Weighted by it, two equal workers here were reported at 12.2 and
+ * 8.5 M steps/s, split a heavy batch 58:42, and one idled for the last 280 ms
+ * of a 990 ms round. Between unlike machines the rest evens out because a
+ * worker holds only a couple of seconds of its own work (plan.ts): a bigger
+ * backlog stays queued for whoever comes back first.
  */
 
 export interface LeaseRoomInput {
@@ -17,25 +25,25 @@ export interface LeaseRoomInput {
   holdings: ReadonlyMap<string, { iterations: number }>;
   /** The workers competing now (holders and recent askers), `worker` among them. */
   pool: ReadonlySet<string>;
-  /** Iterations a second the worker reported for all its threads; null when not yet known. */
-  capacityOf(worker: string): number | null;
+  /** The worker's hashing threads; null before its first heartbeat. */
+  threadsOf(worker: string): number | null;
 }
 
 /**
  * How many more iterations `worker` may lease now: its share of the work in
- * hand less what it holds (≤ 0: none). Unknown workers weigh as the mean of
- * the known ones; alone, a worker may take everything.
+ * hand less what it holds (≤ 0: none). A worker not yet heard from weighs as
+ * the mean of the known ones; alone, a worker may take everything.
  */
 export function leaseRoom(i: LeaseRoomInput): number {
   if (i.pool.size <= 1) return Infinity;
   const known: number[] = [];
   for (const w of i.pool) {
-    const c = i.capacityOf(w);
+    const c = i.threadsOf(w);
     if (c !== null && c > 0) known.push(c);
   }
   const mean = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 1;
   const weight = (w: string): number => {
-    const c = i.capacityOf(w);
+    const c = i.threadsOf(w);
     return c !== null && c > 0 ? c : mean;
   };
   let inHand = i.queuedIterations;

@@ -125,7 +125,7 @@ function shareCap(ctx: ManagerContext, worker: string): number {
     queuedIterations: ctx.store.counts().queuedIterations,
     holdings,
     pool: ctx.askers.pool(holdings.keys(), ctx.now()),
-    capacityOf: (w) => ctx.workers.capacityOf(w),
+    threadsOf: (w) => ctx.workers.threadsOf(w),
   });
   if (room > 0) return Math.ceil(room);
   return holdings.has(worker) ? 0 : 1;

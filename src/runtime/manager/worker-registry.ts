@@ -43,10 +43,9 @@ export class WorkerRegistry {
     if (w) w.jobsDone += n;
   }
 
-  /** Iterations a second the worker reported for all its threads, or null before its first rate. */
-  capacityOf(workerId: string): number | null {
-    const w = this.workers.get(workerId);
-    return w?.hashRate ? w.hashRate * Math.max(1, w.threads) : null;
+  /** The worker's hashing threads, or null before its first heartbeat. */
+  threadsOf(workerId: string): number | null {
+    return this.workers.get(workerId)?.threads ?? null;
   }
 
   list(now: number): WorkerView[] {
