@@ -120,3 +120,42 @@ describe('POST /pullCompleted long-poll (waitMs) and local', () => {
     }
   });
 });
+
+describe('a woken /pullCompleted lingers for the results still running', () => {
+  const dir = tempDir();
+  let m: RunningManager;
+  let client: ManagerClient;
+  let worker: ManagerClient;
+  before(async () => {
+    // A linger far longer than the pull may take below: only its early end lets the pull answer.
+    m = await startTestManager(dir.dir, { pullLingerMs: 60_000 });
+    client = new ManagerClient({ endpoint: m.url, token: CLIENT_TOKEN, timeoutMs: 30_000 });
+    worker = new ManagerClient({ endpoint: m.url, token: WORKER_TOKEN, timeoutMs: 5_000 });
+  });
+  after(async () => {
+    await client.close();
+    await worker.close();
+    await m.close();
+    dir.cleanup();
+  });
+
+  test('and answers with all of them as soon as the last one is in', async () => {
+    const jobs = [
+      { data: 'first', iterations: 2 },
+      { data: 'second', iterations: 2 },
+    ];
+    const ids = await client.enqueueBatch(jobs);
+    assert.equal((await worker.lease({ workerId: 'w', max: 2, waitMs: 0 })).jobs.length, 2);
+    const pending = client.pullCompleted(10, { waitMs: 20_000, local: true, signal: AbortSignal.timeout(10_000) });
+    await waitFor('the pull to park', () => m.ctx.resultWaiters.size === 1);
+    const results = jobs.map((j, i) => ({ id: ids[i]!, result: iteratedSha512(j.data, j.iterations) }));
+    await worker.complete({ workerId: 'w', results: [results[0]!] });
+    // Woken by the first result, the pull waits for the second (the worker still holds it).
+    await waitFor('the pull to linger', () => m.ctx.resultWaiters.size === 1);
+    await worker.complete({ workerId: 'w', results: [results[1]!] });
+    assert.deepEqual(
+      (await pending).sort((a, b) => a.id - b.id),
+      results,
+    );
+  });
+});

@@ -1,13 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseCountParam, parseFlagParam } from '../../job/validate.js';
 import { formatReceipt } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { deliver, take } from './delivery.js';
 import { HUNG_UP } from './waiters.js';
-
-/** How long a woken /pullCompleted long-poll waits for more results before it answers. */
-const PULL_LINGER_MS = 100;
 
 /**
  * POST /pullCompleted (and /pullCompleted/lease with `leaseMs`): up to `top`
@@ -32,10 +28,15 @@ export async function pullCall(ctx: ManagerContext, q: Record<string, unknown>, 
     const deadline = ctx.now() + waitMs;
     while (!stop.aborted && ctx.store.counts().completed === 0 && ctx.now() < deadline) await ctx.resultWaiters.wait(deadline - ctx.now(), stop);
     // While workers still hold jobs here, more results are on their way: a
-    // moment's linger answers with several at once. The last ones go at once.
-    const linger = Math.min(PULL_LINGER_MS, deadline - ctx.now());
-    const counts = ctx.store.counts();
-    if (!stop.aborted && linger > 0 && counts.completed < top && counts.running > 0) await sleep(linger, undefined, { signal: stop }).catch(() => undefined);
+    // moment's linger answers with several at once. It ends when the last of
+    // them is in (a batch's results arrive together, and nothing is gained by
+    // waiting past them), or when there are `top`.
+    const lingerUntil = Math.min(ctx.now() + ctx.config.pullLingerMs, deadline);
+    while (!stop.aborted && ctx.now() < lingerUntil) {
+      const counts = ctx.store.counts();
+      if (counts.completed >= top || counts.running === 0) break;
+      await ctx.resultWaiters.wait(lingerUntil - ctx.now(), stop);
+    }
     if (gone.signal.aborted) return;
     taken = await take(ctx, top, hold, true);
   }
