@@ -144,6 +144,41 @@ describe('JobStore', () => {
     assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 0, queuedIterations: 0 });
   });
 
+  test('one delivery of many results: each held job is taken once, in the order sent, with its first result', () => {
+    const ids = store.enqueue(
+      [1, 2, 3, 4].map((iterations) => ({ data: 'x', iterations })),
+      0,
+    );
+    store.lease('w1', 3, Infinity, 1000, 0);
+    store.lease('w2', 1, Infinity, 1000, 0);
+    const [a, b, c, d] = ids as [number, number, number, number];
+    const out = store.complete(
+      'w1',
+      [
+        { id: c, result: R('c') },
+        { id: a, result: R('a') },
+        { id: c, result: R('again') },
+        { id: d, result: R('not w1s') },
+        { id: 999_001, result: R('foreign') },
+      ],
+      5,
+    );
+    assert.deepEqual(out, { accepted: [c, a], rejected: [c, d, 999_001] });
+    assert.equal(store.get(c)?.result, R('c'));
+    assert.equal(store.get(b)?.status, 'running');
+    assert.equal(store.get(d)?.status, 'running');
+    assert.deepEqual(
+      store.get(a)?.history?.map((h) => [h.workerId, h.outcome]),
+      [['w1', 'completed']],
+    );
+    assert.deepEqual(
+      store.get(b)?.history?.map((h) => h.outcome),
+      ['running'],
+    );
+    assert.deepEqual(store.counts(), { queued: 0, running: 2, completed: 2, failed: 0, delivering: 0, queuedIterations: 0 });
+    assert.deepEqual(Object.fromEntries(store.holdingsByWorker()), { w1: { jobs: 1, iterations: 2 }, w2: { jobs: 1, iterations: 4 } });
+  });
+
   test('a worker that comes back after its lease expired cannot complete the job', () => {
     const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
     store.lease('frozen', 1, Infinity, 1000, 0);
