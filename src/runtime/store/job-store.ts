@@ -175,9 +175,7 @@ export class JobStore {
          WHERE jobs.seq = r.seq AND jobs.state = 1 AND jobs.lease_owner = ?
          RETURNING jobs.seq, jobs.iterations`,
       ),
-      completedAttempts: db.prepare<[number, string]>(
-        "UPDATE attempts SET ended_at = ?, outcome = 'completed' WHERE ended_at IS NULL AND seq IN (SELECT value FROM json_each(?))",
-      ),
+      completedAttempts: db.prepare<[number, string]>("UPDATE attempts SET ended_at = ?, outcome = 'completed' WHERE ended_at IS NULL AND seq IN (SELECT value FROM json_each(?))"),
       extend: db.prepare<[number, number, string]>('UPDATE jobs SET lease_expires_at = ? WHERE seq = ? AND state = 1 AND lease_owner = ?'),
       expire: db.prepare<[number, number, number, number, number], { seq: number; state: number; iterations: number; attempts: number }>(
         `UPDATE jobs SET
