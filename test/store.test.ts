@@ -254,6 +254,46 @@ describe('JobStore', () => {
     assert.ok(next! > id!);
   });
 
+  test('pulled, failed and cancelled jobs are purged with their attempts once past retention; others stay', () => {
+    const [pulled, failed, cancelled, running] = store.enqueue(
+      [1, 2, 3, 4].map((iterations) => ({ data: 'x', iterations })),
+      0,
+    ) as [number, number, number, number];
+    store.lease('w', 4, Infinity, 10, 0);
+    store.complete('w', [{ id: pulled, result: R('a') }], 1);
+    store.reserve(1, 'r', 1000, 1);
+    store.ack('r', 1);
+    store.cancel(cancelled, 2);
+    store.extend('w', [running], 1_000_000, 3);
+    assert.deepEqual(store.expireLeases(1, 10), { requeued: [], failed: [failed] });
+    const attempts = () =>
+      (store as unknown as { db: Database.Database }).db
+        .prepare<[], { seq: number }>('SELECT seq FROM attempts ORDER BY seq')
+        .all()
+        .map((r) => r.seq);
+    assert.equal(attempts().length, 4);
+    assert.equal(store.purge(11), 3);
+    assert.deepEqual(
+      [pulled, failed, cancelled, running].map((id) => store.get(id)?.status ?? null),
+      [null, null, null, 'running'],
+    );
+    assert.equal(attempts().length, 1, 'only the running job keeps its attempt');
+  });
+
+  test('no statement the store runs as it serves scans the whole table (a sweep each second at a million jobs would)', () => {
+    const { db, stmt } = store as unknown as { db: Database.Database; stmt: Record<string, Database.Statement> };
+    // Once at start-up, and the operator's listing (it stops at its limit): the only full scans allowed.
+    const allowed = new Set(['countByState', 'list']);
+    const scans: string[] = [];
+    for (const [name, statement] of Object.entries(stmt)) {
+      // Every ? outside a string literal is a parameter.
+      const params = (statement.source.replace(/'[^']*'/g, '').match(/\?/g) ?? []).length;
+      const plan = db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`).all(...Array<number>(params).fill(1));
+      for (const { detail } of plan) if (/^SCAN (jobs|attempts)\b(?! USING)/.test(detail) && !allowed.has(name)) scans.push(`${name}: ${detail}`);
+    }
+    assert.deepEqual(scans, []);
+  });
+
   test('a poison job is failed after maxAttempts expired leases and never handed out again', () => {
     const [id] = store.enqueue([{ data: 'poison', iterations: 1 }], 0);
     let t = 0;

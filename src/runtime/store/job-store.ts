@@ -162,10 +162,13 @@ export class JobStore {
         `SELECT seq, state, iterations, attempts, tries, lease_owner, lease_expires_at, error, enqueued_at, completed_at, pulled_at, result
          FROM jobs WHERE state IN (?, ?) ORDER BY seq LIMIT ?`,
       ),
-      // Plain ? twice: better-sqlite3 takes ?1 for a named parameter and refuses a positional value for it.
-      purgeAttempts: db.prepare<[number, number]>(
+      // One SELECT a state, each on its partial index: with OR (or IN) SQLite
+      // scans the whole table, every sweep (30 ms a second at 500,000 jobs).
+      purgeAttempts: db.prepare<[number, number, number]>(
         `DELETE FROM attempts WHERE seq IN (
-           SELECT seq FROM jobs WHERE (state = 3 AND pulled_at < ?) OR (state IN (4, 6) AND completed_at < ?))`,
+           SELECT seq FROM jobs WHERE state = 3 AND pulled_at < ?
+           UNION ALL SELECT seq FROM jobs WHERE state = 4 AND completed_at < ?
+           UNION ALL SELECT seq FROM jobs WHERE state = 6 AND completed_at < ?)`,
       ),
       // One statement for a whole delivery (a worker sends hundreds of results
       // at once): a third less time a job than a statement each.
@@ -201,7 +204,8 @@ export class JobStore {
       holders: db.prepare<[], { owner: string; n: number; iters: number }>('SELECT lease_owner AS owner, COUNT(*) AS n, SUM(iterations) AS iters FROM jobs WHERE state = 1 GROUP BY lease_owner'),
       oldestQueued: db.prepare<[], { seq: number; enqueued_at: number }>('SELECT seq, enqueued_at FROM jobs WHERE state = 0 ORDER BY seq LIMIT 1'),
       purgePulled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 3 AND pulled_at < ?'),
-      purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state IN (4, 6) AND completed_at < ?'),
+      purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state = 4 AND completed_at < ?'),
+      purgeCancelled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 6 AND completed_at < ?'),
       countByState: db.prepare<[], { state: number; n: number; iters: number }>('SELECT state, COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM jobs GROUP BY state'),
     };
     this.tally = { queued: 0, running: 0, completed: 0, failed: 0, delivering: 0, queuedIterations: 0 };
@@ -573,9 +577,8 @@ export class JobStore {
   purge(before: number): number {
     this.assertFileIntact();
     return this.tx(() => {
-      this.stmt.purgeAttempts.run(before, before);
-      const n = this.stmt.purgePulled.run(before).changes + this.stmt.purgeFailed.run(before).changes;
-      return n;
+      this.stmt.purgeAttempts.run(before, before, before);
+      return this.stmt.purgePulled.run(before).changes + this.stmt.purgeFailed.run(before).changes + this.stmt.purgeCancelled.run(before).changes;
     });
   }
 
