@@ -56,6 +56,19 @@ export function auth(token = CLIENT_TOKEN): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
+/** `p`, or an error after `ms` (a bound, not a sleep). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Polls `check` until it returns a truthy value or `timeoutMs` passes (then
  * throws with `what`). Errors thrown by `check` count as "not yet" (a manager

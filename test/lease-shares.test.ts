@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { ManagerClient } from '../src/client/manager-client.js';
 import { LeaseAskers, leaseRoom } from '../src/runtime/manager/lease-shares.js';
 import type { RunningManager } from '../src/runtime/manager/server.js';
-import { CLIENT_TOKEN, WORKER_TOKEN, startTestManager, tempDir, waitFor } from './helpers.js';
+import { CLIENT_TOKEN, WORKER_TOKEN, startTestManager, tempDir, waitFor, within } from './helpers.js';
 
 describe('leaseRoom', () => {
   const room = (worker: string, queuedIterations: number, held: Record<string, number>, threads: Record<string, number | null>, pool = Object.keys(threads)) =>
@@ -103,15 +103,3 @@ describe('a manager leases each worker its share', () => {
     assert.equal((await client.status()).queue.queued, 0);
   });
 });
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -13,7 +13,7 @@ import { endpointFile, startManager, type RunningManager } from '../src/runtime/
 import { ownerOf } from '../src/protocol/index.js';
 import { FLUSH_BATCH, FLUSH_DELAY_MS, HOLD_SECONDS, LEASE_BATCH, MAX_CHUNK_JOBS, MAX_HELD_JOBS, chunkTarget, flushDelay, leaseAsk, takeChunk } from '../src/runtime/worker/plan.js';
 import { startWorker, type RunningWorker } from '../src/runtime/worker/worker.js';
-import { CLIENT_TOKEN, WORKER_TOKEN, managerConfig, memoryLogger, tempDir, vectors, waitFor } from './helpers.js';
+import { CLIENT_TOKEN, WORKER_TOKEN, managerConfig, memoryLogger, tempDir, vectors, waitFor, within } from './helpers.js';
 
 interface M {
   index: number;
@@ -63,19 +63,6 @@ function worker(ms: M[], over: Partial<WorkerConfig> = {}, logger = memoryLogger
   const w = startWorker(config, { logger });
   cleanups.push(() => w.close());
   return w;
-}
-
-/** `p`, or an error after `ms` (a bound, not a sleep). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe('worker', () => {
