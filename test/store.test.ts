@@ -348,6 +348,16 @@ describe('JobStore', () => {
     store.cancel(ids[2]!, 1_002);
     assert.deepEqual(held(), { w3: { jobs: 1, iterations: 7 } });
     assert.deepEqual([...store.leaseHolders()], [['w3', 1]]);
+    // A write that fails is undone with the rest of its transaction, holdings too.
+    assert.throws(
+      () =>
+        store.group(() => {
+          store.lease('w4', 1, Infinity, 60_000, 1_003);
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
+    assert.deepEqual(held(), { w3: { jobs: 1, iterations: 7 } });
     store.close();
     store = JobStore.open(file, 3);
     assert.deepEqual(held(), { w3: { jobs: 1, iterations: 7 } });

@@ -869,6 +869,12 @@ export class JobStore {
     } catch (err) {
       Object.assign(this.tally, tally);
       this.lastSeq = lastSeq;
+      // Rolled back by now (to the savepoint, or the whole transaction): count the leases again from what stands.
+      try {
+        this.recountHoldings();
+      } catch {
+        // The database itself failed; the error below says so.
+      }
       if (err instanceof DynworkError) throw err;
       throw new DynworkError('store_error', `queue database write failed: ${(err as Error).message}`, { cause: err });
     } finally {
