@@ -36,21 +36,18 @@ export interface LeaseRoomInput {
  */
 export function leaseRoom(i: LeaseRoomInput): number {
   if (i.pool.size <= 1) return Infinity;
-  const known: number[] = [];
+  const threads = new Map<string, number>();
   for (const w of i.pool) {
-    const c = i.threadsOf(w);
-    if (c !== null && c > 0) known.push(c);
+    const t = i.threadsOf(w);
+    if (t !== null && t > 0) threads.set(w, t);
   }
-  const mean = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 1;
-  const weight = (w: string): number => {
-    const c = i.threadsOf(w);
-    return c !== null && c > 0 ? c : mean;
-  };
+  let known = 0;
+  for (const t of threads.values()) known += t;
+  const mean = threads.size > 0 ? known / threads.size : 1;
+  const total = known + (i.pool.size - threads.size) * mean;
   let inHand = i.queuedIterations;
   for (const h of i.holdings.values()) inHand += h.iterations;
-  let total = 0;
-  for (const w of i.pool) total += weight(w);
-  const share = (inHand * weight(i.worker)) / total;
+  const share = (inHand * (threads.get(i.worker) ?? mean)) / total;
   return share - (i.holdings.get(i.worker)?.iterations ?? 0);
 }
 
