@@ -7,10 +7,11 @@
  * within a chunk, and finished chunks refine the measured hash rate.
  */
 import { Piscina } from 'piscina';
-import { LANES, checkPath, choosePath, runChains, supportedPaths, type HashPath } from '../../job/hash.js';
+import { LANES, checkPath, choosePath, supportedPaths, type HashPath } from '../../job/hash.js';
 import type { Logger } from '../../log.js';
 import type { Changes } from './changes.js';
 import type { HeldJob, HeldJobs } from './held-jobs.js';
+import { calibrate, RateMeter } from './hash-rate.js';
 import runChunk, { type ChunkResult, type ChunkTask } from './hash-thread.js';
 import { CHUNK_SECONDS } from './plan.js';
 
@@ -22,16 +23,12 @@ import { CHUNK_SECONDS } from './plan.js';
 const INLINE_STEPS = 64;
 const INLINE_BYTES = 64 * 1024;
 
-/** A rate sample counts only from chunks this big (smaller ones are mostly overhead). */
-const MIN_SAMPLE_STEPS = 50_000;
-
 export class Dispatch {
-  /** Chain steps per second per thread with its lanes full (measured). */
-  rate = 1;
   runningChunks = 0;
   readonly path: HashPath;
   readonly lanes: number;
   private readonly pool: Piscina<ChunkTask, ChunkResult>;
+  private meter = new RateMeter(1);
 
   constructor(
     private readonly threads: number,
@@ -54,8 +51,13 @@ export class Dispatch {
     });
   }
 
+  /** Chain steps per second per thread with its lanes full (measured: hash-rate.ts). */
+  get rate(): number {
+    return this.meter.value;
+  }
+
   calibrate(): void {
-    this.rate = calibrate(this.path);
+    this.meter = new RateMeter(calibrate(this.path, this.lanes));
   }
 
   /** Starts chunks while a thread is free and jobs are queued. */
@@ -82,7 +84,7 @@ export class Dispatch {
       }
     }
     // Only a chunk that filled the lanes measures what a thread can do.
-    if (chunk.length >= this.lanes && out.steps >= MIN_SAMPLE_STEPS && out.ms > 1) this.rate = 0.8 * this.rate + 0.2 * (out.steps / (out.ms / 1000));
+    if (chunk.length >= this.lanes) this.meter.sample(out.fastest);
   }
 
   async destroy(): Promise<void> {
@@ -147,14 +149,4 @@ export function pickPath(requested: string | undefined, logger: Logger, check: (
     logger.error('hash path gave wrong results at start-up; trying the next one', { path, error: wrong });
   }
   return 'javascript';
-}
-
-/** Chain steps per second on this thread with the lanes full, from a ~20 ms run; refined by real chunks later. */
-function calibrate(path: HashPath): number {
-  const n = Math.max(2, 2 * LANES[path]);
-  const digests = new Uint8Array(64 * n);
-  runChains(path, digests, new Float64Array(n).fill(1_000), 5);
-  const t0 = performance.now();
-  const steps = runChains(path, digests, new Float64Array(n).fill(Number.MAX_SAFE_INTEGER), 20);
-  return steps / Math.max(0.001, (performance.now() - t0) / 1000);
 }

@@ -6,7 +6,8 @@
  * goes back with its digest, so the next chunk carries it on beside new jobs
  * and the lanes stay full. Ids never cross: everything comes back in order.
  */
-import { firstDigest, runChains, type HashPath } from '../../job/hash.js';
+import { firstDigest, type HashPath } from '../../job/hash.js';
+import { timedChains } from './hash-rate.js';
 
 export interface ChunkTask {
   path: HashPath;
@@ -24,6 +25,8 @@ export interface ChunkResult {
   /** Chain steps done, and the time spent hashing in this thread in ms (excludes queueing and messaging). */
   steps: number;
   ms: number;
+  /** Steps per second in the fastest slice of the run (hash-rate.ts): what this CPU does, however it was shared. */
+  fastest: number;
 }
 
 export default function runChunk(task: ChunkTask): ChunkResult {
@@ -36,8 +39,8 @@ export default function runChunk(task: ChunkTask): ChunkResult {
     digests.set(j.digest ?? firstDigest(j.data ?? ''), 64 * i);
     remaining[i] = j.remaining;
   }
-  const steps = runChains(task.path, digests, remaining, task.budgetMs);
+  const { steps, fastest } = timedChains(task.path, digests, remaining, task.budgetMs);
   const results = new Array<string | null>(n);
   for (let i = 0; i < n; i++) results[i] = remaining[i] === 0 ? Buffer.from(digests.buffer, 64 * i, 64).toString('hex') : null;
-  return { results, digests, remaining, steps, ms: performance.now() - start };
+  return { results, digests, remaining, steps, ms: performance.now() - start, fastest };
 }
