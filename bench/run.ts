@@ -255,21 +255,38 @@ try {
         for (const mode of ['batch', 'single'] as const) {
           const managerPids = await pids('bench-eff', 'manager');
           const workerPids = await pids('bench-eff', 'worker');
-          const before = [...managerPids, ...workerPids].map((p) => cpuSeconds(p));
-          const out = await new Promise<string>((resolve, reject) => {
+          const cluster = () => [...managerPids, ...workerPids].map((p) => cpuSeconds(p));
+          // The client runs a cold round then a warm one and prints a line after each: the cluster's CPU is read at each line.
+          type Round = { round: 'cold' | 'warm'; n: number; totalMs: number; enqueueMs: number; cpuMs: number };
+          const marks = [cluster()];
+          const rounds: Round[] = [];
+          await new Promise<void>((resolve, reject) => {
             const child = spawn(process.execPath, [here('./load-client.js'), c.state.name, '20000', mode, '32'], { stdio: ['ignore', 'pipe', 'inherit'] });
             let s = '';
-            child.stdout.on('data', (d: Buffer) => (s += d.toString()));
-            child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load client exited ${code}`))));
+            child.stdout.on('data', (d: Buffer) => {
+              s += d.toString();
+              for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n')) {
+                rounds.push(JSON.parse(s.slice(0, nl)) as Round);
+                marks.push(cluster());
+                s = s.slice(nl + 1);
+              }
+            });
+            child.on('exit', (code) => (code === 0 && rounds.length === 2 ? resolve() : reject(new Error(`load client exited ${code} after ${rounds.length} rounds`))));
           });
-          const r = JSON.parse(out) as { n: number; totalMs: number; enqueueMs: number; cpuMs: number };
-          const after = [...managerPids, ...workerPids].map((p) => cpuSeconds(p));
-          const managerCpu = managerPids.reduce((s, _, i) => s + after[i]! - before[i]!, 0);
-          const workerCpu = workerPids.reduce((s, _, i) => s + after[managerPids.length + i]! - before[managerPids.length + i]!, 0);
-          const jps = r.n / (r.totalMs / 1000);
-          row(`jobs/s, 20,000 × iterations=1, ${mode === 'batch' ? 'batches of 1,000' : 'single requests, 32 in flight'}`, fmt(jps));
-          row(`  CPU s: managers ${fmt(managerCpu, 1)}, workers ${fmt(workerCpu, 1)}, client ${fmt(r.cpuMs / 1000, 1)}`, `wall ${fmt(r.totalMs / 1000, 1)} s`);
-          small[mode] = { jobsPerSec: jps, wallSeconds: r.totalMs / 1000, enqueueSeconds: r.enqueueMs / 1000, cpuSeconds: { managers: managerCpu, workers: workerCpu, client: r.cpuMs / 1000 } };
+          const figures = rounds.map((r, k) => {
+            const [before, after] = [marks[k]!, marks[k + 1]!];
+            const managers = managerPids.reduce((sum, _, i) => sum + after[i]! - before[i]!, 0);
+            const workers = workerPids.reduce((sum, _, i) => sum + after[managerPids.length + i]! - before[managerPids.length + i]!, 0);
+            return { jobsPerSec: r.n / (r.totalMs / 1000), wallSeconds: r.totalMs / 1000, enqueueSeconds: r.enqueueMs / 1000, cpuSeconds: { managers, workers, client: r.cpuMs / 1000 } };
+          });
+          const [cold, warm] = figures as [(typeof figures)[0], (typeof figures)[0]];
+          row(`jobs/s, 20,000 × iterations=1, ${mode === 'batch' ? 'batches of 1,000' : 'single requests, 32 in flight'}`, fmt(warm.jobsPerSec));
+          row(`  CPU s: managers ${fmt(warm.cpuSeconds.managers, 2)}, workers ${fmt(warm.cpuSeconds.workers, 2)}, client ${fmt(warm.cpuSeconds.client, 2)}`, `wall ${fmt(warm.wallSeconds, 2)} s`);
+          row(
+            `  the same from a fresh client process (its code not yet optimized), just before`,
+            `${fmt(cold.jobsPerSec)} (client ${fmt(cold.cpuSeconds.client, 2)} CPU s, managers ${fmt(cold.cpuSeconds.managers, 2)})`,
+          );
+          small[mode] = { ...warm, cold };
         }
         results.smallJobs = small;
       }
