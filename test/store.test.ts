@@ -239,6 +239,55 @@ describe('JobStore', () => {
     assert.equal(store.counts().completed, 1);
   });
 
+  test("a plain pull's results are held in memory: nobody else's while held, one write when acknowledged, still completed after a rollback or a restart", () => {
+    const ids = store.enqueue(
+      [1, 2, 3, 4].map((i) => ({ data: String(i), iterations: 1 })),
+      0,
+    );
+    store.lease('w', 4, Infinity, 1000, 0);
+    ids.forEach((id, i) => store.complete('w', [{ id, result: R(String(i)) }], 10 + i));
+    const { db } = store as unknown as { db: Database.Database };
+    const changes = (): number => db.prepare<[], { n: number }>('SELECT total_changes() AS n').get()!.n;
+    const before = changes();
+    assert.deepEqual(store.reserve(2, 'plain', 1000, 20, true), [
+      { id: ids[0], result: R('0') },
+      { id: ids[1], result: R('1') },
+    ]);
+    assert.equal(changes(), before, 'nothing written to hold them');
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 2, failed: 0, delivering: 2, queuedIterations: 0 });
+    // Held results are nobody else's, by a receipt in the database or another plain pull.
+    assert.deepEqual(store.reserve(1, 'receipt', 1000, 21), [{ id: ids[2], result: R('2') }]);
+    assert.deepEqual(store.reserve(5, 'plain2', 1000, 22, true), [{ id: ids[3], result: R('3') }]);
+    assert.deepEqual(store.reserve(5, 'plain3', 1000, 23, true), []);
+    const acked = changes();
+    assert.equal(store.ack('plain', 30), 2);
+    assert.equal(changes() - acked, 2, 'one row change a result');
+    assert.equal(store.ack('plain', 31), 0, 'a second acknowledgement changes nothing');
+    assert.equal(store.get(ids[0]!)?.status, 'pulled');
+    assert.equal(store.release('plain2'), 1);
+    assert.equal(store.get(ids[3]!)?.status, 'completed');
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 1, queuedIterations: 0 });
+
+    // A hold taken in a write that fails is undone with it.
+    assert.throws(
+      () =>
+        store.group(() => {
+          store.reserve(5, 'doomed', 1000, 40, true);
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 1, queuedIterations: 0 });
+    assert.equal(store.ack('doomed', 41), 0);
+
+    // A hold outlives nothing: after a restart (the answer never went out) the result is handed out again.
+    assert.deepEqual(store.reserve(5, 'cut', 1000, 50, true), [{ id: ids[3], result: R('3') }]);
+    store.close();
+    store = JobStore.open(file, 3);
+    assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 1, queuedIterations: 0 });
+    assert.deepEqual(store.reserve(5, 'again', 1000, 60, true), [{ id: ids[3], result: R('3') }]);
+  });
+
   test('pulled results stay readable for the retention window, then are purged', () => {
     const [id] = store.enqueue([{ data: 'x', iterations: 1 }], 0);
     store.lease('w', 1, Infinity, 1000, 0);

