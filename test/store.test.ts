@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { JobStore } from '../src/runtime/store/job-store.js';
-import { ownerOf } from '../src/protocol/index.js';
+import { makeJobId, ownerOf, seqOf } from '../src/protocol/index.js';
+import { MIGRATIONS } from '../src/runtime/store/migrations.js';
 import { syncLevels, tempDir } from './helpers.js';
 
 const R = (c: string) => c.repeat(128);
@@ -320,13 +321,19 @@ describe('JobStore', () => {
         .prepare<[], { seq: number }>('SELECT seq FROM attempts ORDER BY seq')
         .all()
         .map((r) => r.seq);
-    assert.equal(attempts().length, 4);
+    // A row for each attempt that ended other than by completing; the pulled and running jobs' attempts are on their rows.
+    assert.deepEqual(attempts(), [seqOf(failed), seqOf(cancelled)]);
     assert.equal(store.purge(11), 3);
     assert.deepEqual(
       [pulled, failed, cancelled, running].map((id) => store.get(id)?.status ?? null),
       [null, null, null, 'running'],
     );
-    assert.equal(attempts().length, 1, 'only the running job keeps its attempt');
+    assert.deepEqual(attempts(), []);
+    assert.deepEqual(
+      store.get(running)?.history?.map((a) => [a.attempt, a.workerId, a.outcome]),
+      [[1, 'w', 'running']],
+      'the running job keeps its attempt',
+    );
   });
 
   test('no statement the store runs as it serves scans the whole table (a sweep each second at a million jobs would)', () => {
@@ -419,6 +426,43 @@ describe('JobStore', () => {
     db.close();
     assert.throws(() => JobStore.open(file, 3), /schema version 99, newer than this dynwork/);
     store = JobStore.open(join(tmp.dir, 'other.db'), 3);
+  });
+
+  test('a queue written before attempts moved onto the job rows tells the same stories after the upgrade', () => {
+    store.close();
+    const old = join(tmp.dir, 'v3.db');
+    const db = new Database(old);
+    db.pragma('journal_mode = WAL');
+    db.transaction(() => {
+      for (const sql of MIGRATIONS.slice(0, 3)) db.exec(sql);
+      db.pragma('user_version = 3');
+      // What the old store wrote: a row opened at every lease, closed at completion, expiry or cancel.
+      const job = db.prepare(
+        'INSERT INTO jobs (seq, state, iterations, data, enqueued_at, attempts, tries, lease_owner, lease_expires_at, result, completed_at) VALUES (?, ?, 1, ?, 0, ?, ?, ?, ?, ?, ?)',
+      );
+      const attempt = db.prepare('INSERT INTO attempts (seq, attempt, worker_id, started_at, ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?)');
+      job.run(1, 1, 'x', 2, 2, 'w2', 90_000, null, null); // running its second attempt
+      attempt.run(1, 1, 'w1', 5, 30_005, 'lease expired');
+      attempt.run(1, 2, 'w2', 31_000, null, null);
+      job.run(2, 2, null, 1, 1, null, null, R('a'), 50); // completed
+      attempt.run(2, 1, 'w1', 6, 50, 'completed');
+      db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', 2)").run();
+    })();
+    db.close();
+    store = JobStore.open(old, 3);
+    const story = (seq: number) => store.get(makeJobId(seq, 3))?.history?.map((a) => [a.attempt, a.workerId, a.startedAt, a.endedAt, a.outcome]);
+    const at = (t: number) => new Date(t).toISOString();
+    assert.deepEqual(story(1), [
+      [1, 'w1', at(5), at(30_005), 'lease expired'],
+      [2, 'w2', at(31_000), null, 'running'],
+    ]);
+    assert.deepEqual(story(2), [[1, 'w1', at(6), at(50), 'completed']]);
+    // The running attempt goes on from its job's row: completed by its worker, told once.
+    assert.deepEqual(store.complete('w2', [{ id: makeJobId(1, 3), result: R('b') }], 60_000).accepted, [makeJobId(1, 3)]);
+    assert.deepEqual(story(1), [
+      [1, 'w1', at(5), at(30_005), 'lease expired'],
+      [2, 'w2', at(31_000), at(60_000), 'completed'],
+    ]);
   });
 
   test('a batch enqueue is all or nothing', () => {

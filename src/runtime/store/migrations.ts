@@ -71,4 +71,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (batch, part, line)
   ) WITHOUT ROWID;
   `,
+  // The attempt under way lives on its job's row from here on (the worker
+  // stays in lease_owner after completion); attempts keeps those that ended
+  // otherwise. Open rows of running jobs move onto their job.
+  `
+  ALTER TABLE jobs ADD COLUMN leased_at INTEGER;
+  UPDATE jobs SET leased_at = (SELECT started_at FROM attempts WHERE attempts.seq = jobs.seq AND attempts.attempt = jobs.tries) WHERE state = 1;
+  DELETE FROM attempts WHERE ended_at IS NULL AND seq IN (SELECT seq FROM jobs WHERE state = 1);
+  `,
 ];
