@@ -281,6 +281,13 @@ describe('JobStore', () => {
     assert.deepEqual(store.counts(), { queued: 0, running: 0, completed: 1, failed: 0, delivering: 1, queuedIterations: 0 });
     assert.equal(store.ack('doomed', 41), 0);
 
+    // An answer its reader never takes in runs out like a receipt, and a late acknowledgement takes nothing.
+    assert.deepEqual(store.reserve(5, 'stuck', 100, 42, true), [{ id: ids[3], result: R('3') }]);
+    assert.equal(store.expireReceipts(141), 0);
+    assert.equal(store.expireReceipts(142), 1);
+    assert.equal(store.ack('stuck', 143), 0);
+    assert.equal(store.get(ids[3]!)?.status, 'completed');
+
     // A hold outlives nothing: after a restart (the answer never went out) the result is handed out again.
     assert.deepEqual(store.reserve(5, 'cut', 1000, 50, true), [{ id: ids[3], result: R('3') }]);
     store.close();

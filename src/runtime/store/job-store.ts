@@ -97,7 +97,7 @@ export class JobStore {
   /** Leases by holder, kept like the tally (lease fairness reads them on every lease call). */
   private holdings = new Map<string, Holding>();
   /** Results being written to a plain pull's reader, by token (`reserve` with `inMemory`), and all their seqs. */
-  private readonly handing = new Map<string, number[]>();
+  private readonly handing = new Map<string, { seqs: number[]; expiresAt: number }>();
   private readonly handed = new Set<number>();
   /** The in-memory holds made in the open transaction: undone with it. */
   private handJournal: string[] = [];
@@ -483,18 +483,24 @@ export class JobStore {
    * `inMemory` (a plain pull, settled when its answer is written, within the
    * request): the hold is kept here, not written, so a result costs one write
    * (the acknowledgement) instead of two: 5.6 against 10.2 µs a result. If
-   * this process ends first the results are simply still "completed".
+   * this process ends first the results are simply still "completed"; an
+   * answer that a reader never takes in runs out like a receipt.
    */
   reserve(top: number, receipt: string, leaseMs: number, now: number, inMemory = false): PulledJob[] {
     this.assertFileIntact();
     if (this.tally.completed === 0 || top < 1) return [];
-    // Oldest completion first, past the results being written to plain pulls' readers.
-    const rows = this.stmt.completedHead.all(top + this.handed.size);
-    const take = (this.handed.size === 0 ? rows : rows.filter((r) => !this.handed.has(r.seq))).slice(0, top);
+    // Oldest completion first, past the results being written to plain pulls' readers (the oldest, so first in the index).
+    const take = this.handed.size === 0 ? this.stmt.completedHead.all(top) : [];
+    if (this.handed.size > 0) {
+      for (const r of this.stmt.completedHead.iterate(top + this.handed.size)) {
+        if (!this.handed.has(r.seq)) take.push(r);
+        if (take.length === top) break;
+      }
+    }
     if (take.length === 0) return [];
     const seqs = take.map((r) => r.seq);
     if (inMemory) {
-      this.handing.set(receipt, seqs);
+      this.handing.set(receipt, { seqs, expiresAt: now + leaseMs });
       for (const seq of seqs) this.handed.add(seq);
       this.handJournal.push(receipt);
     } else {
@@ -530,9 +536,9 @@ export class JobStore {
     return this.tx(() => this.returned(this.stmt.release.run(receipt).changes));
   }
 
-  /** Ends an in-memory hold. */
+  /** Ends an in-memory hold; returns what it held. */
   private unhand(receipt: string): number[] | undefined {
-    const held = this.handing.get(receipt);
+    const held = this.handing.get(receipt)?.seqs;
     if (held) {
       this.handing.delete(receipt);
       for (const seq of held) this.handed.delete(seq);
@@ -544,7 +550,9 @@ export class JobStore {
   expireReceipts(now: number): number {
     this.assertFileIntact();
     if (this.tally.delivering === 0) return 0;
-    return this.tx(() => this.returned(this.stmt.expireReceipts.run(now).changes));
+    let n = 0;
+    for (const [receipt, { expiresAt }] of this.handing) if (expiresAt <= now) n += this.returned(this.unhand(receipt)!.length);
+    return n + this.tx(() => this.returned(this.stmt.expireReceipts.run(now).changes));
   }
 
   /** The job's whole story: state, lease, every attempt; null when it is not (or no longer) here. */
