@@ -15,8 +15,8 @@
  */
 import { runChains, type HashPath } from '../../job/hash.js';
 
-/** Probes at the start of each run: a few, so one falls in a turn of its own; few, so a run stays one native call. */
-export const PROBES = 3;
+/** Probes at the start of each run: a few, so one falls in a turn of its own; few, as each is a native call of its own (the rest of the run is one more). */
+const PROBES = 3;
 /** About one kernel call of the native paths (24 lanes × 1,024 steps), well inside the scheduler's turn. */
 const PROBE_MS = 1;
 /** A probe shorter than this (the chains ran out) says little about the rate. */
