@@ -147,6 +147,111 @@ describe('GroupCommit', () => {
     assert.equal(groups, 2);
     assert.equal(store.counts().queued, 2);
   });
+
+  describe('parked long-polls', () => {
+    const never = new AbortController().signal;
+    /** A worker's lease attempt: jobs, or undefined while none are queued. */
+    const lease = (worker: string) => (): { id: number }[] | undefined => {
+      const jobs = store.lease(worker, 1, Infinity, 60_000, 1001);
+      return jobs.length > 0 ? jobs : undefined;
+    };
+
+    test("are answered in the group of the write that makes their answer, after that group's one sync, and hear before its writer", async () => {
+      const writes = new GroupCommit(store);
+      const heard: string[] = [];
+      const parked = writes.park(lease('w1'), 60_000, never, false).then((jobs) => (heard.push('lease'), jobs));
+      await turns(5);
+      assert.equal(groups, 0, 'parking with nothing to try writes nothing');
+      assert.equal(writes.parkedCount, 1);
+      const before = syncs.calls;
+      const ids = await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000)).then((ids) => (heard.push('enqueue'), ids));
+      assert.deepEqual(
+        (await parked)?.map((j) => j.id),
+        ids,
+      );
+      assert.equal(groups, 1, 'the enqueue and the lease are one transaction');
+      assert.equal(syncs.calls - before, 1);
+      assert.deepEqual(heard, ['lease', 'enqueue']);
+      assert.equal(writes.parkedCount, 0);
+    });
+
+    test('are served in the order they parked, each in its own savepoint: one that throws fails alone and leaves the others parked or answered', async () => {
+      const writes = new GroupCommit(store);
+      const first = writes.park(lease('w1'), 60_000, never, false);
+      const broken = writes.park(
+        () => {
+          if (store.counts().running > 0) {
+            store.enqueue([{ data: 'undone', iterations: 1 }], 1000);
+            throw new Error('refused');
+          }
+          return undefined;
+        },
+        60_000,
+        never,
+        false,
+      );
+      const second = writes.park(lease('w2'), 60_000, never, false);
+      const ids = await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000));
+      assert.deepEqual(
+        (await first)?.map((j) => j.id),
+        ids,
+      );
+      await assert.rejects(broken, /refused/);
+      assert.equal(writes.parkedCount, 1, 'the second worker found nothing left and waits on');
+      assert.deepEqual(store.counts(), { queued: 0, running: 1, completed: 0, failed: 0, delivering: 0, queuedIterations: 0 });
+      const more = await writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1000));
+      assert.deepEqual(
+        (await second)?.map((j) => j.id),
+        more,
+      );
+    });
+
+    test("with `now`, are tried in this turn's group even when no write comes (what changed before they parked is not passed by)", async () => {
+      const writes = new GroupCommit(store);
+      const ids = await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000));
+      const groupsBefore = groups;
+      assert.deepEqual(
+        (await writes.park(lease('w1'), 60_000, never, true))?.map((j) => j.id),
+        ids,
+      );
+      assert.equal(groups, groupsBefore + 1);
+      // Tried once and nothing there: it parks, and the next group answers it.
+      const later = writes.park(lease('w1'), 60_000, never, true);
+      await turnsUntil(() => writes.parkedCount === 1);
+      const more = await writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1000));
+      assert.deepEqual(
+        (await later)?.map((j) => j.id),
+        more,
+      );
+    });
+
+    test('give up with undefined when their time is up or their signal aborts (then nothing is taken for them), and a poke tries them without a write', async () => {
+      const writes = new GroupCommit(store);
+      assert.equal(await writes.park(lease('w1'), 20, never, false), undefined);
+      assert.equal(await writes.park(lease('w1'), 0, never, true), undefined, 'tried once, nothing there');
+      const stop = new AbortController();
+      const abandoned = writes.park(lease('w1'), 60_000, stop.signal, false);
+      const tryingAbandoned = writes.park(lease('w2'), 60_000, stop.signal, true);
+      stop.abort();
+      assert.equal(await abandoned, undefined);
+      assert.equal(await tryingAbandoned, undefined);
+      assert.equal(writes.parkedCount, 0);
+      const parked = writes.park(lease('w3'), 60_000, never, false);
+      // Written outside any group (as the lease sweep requeues): a poke runs the parked attempts.
+      const [id] = store.enqueue([{ data: 'a', iterations: 1 }], 1000);
+      await turns(5);
+      assert.equal(writes.parkedCount, 1, 'no group ran');
+      writes.poke();
+      assert.deepEqual(
+        (await parked)?.map((j) => j.id),
+        [id],
+      );
+      assert.deepEqual(
+        store.list('running', 10).map((j) => j.id),
+        [id],
+      );
+    });
+  });
 });
 
 /** Lets the event loop run `n` turns (the store's syncs and the groups' answers happen there). */
