@@ -152,32 +152,40 @@ describe('GroupCommit', () => {
     const never = new AbortController().signal;
     /** A worker's lease attempt: jobs, or undefined while none are queued. */
     const lease = (worker: string) => (): { id: number }[] | undefined => {
+      attempts++;
       const jobs = store.lease(worker, 1, Infinity, 60_000, 1001);
       return jobs.length > 0 ? jobs : undefined;
     };
+    const queued = (): boolean => store.counts().queued > 0;
+    let attempts: number;
+    beforeEach(() => (attempts = 0));
 
-    test("are answered in the group of the write that makes their answer, after that group's one sync, and hear before its writer", async () => {
+    test("are answered in the group of the write that makes their answer, after that group's one sync, and hear after its writer unless they go first", async () => {
       const writes = new GroupCommit(store);
       const heard: string[] = [];
-      const parked = writes.park(lease('w1'), 60_000, never, false).then((jobs) => (heard.push('lease'), jobs));
+      const parked = writes.park(lease('w1'), { ready: queued, ms: 60_000, signal: never }).then((jobs) => (heard.push('lease'), jobs));
+      const reader = writes.park(() => store.counts().running, { ready: () => store.counts().running > 0, ms: 60_000, signal: never, first: true }).then((n) => heard.push(`reader saw ${n} running`));
       await turns(5);
       assert.equal(groups, 0, 'parking with nothing to try writes nothing');
-      assert.equal(writes.parkedCount, 1);
-      const before = syncs.calls;
+      assert.equal(writes.parkedCount, 2);
+      await writes.run(() => store.extend('w2', [], 60_000, 1000), { soft: true });
+      assert.equal(attempts, 0, 'nor is it tried in a group that does not make it ready');
+      const [groupsBefore, syncsBefore] = [groups, syncs.calls];
       const ids = await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000)).then((ids) => (heard.push('enqueue'), ids));
       assert.deepEqual(
         (await parked)?.map((j) => j.id),
         ids,
       );
-      assert.equal(groups, 1, 'the enqueue and the lease are one transaction');
-      assert.equal(syncs.calls - before, 1);
-      assert.deepEqual(heard, ['lease', 'enqueue']);
+      assert.equal(groups - groupsBefore, 1, 'the enqueue and the lease are one transaction');
+      assert.equal(syncs.calls - syncsBefore, 1);
+      await reader;
+      assert.deepEqual(heard, ['reader saw 1 running', 'enqueue', 'lease']);
       assert.equal(writes.parkedCount, 0);
     });
 
     test('are served in the order they parked, each in its own savepoint: one that throws fails alone and leaves the others parked or answered', async () => {
       const writes = new GroupCommit(store);
-      const first = writes.park(lease('w1'), 60_000, never, false);
+      const first = writes.park(lease('w1'), { ready: queued, ms: 60_000, signal: never });
       const broken = writes.park(
         () => {
           if (store.counts().running > 0) {
@@ -186,11 +194,9 @@ describe('GroupCommit', () => {
           }
           return undefined;
         },
-        60_000,
-        never,
-        false,
+        { ready: () => store.counts().running > 0, ms: 60_000, signal: never },
       );
-      const second = writes.park(lease('w2'), 60_000, never, false);
+      const second = writes.park(lease('w2'), { ready: queued, ms: 60_000, signal: never });
       const ids = await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000));
       assert.deepEqual(
         (await first)?.map((j) => j.id),
@@ -206,37 +212,31 @@ describe('GroupCommit', () => {
       );
     });
 
-    test("with `now`, are tried in this turn's group even when no write comes (what changed before they parked is not passed by)", async () => {
+    test("ready as they park, they are tried in this turn's group, with no write (what changed before they parked is not passed by); ready but not answered, they park", async () => {
       const writes = new GroupCommit(store);
       const ids = await writes.run(() => store.enqueue([{ data: 'a', iterations: 1 }], 1000));
       const groupsBefore = groups;
       assert.deepEqual(
-        (await writes.park(lease('w1'), 60_000, never, true))?.map((j) => j.id),
+        (await writes.park(lease('w1'), { ready: queued, ms: 60_000, signal: never }))?.map((j) => j.id),
         ids,
       );
       assert.equal(groups, groupsBefore + 1);
-      // Tried once and nothing there: it parks, and the next group answers it.
-      const later = writes.park(lease('w1'), 60_000, never, true);
+      // As a worker at its share: ready by the counts, but its attempt answers nothing.
+      let full = true;
+      const capped = writes.park(() => (full ? undefined : lease('w2')()), { ready: () => true, ms: 60_000, signal: never });
       await turnsUntil(() => writes.parkedCount === 1);
+      full = false;
       const more = await writes.run(() => store.enqueue([{ data: 'b', iterations: 1 }], 1000));
       assert.deepEqual(
-        (await later)?.map((j) => j.id),
+        (await capped)?.map((j) => j.id),
         more,
       );
     });
 
-    test('give up with undefined when their time is up or their signal aborts (then nothing is taken for them), and a poke tries them without a write', async () => {
+    test('give up with undefined when their time is up or their signal aborts, and then nothing is taken for them; a poke tries them without a write', async () => {
       const writes = new GroupCommit(store);
-      assert.equal(await writes.park(lease('w1'), 20, never, false), undefined);
-      assert.equal(await writes.park(lease('w1'), 0, never, true), undefined, 'tried once, nothing there');
-      const stop = new AbortController();
-      const abandoned = writes.park(lease('w1'), 60_000, stop.signal, false);
-      const tryingAbandoned = writes.park(lease('w2'), 60_000, stop.signal, true);
-      stop.abort();
-      assert.equal(await abandoned, undefined);
-      assert.equal(await tryingAbandoned, undefined);
-      assert.equal(writes.parkedCount, 0);
-      const parked = writes.park(lease('w3'), 60_000, never, false);
+      assert.equal(await writes.park(lease('w1'), { ready: queued, ms: 20, signal: never }), undefined);
+      const parked = writes.park(lease('w2'), { ready: queued, ms: 60_000, signal: never });
       // Written outside any group (as the lease sweep requeues): a poke runs the parked attempts.
       const [id] = store.enqueue([{ data: 'a', iterations: 1 }], 1000);
       await turns(5);
@@ -246,10 +246,18 @@ describe('GroupCommit', () => {
         (await parked)?.map((j) => j.id),
         [id],
       );
-      assert.deepEqual(
-        store.list('running', 10).map((j) => j.id),
-        [id],
-      );
+      assert.equal(attempts, 1);
+      const stop = new AbortController();
+      const waiting = writes.park(lease('w3'), { ready: queued, ms: 60_000, signal: stop.signal });
+      store.enqueue([{ data: 'b', iterations: 1 }], 1000);
+      const aboutToTry = writes.park(lease('w4'), { ready: queued, ms: 60_000, signal: stop.signal });
+      stop.abort();
+      assert.equal(await waiting, undefined);
+      assert.equal(await aboutToTry, undefined);
+      await turns(5);
+      assert.equal(writes.parkedCount, 0);
+      assert.equal(attempts, 1, 'neither was tried');
+      assert.equal(store.counts().queued, 1);
     });
   });
 });

@@ -10,6 +10,9 @@ interface Pending {
 
 /** A long-poll's attempt (see `park`). */
 interface Parked extends Pending {
+  ready: () => boolean;
+  /** Answered before the writes of its group (see `park`). */
+  first: boolean;
   /** When it gives up (performance.now() ms). */
   until: number;
   signal: AbortSignal;
@@ -58,16 +61,22 @@ export class GroupCommit {
 
   /**
    * A long-poll: `attempt` (store calls only, nothing that awaits; a soft
-   * write) runs in every group until it answers something other than
-   * undefined, and that answer is the promise's once its group is durable.
-   * Undefined once `ms` have passed or `signal` aborted. With `now` the first
-   * try is in this turn's group; without, in whichever group comes next (the
-   * caller knows nothing has changed since it last looked).
+   * write) runs in each group in which `ready` (a look at the store's counts:
+   * no write, no savepoint) holds, until it answers something other than
+   * undefined; that answer is the promise's once its group is durable.
+   * Undefined once `ms` have passed or `signal` aborted. Ready now, its first
+   * try is in this turn's group; else in the next group that makes it ready.
+   * `first` answers it before the group's writes: a reader's result goes out
+   * before the worker that delivered it hears back. A worker's lease goes out
+   * after the enqueue's answer: on two cores, traces of the latency bench
+   * showed a worker served first holding up the client that waited for its
+   * ack, whose pull then came in after the result.
    */
-  park<T>(attempt: () => T | undefined, ms: number, signal: AbortSignal, now: boolean): Promise<T | undefined> {
+  park<T>(attempt: () => T | undefined, opts: { ready: () => boolean; ms: number; signal: AbortSignal; first?: boolean }): Promise<T | undefined> {
     return new Promise<T | undefined>((resolve, reject) => {
-      const p: Parked = { write: attempt, soft: true, resolve: resolve as (value: unknown) => void, reject, until: performance.now() + ms, signal };
-      if (!now) this.hold(p);
+      const { ready, ms, signal } = opts;
+      const p: Parked = { write: attempt, ready, first: opts.first ?? false, soft: true, resolve: resolve as (value: unknown) => void, reject, until: performance.now() + ms, signal };
+      if (!ready()) this.hold(p);
       else {
         this.trying.push(p);
         this.schedule();
@@ -126,7 +135,11 @@ export class GroupCommit {
       return;
     }
     const batch: Pending[] = this.pending;
-    const trying = this.trying.filter((p) => !p.signal.aborted || (p.resolve(undefined), false));
+    const trying: Parked[] = [];
+    for (const p of this.trying) {
+      if (p.signal.aborted) p.resolve(undefined);
+      else trying.push(p);
+    }
     this.pending = [];
     this.trying = [];
     this.poked = false;
@@ -146,7 +159,7 @@ export class GroupCommit {
         for (const p of [...this.parked, ...trying]) {
           let outcome: { ok: boolean; value: unknown };
           try {
-            outcome = { ok: true, value: this.store.group(p.write) };
+            outcome = { ok: true, value: p.ready() ? this.store.group(p.write) : undefined };
           } catch (err) {
             outcome = { ok: false, value: err };
           }
@@ -166,10 +179,11 @@ export class GroupCommit {
     // Parked before anything else can commit: no group passes them by.
     for (const p of unanswered) this.hold(p);
     const synced = batch.some((w) => !w.soft) ? this.store.durable() : Promise.resolve();
-    // The long-polls hear first: each answer is the next step of a job on its
-    // way (its lease to a worker, its result to a reader).
-    const order = [...batch.keys()];
-    order.push(...order.splice(0, written));
+    // The parked that go `first`, the writes, then the other parked.
+    const all = [...batch.keys()];
+    const parked = all.slice(written);
+    const first = (i: number): boolean => (batch[i] as Parked).first;
+    const order = [...parked.filter(first), ...all.slice(0, written), ...parked.filter((i) => !first(i))];
     synced.then(
       () => order.forEach((i) => (outcomes[i]!.ok ? batch[i]!.resolve(outcomes[i]!.value) : batch[i]!.reject(outcomes[i]!.value))),
       // A write that failed keeps its own error; the others were not saved.

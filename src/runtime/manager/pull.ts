@@ -43,8 +43,8 @@ export async function pullCall(ctx: ManagerContext, q: Record<string, unknown>, 
       const here = takeHere(ctx, top, hold, plain);
       return here.results.length > 0 ? here : undefined;
     };
-    const first = await ctx.writes.park(() => (ctx.store.counts().completed === 0 ? undefined : lingering() ? LINGER : takeNow()), deadline - ctx.now(), stop, ctx.store.counts().completed > 0);
-    const got = first === LINGER ? await ctx.writes.park(() => (lingering() ? undefined : takeNow()), Math.min(ctx.config.pullLingerMs, deadline - ctx.now()), stop, !lingering()) : first;
+    const first = await ctx.writes.park(() => (lingering() ? LINGER : takeNow()), { ready: () => ctx.store.counts().completed > 0, ms: deadline - ctx.now(), signal: stop, first: true });
+    const got = first === LINGER ? await ctx.writes.park(takeNow, { ready: () => !lingering(), ms: Math.min(ctx.config.pullLingerMs, deadline - ctx.now()), signal: stop, first: true }) : first;
     if (gone.signal.aborted && got === undefined) return;
     taken = got ?? (await take(ctx, top, hold, true, plain));
   }

@@ -105,10 +105,10 @@ export async function leaseCall(ctx: ManagerContext, raw: unknown, res: ServerRe
   try {
     if (stop.aborted) return gone.signal.aborted ? undefined : { jobs: [], leaseMs };
     // Parked, it is leased jobs in the group that enqueues or frees them.
-    const now = ctx.store.counts().queued > 0 && shareCap(ctx, workerId) > 0;
+    const ready = (): boolean => ctx.store.counts().queued > 0 && shareCap(ctx, workerId) > 0;
     // A worker hears at once that the queue is gone, as from any write.
-    if (!now) ctx.store.assertFileIntact();
-    const jobs = (await ctx.writes.park(attempt, deadline - ctx.now(), stop, now)) ?? [];
+    if (!ready()) ctx.store.assertFileIntact();
+    const jobs = (await ctx.writes.park(attempt, { ready, ms: deadline - ctx.now(), signal: stop })) ?? [];
     if (jobs.length === 0 && gone.signal.aborted) return undefined;
     // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
     ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });

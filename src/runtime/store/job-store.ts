@@ -199,14 +199,14 @@ export class JobStore {
          RETURNING jobs.seq, jobs.iterations`,
       ),
       extend: db.prepare<[number, number, string]>('UPDATE jobs SET lease_expires_at = ? WHERE seq = ? AND state = 1 AND lease_owner = ?'),
-      expire: db.prepare<[number, number, number, number, number], { seq: number; state: number; iterations: number; attempts: number }>(
+      expire: db.prepare<[number, number, number, number, number], { seq: number; state: number; iterations: number }>(
         `UPDATE jobs SET
            state = CASE WHEN attempts >= ? THEN 4 ELSE 0 END,
            completed_at = CASE WHEN attempts >= ? THEN ? ELSE NULL END,
            error = CASE WHEN attempts >= ? THEN 'lease expired on every attempt (poison job?)' ELSE NULL END,
            lease_owner = NULL, lease_expires_at = NULL
          WHERE state = 1 AND lease_expires_at <= ?
-         RETURNING seq, state, iterations, attempts`,
+         RETURNING seq, state, iterations`,
       ),
       completedHead: db.prepare<[number], { seq: number; result: string }>('SELECT seq, result FROM jobs WHERE state = 2 ORDER BY completed_at, seq LIMIT ?'),
       reserve: db.prepare<[string, number, string]>('UPDATE jobs SET state = 5, receipt = ?, receipt_expires_at = ? WHERE state = 2 AND seq IN (SELECT value FROM json_each(?))'),
