@@ -91,7 +91,7 @@ describe('a manager leases each worker its share', () => {
 
     // Parked at its share, the fast worker is woken by its own completions.
     const parked = worker.lease({ workerId: 'fast', ...everything, waitMs: 20_000 });
-    await waitFor('the lease call to park', () => mgr.ctx.writes.parkedCount === 1);
+    await waitFor('the lease call to park', () => mgr.ctx.waiters.size === 1);
     const done = fast.jobs.slice(0, 20).map((j) => ({ id: j.id, result: 'a'.repeat(128) }));
     assert.equal((await worker.complete({ workerId: 'fast', results: done })).accepted.length, 20);
     // 180 jobs in hand now: its share is 135, it holds 130.

@@ -232,7 +232,7 @@ describe('manager start-up and shutdown', () => {
       headers: { ...auth(WORKER_TOKEN), 'content-type': 'application/json' },
       body: JSON.stringify({ workerId: 'w', max: 1, waitMs: 20_000 }),
     });
-    await waitFor('the long-poll to be parked', () => m.ctx.writes.parkedCount === 1);
+    await waitFor('the long-poll to be parked', () => m.ctx.waiters.size === 1);
     await m.close();
     const res = await poll;
     assert.equal(res.status, 200);

@@ -46,7 +46,7 @@ describe('POST /pullCompleted long-poll (waitMs) and local', () => {
   test('a waiting pull answers when a result is delivered, well before its wait ends', async () => {
     // Bounded far below waitMs: a pull that did not wake up would be cut off and fail.
     const pending = c1.pullCompleted(10, { waitMs: 20_000, signal: AbortSignal.timeout(5_000) });
-    await waitFor('the pull to park', () => m1.ctx.writes.parkedCount === 1);
+    await waitFor('the pull to park', () => m1.ctx.resultWaiters.size === 1);
     const done = await completeOne(c1, w1, 'wake me');
     assert.deepEqual(await pending, [done]);
   });
@@ -58,10 +58,10 @@ describe('POST /pullCompleted long-poll (waitMs) and local', () => {
   test('a pull abandoned while waiting takes nothing: the result stays for the next one', async () => {
     const stop = new AbortController();
     const pending = c1.pullCompleted(10, { waitMs: 20_000, signal: stop.signal });
-    await waitFor('the pull to park', () => m1.ctx.writes.parkedCount === 1);
+    await waitFor('the pull to park', () => m1.ctx.resultWaiters.size === 1);
     stop.abort();
     await assert.rejects(pending);
-    await waitFor('the server to notice', () => m1.ctx.writes.parkedCount === 0);
+    await waitFor('the server to notice', () => m1.ctx.resultWaiters.size === 0);
     const done = await completeOne(c1, w1, 'keep me');
     assert.deepEqual(await c1.pullCompleted(10), [done]);
   });
@@ -147,11 +147,11 @@ describe('a woken /pullCompleted lingers for the results still running', () => {
     const ids = await client.enqueueBatch(jobs);
     assert.equal((await worker.lease({ workerId: 'w', max: 2, waitMs: 0 })).jobs.length, 2);
     const pending = client.pullCompleted(10, { waitMs: 20_000, local: true, signal: AbortSignal.timeout(10_000) });
-    await waitFor('the pull to park', () => m.ctx.writes.parkedCount === 1);
+    await waitFor('the pull to park', () => m.ctx.resultWaiters.size === 1);
     const results = jobs.map((j, i) => ({ id: ids[i]!, result: iteratedSha512(j.data, j.iterations) }));
     await worker.complete({ workerId: 'w', results: [results[0]!] });
-    // The first result in, the pull lingers for the second (the worker still holds it).
-    await waitFor('the pull to linger', () => m.ctx.writes.parkedCount === 1);
+    // Woken by the first result, the pull waits for the second (the worker still holds it).
+    await waitFor('the pull to linger', () => m.ctx.resultWaiters.size === 1);
     await worker.complete({ workerId: 'w', results: [results[1]!] });
     assert.deepEqual(
       (await pending).sort((a, b) => a.id - b.id),

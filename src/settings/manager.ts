@@ -85,9 +85,9 @@ export const managerConfigSchema = z.object({
   /** Longest a reader may hold results under a receipt (/pullCompleted/lease). @default 3600000 (1 h) */
   maxPullLeaseMs: z.number().int().positive().default(3_600_000),
   /**
-   * How long a /pullCompleted long-poll whose first results are in waits for
-   * more while workers still hold jobs here, so that it answers with several
-   * at once; it answers as soon as the last of them is in. @default 100
+   * How long a woken /pullCompleted long-poll waits for more results while
+   * workers still hold jobs here, so that it answers with several at once;
+   * it answers as soon as the last of them is in. @default 100
    */
   pullLingerMs: z.number().int().nonnegative().default(100),
   /** Longest a lease long-poll is held open. @default 20000 */

@@ -7,6 +7,7 @@ import type { GroupCommit } from './group-commit.js';
 import type { History } from './history.js';
 import type { LeaseAskers } from './lease-shares.js';
 import type { LogRing } from '../log-ring.js';
+import type { Waiters } from './waiters.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { Peers } from './peers.js';
 import type { Throughput } from './throughput.js';
@@ -17,8 +18,12 @@ export interface ManagerContext {
   config: ManagerConfig;
   store: JobStore;
   batcher: EnqueueBatcher;
-  /** The store writes of request handlers go through here, so that a turn's writes share one commit; long-polls park here. */
+  /** The store writes of request handlers go through here, so that a turn's writes share one commit. */
   writes: GroupCommit;
+  /** Parked lease long-polls: woken when jobs may be available. */
+  waiters: Waiters;
+  /** Parked /pullCompleted long-polls: woken when results arrive. */
+  resultWaiters: Waiters;
   workers: WorkerRegistry;
   /** Who is competing for the queue now, for fair lease shares. */
   askers: LeaseAskers;

@@ -19,18 +19,13 @@ export interface Taken {
  * memory instead of writing it (JobStore.reserve).
  */
 export async function take(ctx: ManagerContext, top: number, leaseMs: number, onlyHere: boolean, answering = false): Promise<Taken> {
-  // In a group all the same: it reads only what is on disk (GroupCommit).
-  const here = await ctx.writes.run(() => takeHere(ctx, top, leaseMs, answering), { soft: true });
-  if (here.local >= top || onlyHere) return here;
-  const fromPeers = await ctx.peers.reserve(top - here.local, leaseMs);
-  return { parts: here.parts.concat(fromPeers.parts), results: here.results.concat(fromPeers.results), local: here.local };
-}
-
-/** `take` of this manager's results alone, as a store write (inside a group). */
-export function takeHere(ctx: ManagerContext, top: number, leaseMs: number, answering: boolean): Taken {
   const token = newReceiptToken();
-  const results = ctx.store.reserve(top, token, leaseMs, ctx.now(), answering);
-  return { parts: results.length > 0 ? [{ index: ctx.config.index, token }] : [], results, local: results.length };
+  // In a group all the same: it reads only what is on disk (GroupCommit).
+  const local = await ctx.writes.run(() => ctx.store.reserve(top, token, leaseMs, ctx.now(), answering), { soft: true });
+  const parts: ReceiptPart[] = local.length > 0 ? [{ index: ctx.config.index, token }] : [];
+  if (local.length >= top || onlyHere) return { parts, results: local, local: local.length };
+  const fromPeers = await ctx.peers.reserve(top - local.length, leaseMs);
+  return { parts: parts.concat(fromPeers.parts), results: local.concat(fromPeers.results), local: local.length };
 }
 
 /**
@@ -53,6 +48,7 @@ export async function settle(ctx: ManagerContext, parts: readonly ReceiptPart[],
       n += await ctx.writes.run(() => ctx.store.release(p.token));
     }
   }
+  if (how === 'release' && n > 0) ctx.resultWaiters.wakeAll();
   const counts = await Promise.all(remote.map((p) => ctx.peers.settle(p, how)));
   return counts.reduce((a, b) => a + b, n);
 }

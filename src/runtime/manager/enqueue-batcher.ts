@@ -2,7 +2,7 @@ import type { NewJob } from '../../protocol/index.js';
 import type { BatchCommit, JobStore } from '../store/job-store.js';
 import type { GroupCommit } from './group-commit.js';
 
-/** Enqueues, each answered once committed with its turn's group (which leases the new jobs to parked workers, GroupCommit.park). */
+/** Enqueues, each answered once committed (with its turn's group), and the waiting workers told. */
 export class EnqueueBatcher {
   constructor(
     private readonly store: JobStore,
@@ -17,13 +17,10 @@ export class EnqueueBatcher {
     return ids;
   }
 
-  /** Commits a staged batch (its own transaction), then the parked workers try again. */
+  /** Commits a staged batch (its own transaction); waiting workers hear of the new jobs like any enqueue. */
   commitStaged(id: string, parts: number): BatchCommit {
     const r = this.store.commitBatch(id, parts, this.now());
-    if (r.kind === 'committed' && r.fresh && r.ids.length > 0) {
-      this.onCommit(r.ids.length);
-      this.writes.poke();
-    }
+    if (r.kind === 'committed' && r.fresh && r.ids.length > 0) this.onCommit(r.ids.length);
     return r;
   }
 }

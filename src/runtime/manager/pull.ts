@@ -2,11 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { parseCountParam, parseFlagParam } from '../../job/validate.js';
 import { formatReceipt } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
-import { deliver, take, takeHere, type Taken } from './delivery.js';
-import { HUNG_UP } from './hung-up.js';
-
-/** A parked pull's first results are in, but it lingers for more. */
-const LINGER = Symbol('linger');
+import { deliver, take } from './delivery.js';
+import { HUNG_UP } from './waiters.js';
 
 /**
  * POST /pullCompleted (and /pullCompleted/lease with `leaseMs`): up to `top`
@@ -24,29 +21,25 @@ export async function pullCall(ctx: ManagerContext, q: Record<string, unknown>, 
   const plain = leaseMs === undefined;
   let taken = await take(ctx, top, hold, onlyHere, plain);
   if (taken.results.length === 0 && waitMs > 0) {
-    // Long-poll: parked until a worker delivers results here (they are taken
-    // in the group that completes them), the wait ends, or the client goes
-    // away (then nothing is taken for it).
+    // Long-poll: park until a worker delivers results here, the wait ends, or
+    // the client goes away (then nothing is taken for it).
     const gone = new AbortController();
     res.on('close', () => gone.abort(HUNG_UP));
     const stop = AbortSignal.any([gone.signal, ctx.closing]);
     const deadline = ctx.now() + waitMs;
+    while (!stop.aborted && ctx.store.counts().completed === 0 && ctx.now() < deadline) await ctx.resultWaiters.wait(deadline - ctx.now(), stop);
     // While workers still hold jobs here, more results are on their way: a
     // moment's linger answers with several at once. It ends when the last of
     // them is in (a batch's results arrive together, and nothing is gained by
     // waiting past them), or when there are `top`.
-    const lingering = (): boolean => {
+    const lingerUntil = Math.min(ctx.now() + ctx.config.pullLingerMs, deadline);
+    while (!stop.aborted && ctx.now() < lingerUntil) {
       const counts = ctx.store.counts();
-      return counts.completed < top && counts.running > 0;
-    };
-    const takeNow = (): Taken | undefined => {
-      const here = takeHere(ctx, top, hold, plain);
-      return here.results.length > 0 ? here : undefined;
-    };
-    const first = await ctx.writes.park(() => (lingering() ? LINGER : takeNow()), { ready: () => ctx.store.counts().completed > 0, ms: deadline - ctx.now(), signal: stop, first: true });
-    const got = first === LINGER ? await ctx.writes.park(takeNow, { ready: () => !lingering(), ms: Math.min(ctx.config.pullLingerMs, deadline - ctx.now()), signal: stop, first: true }) : first;
-    if (gone.signal.aborted && got === undefined) return;
-    taken = got ?? (await take(ctx, top, hold, true, plain));
+      if (counts.completed >= top || counts.running === 0) break;
+      await ctx.resultWaiters.wait(lingerUntil - ctx.now(), stop);
+    }
+    if (gone.signal.aborted) return;
+    taken = await take(ctx, top, hold, true, plain);
   }
   const ids = taken.results.map((j) => j.id);
   if (ids.length > 0) ctx.logger.debug(plain ? 'pulled' : 'results leased', { count: ids.length, local: taken.local, jobIds: ids });

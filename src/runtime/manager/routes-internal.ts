@@ -12,13 +12,12 @@ import {
   shipLogsRequest,
   type CompleteResponse,
   type HeartbeatResponse,
-  type LeasedJob,
   type LeaseResponse,
 } from '../../protocol/index.js';
 import type { ManagerContext } from './context.js';
 import { HttpError } from './http-error.js';
 import { leaseRoom } from './lease-shares.js';
-import { HUNG_UP } from './hung-up.js';
+import { HUNG_UP } from './waiters.js';
 import type { createAuth } from './auth.js';
 
 /** What workers and peer managers call, with the worker token only. */
@@ -72,6 +71,7 @@ export function internalRoutes(ctx: ManagerContext, auth: ReturnType<typeof crea
         ctx.metrics.count('pulled', count);
       } else {
         count = await ctx.writes.run(() => ctx.store.release(token));
+        if (count > 0) ctx.resultWaiters.wakeAll();
       }
       res.json({ count });
     });
@@ -96,23 +96,18 @@ export async function leaseCall(ctx: ManagerContext, raw: unknown, res: ServerRe
   const stop = AbortSignal.any([gone.signal, ctx.closing]);
   ctx.workers.touch(workerId, ctx.now());
   ctx.askers.begin(workerId, ctx.now());
-  // Up to the worker's share, inside a group; undefined while there is nothing for it.
-  const attempt = (): LeasedJob[] | undefined => {
-    const cap = shareCap(ctx, workerId);
-    const jobs = cap > 0 ? ctx.store.lease(workerId, max, Math.min(maxIterations, cap), leaseMs, ctx.now()) : [];
-    return jobs.length > 0 ? jobs : undefined;
-  };
   try {
-    if (stop.aborted) return gone.signal.aborted ? undefined : { jobs: [], leaseMs };
-    // Parked, it is leased jobs in the group that enqueues or frees them.
-    const ready = (): boolean => ctx.store.counts().queued > 0 && shareCap(ctx, workerId) > 0;
-    // A worker hears at once that the queue is gone, as from any write.
-    if (!ready()) ctx.store.assertFileIntact();
-    const jobs = (await ctx.writes.park(attempt, { ready, ms: deadline - ctx.now(), signal: stop })) ?? [];
-    if (jobs.length === 0 && gone.signal.aborted) return undefined;
-    // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
-    ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
-    return { jobs, leaseMs };
+    for (;;) {
+      if (stop.aborted) return gone.signal.aborted ? undefined : { jobs: [], leaseMs };
+      const cap = shareCap(ctx, workerId);
+      const jobs = cap > 0 ? await ctx.writes.run(() => ctx.store.lease(workerId, max, Math.min(maxIterations, cap), leaseMs, ctx.now()), { soft: true }) : [];
+      if (jobs.length > 0 || ctx.now() >= deadline) {
+        // One line a batch (not a job): `dynwork logs --job ID` finds it by its jobIds.
+        ctx.logger.info('leased', { workerId, count: jobs.length, jobIds: jobs.map((j) => j.id) });
+        return { jobs, leaseMs };
+      }
+      await ctx.waiters.wait(deadline - ctx.now(), stop);
+    }
   } finally {
     ctx.askers.end(workerId, ctx.now());
   }
@@ -146,6 +141,9 @@ export async function completeCall(ctx: ManagerContext, raw: unknown): Promise<C
   ctx.metrics.count('completed', out.accepted.length);
   ctx.metrics.count('rejectedResults', out.rejected.length);
   ctx.throughput.add(out.accepted.length, now);
+  if (out.accepted.length > 0) ctx.resultWaiters.wakeAll();
+  // A worker held back at its share may lease again now.
+  if (out.accepted.length > 0 && ctx.store.counts().queued > 0) ctx.waiters.wakeAll();
   if (out.accepted.length > 0) ctx.logger.info('completed', { workerId, count: out.accepted.length, jobIds: out.accepted });
   for (const id of out.rejected) ctx.logger.info('late or foreign result dropped', { jobId: id, workerId });
   return out;
@@ -163,7 +161,7 @@ export async function heartbeatCall(ctx: ManagerContext, raw: unknown): Promise<
 /** Puts back results a peer took but never got; a failure leaves them to their receipt's expiry. */
 async function released(ctx: ManagerContext, token: string): Promise<void> {
   try {
-    await ctx.writes.run(() => ctx.store.release(token));
+    if ((await ctx.writes.run(() => ctx.store.release(token))) > 0) ctx.resultWaiters.wakeAll();
   } catch (err) {
     ctx.logger.warn('could not release results a peer did not get; they return when the receipt runs out', { err: err as Error });
   }

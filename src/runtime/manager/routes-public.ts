@@ -176,7 +176,7 @@ async function onOwner(ctx: ManagerContext, req: Request, here: (id: number) => 
 function wokeRetried(ctx: ManagerContext, ids: readonly number[]): void {
   for (const id of ids) ctx.logger.info('job queued again', { jobId: id });
   ctx.events.add(`${ids.length} job(s) queued again by request: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
-  ctx.writes.poke();
+  ctx.waiters.wakeAll();
 }
 
 function withHoldings(workers: WorkerView[], holders: Map<string, number>): WorkerView[] {

@@ -21,6 +21,7 @@ import { EventLog } from './event-log.js';
 import { GroupCommit } from './group-commit.js';
 import { History } from './history.js';
 import { LogRing } from '../log-ring.js';
+import { Waiters } from './waiters.js';
 import { LeaseAskers } from './lease-shares.js';
 import { createMetrics } from './metrics.js';
 import { Peers } from './peers.js';
@@ -60,12 +61,18 @@ export async function startManager(config: ManagerConfig, opts: ManagerOptions =
   let leader = false;
 
   const metrics = createMetrics(store, { workers: () => workers.activeCount(now(), 60_000), now });
+  const waiters = new Waiters();
   const writes = new GroupCommit(store);
   const ctx: ManagerContext = {
     config,
     store,
-    batcher: new EnqueueBatcher(store, writes, now, (n) => metrics.count('enqueued', n)),
+    batcher: new EnqueueBatcher(store, writes, now, (n) => {
+      metrics.count('enqueued', n);
+      waiters.wakeAll();
+    }),
     writes,
+    waiters,
+    resultWaiters: new Waiters(),
     workers,
     askers: new LeaseAskers(),
     metrics,
@@ -163,14 +170,14 @@ function sweep(ctx: ManagerContext, state: { lastBatchPurge: number }): void {
       for (const id of failed) ctx.logger.warn('lease expired too often; job failed', { jobId: id, maxAttempts: ctx.config.maxAttempts });
       if (requeued.length > 0) {
         ctx.events.add(`${requeued.length} lease(s) expired; job(s) requeued for retry: ${listIds(requeued)}`);
-        ctx.writes.poke();
+        ctx.waiters.wakeAll();
       }
       if (failed.length > 0) ctx.events.add(`${failed.length} job(s) failed after ${ctx.config.maxAttempts} expired leases: ${listIds(failed)}`);
     }
     const returned = ctx.store.expireReceipts(now);
     if (returned > 0) {
       ctx.logger.info('pulled results were not confirmed in time; they are completed again', { count: returned });
-      ctx.writes.poke();
+      ctx.resultWaiters.wakeAll();
     }
     if (ctx.config.retentionMs > 0) ctx.store.purge(now - ctx.config.retentionMs);
     // An hour's limit needs no check every sweep: keep this write off the lease path's hot loop.

@@ -805,7 +805,7 @@ export class JobStore {
    * written by another process since this one last wrote it, or its WAL was
    * removed: writing on would only reach an orphan or a file we misread.
    */
-  assertFileIntact(): void {
+  private assertFileIntact(): void {
     if (this.tampered) throw this.tampered;
     // The group checked it as it began, and nothing else runs until it ends.
     if (this.grouping) return;
