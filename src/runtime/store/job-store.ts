@@ -490,8 +490,9 @@ export class JobStore {
     this.assertFileIntact();
     if (this.tally.completed === 0 || top < 1) return [];
     // Oldest completion first, past the results being written to plain pulls' readers (the oldest, so first in the index).
-    const take = this.handed.size === 0 ? this.stmt.completedHead.all(top) : [];
-    if (this.handed.size > 0) {
+    let take: { seq: number; result: string }[] = [];
+    if (this.handed.size === 0) take = this.stmt.completedHead.all(top);
+    else {
       for (const r of this.stmt.completedHead.iterate(top + this.handed.size)) {
         if (!this.handed.has(r.seq)) take.push(r);
         if (take.length === top) break;
